@@ -1,0 +1,57 @@
+"""Exercise for the lesson section "Watch for posterior collapse": a KL-per-dimension monitor.
+
+Fill in the functions below, then run `vaegrade check collapse`.
+"""
+
+import numpy as np
+
+
+def is_collapsed(kl_per_dim, threshold=1e-3):
+    """Flag a run whose KL has nearly vanished in every latent dimension.
+
+    Collapsed means every dimension's KL is strictly below the threshold
+    (use <, not <=: a dimension exactly at the threshold is still active).
+
+    Args:
+        kl_per_dim: 1-D array-like of per-dimension KL values.
+        threshold: the KL below which a dimension counts as unused.
+
+    Returns:
+        bool: True exactly when all values are < threshold.
+
+    Raises:
+        ValueError: if ``kl_per_dim`` is empty.
+
+    Examples from the lesson:
+
+    >>> is_collapsed([0.31, 0.18])       # False
+    >>> is_collapsed([0.0003, 0.0001])   # True
+    """
+    # TODO: convert with np.asarray(..., dtype=np.float64), raise ValueError when it
+    # is empty, and return bool(np.all(kl < threshold)).
+    raise NotImplementedError
+
+
+def active_dimensions(kl_per_dim, threshold=1e-3):
+    """Indices of the latent dimensions that still carry information.
+
+    A dimension is active when its KL is at least the threshold (>=).
+
+    Args:
+        kl_per_dim: 1-D array-like of per-dimension KL values.
+        threshold: the KL below which a dimension counts as unused.
+
+    Returns:
+        list[int]: the active indices in increasing order.
+
+    Raises:
+        ValueError: if ``kl_per_dim`` is empty.
+
+    Examples from the lesson:
+
+    >>> active_dimensions([0.31, 0.18])       # [0, 1]
+    >>> active_dimensions([0.0003, 0.0001])   # []
+    """
+    # TODO: raise ValueError on empty input and return the sorted indices i with
+    # kl[i] >= threshold as Python ints.
+    raise NotImplementedError
