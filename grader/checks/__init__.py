@@ -1,0 +1,171 @@
+"""The hidden checks: one module per concept (grader/checks/<concept id>.py).
+
+A check is a plain function ``def _(sub, rng)`` written like a pytest test and
+registered with ``@check(...)``: it calls the learner's functions through
+``sub`` (which runs them in the sandbox and hands back plain numbers and
+arrays), computes the expected values itself with trusted numpy code, and
+fails by raising ``Fail`` (usually through ``expect_close``/``expect_raises``)
+with feedback a tutor would give. Inputs are drawn from ``rng`` at grading
+time, so no submission can know them in advance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from grader.config import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE
+
+
+class Fail(Exception):
+    """A failed check: `message` is the feedback, `misconception` the id of a recognised mistake."""
+
+    def __init__(self, message: str, misconception: str | None = None):
+        super().__init__(message)
+        self.message, self.misconception = message, misconception
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str                 #: what the check verifies, in words ("matches the lesson's ledger")
+    function: str             #: the learner's function it exercises (a missing one fails only these)
+    weight: float             #: share of the concept's points, relative to its other checks
+    public: bool              #: also run by `vaegrade check` (worked examples only)
+    run: Callable
+
+
+def check(name: str, *, function: str, weight: float = 1.0, public: bool = False):
+    """Register the decorated function as a check of the module's concept."""
+
+    def register(fn: Callable) -> Callable:
+        module = sys.modules[fn.__module__]
+        module.__dict__.setdefault("CHECKS", []).append(Check(name, function, weight, public, fn))
+        return fn
+
+    return register
+
+
+def checks_for(concept_id: str) -> list[Check]:
+    return list(importlib.import_module(f"grader.checks.{concept_id}").CHECKS)
+
+
+# --- inputs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class T:
+    """An argument passed to the learner as a torch tensor (float32 unless said)."""
+
+    value: np.ndarray
+    grad: bool = False
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class TensorValue:
+    """A torch tensor the learner returned, as plain data."""
+
+    array: np.ndarray
+    requires_grad: bool
+    has_grad_fn: bool
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Something the learner returned that is not a number, an array or a tensor."""
+
+    type_name: str
+    text: str
+
+
+# --- comparing ------------------------------------------------------------------
+
+
+def as_array(value, what: str) -> np.ndarray:
+    """A learner's value as a float64 array; Fail if it is not numeric."""
+    if isinstance(value, TensorValue):
+        value = value.array
+    if isinstance(value, bool) or value is None or isinstance(value, Opaque):
+        raise Fail(f"{what} should be numbers, but it returned {describe(value)}.")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Fail(f"{what} should be numbers, but it returned {describe(value)}.") from None
+    return arr
+
+
+def describe(value) -> str:
+    if isinstance(value, Opaque):
+        return f"a {value.type_name} ({value.text})" if value.text else f"a {value.type_name}"
+    if value is None:
+        return "None (did you forget a return statement?)"
+    if isinstance(value, TensorValue):
+        return f"a tensor of shape {value.array.shape}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__} ({value!r})"[:200]
+
+
+def close(got, expected, rtol: float = RELATIVE_TOLERANCE, atol: float = ABSOLUTE_TOLERANCE) -> bool:
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    return got.shape == expected.shape and bool(np.all(np.isfinite(got))) and bool(
+        np.allclose(got, expected, rtol=rtol, atol=atol))
+
+
+def fmt(x) -> str:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 0:
+        return f"{float(arr):.6g}"
+    if arr.size > 8:
+        return f"array of shape {arr.shape}"
+    return np.array2string(arr, precision=4, separator=", ", suppress_small=False)
+
+
+def expect_close(got, expected, what: str, *, mistakes: dict | None = None, show: bool = True,
+                 scalar: bool = False) -> None:
+    """Fail unless `got` matches `expected` (shape and values, within the SPEC tolerance).
+
+    `mistakes` maps a misconception id to (the value that mistake would give, feedback):
+    when the learner's value matches one, the feedback names the mistake. `show=False`
+    keeps the expected value out of the feedback (hidden random inputs).
+    """
+    arr = as_array(got, what)
+    expected = np.asarray(expected, dtype=np.float64)
+    if scalar and arr.ndim != 0:
+        raise Fail(f"{what} should be a single number, but it returned {describe(got)}.")
+    if not np.all(np.isfinite(arr)):
+        raise Fail(f"{what} contains NaN or infinity. If logvar is large, exp(logvar) overflows: "
+                   "keep the computation stable for logvar in [-50, 50].", "numeric.nonfinite")
+    if arr.shape != expected.shape and arr.size == expected.size and not scalar:
+        raise Fail(f"{what} has shape {arr.shape}; it should have shape {expected.shape}.", "shape")
+    if close(arr, expected):
+        return
+    for mistake_id, (wrong, message) in (mistakes or {}).items():
+        try:
+            if close(arr, wrong):
+                raise Fail(f"{what} is off. {message}", mistake_id)
+        except (TypeError, ValueError):
+            continue
+    if arr.shape != expected.shape:
+        raise Fail(f"{what} has shape {arr.shape}; it should have shape {expected.shape}.", "shape")
+    detail = f" It returned {fmt(arr)}; the right value is {fmt(expected)}." if show else ""
+    raise Fail(f"{what} does not match the right value.{detail}")
+
+
+def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: str, **kwargs) -> None:
+    """Fail unless the learner's function raises exc_type (or a subclass) for these arguments."""
+    from grader.runner import Raised
+
+    got = sub.outcome(func, *args, **kwargs)
+    if isinstance(got, Raised):
+        if got.is_a(exc_type):
+            return
+        if got.type_name == "NotImplementedError":
+            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
+        raise Fail(f"{what}: {func} should raise {exc_type.__name__}, but it raised "
+                   f"{got.type_name}: {got.message}")
+    raise Fail(f"{what}: {func} should raise {exc_type.__name__}, but it returned {describe(got)}.")

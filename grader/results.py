@@ -1,0 +1,138 @@
+"""Typed grading results, and their outside formats (Gradescope's results.json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from grader.config import PASS_FRACTION, passes
+
+
+class Status(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass
+class CheckResult:
+    """One hidden or public check of one concept."""
+
+    concept: str
+    name: str
+    function: str
+    max_score: float
+    score: float
+    status: Status
+    feedback: str = ""
+    misconception: str | None = None  #: id of a recognised mistake ("sigma.variance"), for class reports
+    public: bool = False
+    output: str = ""                  #: what the learner's code printed during the check (cut)
+
+    def to_dict(self) -> dict:
+        return {
+            "concept": self.concept, "name": self.name, "function": self.function,
+            "score": self.score, "max_score": self.max_score, "status": self.status.value,
+            "feedback": self.feedback, "misconception": self.misconception,
+            "public": self.public, "output": self.output,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CheckResult":
+        return cls(d["concept"], d["name"], d["function"], d["max_score"], d["score"],
+                   Status(d["status"]), d.get("feedback", ""), d.get("misconception"),
+                   d.get("public", False), d.get("output", ""))
+
+
+@dataclass
+class ConceptResult:
+    id: str
+    title: str
+    section: str
+    max_score: float
+    checks: list[CheckResult]
+    note: str = ""  #: concept-wide message (missing file, import error, limit reached)
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 2)
+
+    @property
+    def passed(self) -> bool:
+        """A concept passes when every one of its checks passes."""
+        return bool(self.checks) and all(c.status is Status.PASSED for c in self.checks)
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.status is Status.FAILED]
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.title, "section": self.section, "score": self.score,
+            "max_score": self.max_score, "passed": self.passed, "note": self.note,
+            "checks_passed": sum(c.status is Status.PASSED for c in self.checks),
+            "checks_total": len(self.checks),
+            "misconceptions": sorted({c.misconception for c in self.checks if c.misconception}),
+        }
+
+
+@dataclass
+class GradingResult:
+    """Everything one grading of one submission produced."""
+
+    concepts: list[ConceptResult]
+    seed: int
+    grader_version: str
+    submission: str
+    duration: float = 0.0
+    pass_fraction: float = PASS_FRACTION
+    public_only: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.concepts), 2)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.concepts), 2)
+
+    @property
+    def passed(self) -> bool:
+        return passes(self.score, self.max_score, self.pass_fraction)
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        return [c for concept in self.concepts for c in concept.checks]
+
+    def to_gradescope_dict(self) -> dict:
+        """Gradescope's results.json (top level and `tests`), plus our `concepts`."""
+        verdict = "passed" if self.passed else "not passed"
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "passed": self.passed,
+            "output": (f"{self.score:g} / {self.max_score:g} points: {verdict} "
+                       f"(a pass needs more than {self.pass_fraction:.0%})."),
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "execution_time": round(self.duration, 3),
+            "tests": [
+                {
+                    "name": f"{c.concept}: {c.name}",
+                    "number": f"{i + 1}",
+                    "score": c.score,
+                    "max_score": c.max_score,
+                    "status": c.status.value,
+                    "output": c.feedback + (f"\n\nYour code printed:\n{c.output}" if c.output else ""),
+                    "visibility": "visible" if c.public else "after_published",
+                    "tags": [c.concept] + ([c.misconception] if c.misconception else []),
+                }
+                for i, c in enumerate(self.checks)
+            ],
+            "concepts": {c.id: c.to_dict() for c in self.concepts},
+            "extra_data": {
+                "seed": self.seed, "grader_version": self.grader_version,
+                "submission": self.submission, "pass_fraction": self.pass_fraction,
+                "public_only": self.public_only, **self.extra,
+            },
+        }

@@ -1,0 +1,303 @@
+"""Grading one submission: stage its files, run every concept's checks against a sandboxed child."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import grader
+from grader import manifest
+from grader.checks import Fail, Opaque, T, TensorValue, checks_for
+from grader.config import PASS_FRACTION, Limits
+from grader.results import CheckResult, ConceptResult, GradingResult, Status
+from grader.sandbox import protocol
+from grader.sandbox.protocol import decode_array, encode_array
+from grader.sandbox.session import Failure, SandboxError, Zygote
+
+MAX_FILE_BYTES = 1024 * 1024
+
+
+class SubmissionError(Exception):
+    """The submission cannot be graded at all (not a folder, unreadable)."""
+
+
+# --- plain data in and out -------------------------------------------------------
+
+
+def encode_arg(value):
+    if isinstance(value, T):
+        arr = np.asarray(value.value, dtype=value.dtype)
+        return ("t",) + encode_array(arr)[1:] + (value.grad,)
+    if isinstance(value, np.ndarray):
+        return encode_array(value)
+    if isinstance(value, (list, tuple)):
+        return ("list" if isinstance(value, list) else "tuple", [encode_arg(v) for v in value])
+    if value is None:
+        return ("none",)
+    if isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, value)
+    raise TypeError(f"cannot pass {type(value).__name__} to a submission")
+
+
+def decode_result(enc):
+    """Plain tagged data from the child -> numbers, arrays, TensorValue, Opaque. Never objects."""
+    if not isinstance(enc, tuple) or not enc or not isinstance(enc[0], str):
+        raise protocol.ProtocolError("malformed value")
+    tag = enc[0]
+    if tag == "none":
+        return None
+    if tag in ("bool", "int", "float"):
+        kind = {"bool": bool, "int": int, "float": float}[tag]
+        if type(enc[1]) is not kind:
+            raise protocol.ProtocolError("malformed scalar")
+        return enc[1]
+    if tag == "nd":
+        return decode_array(enc)
+    if tag == "t":
+        return TensorValue(decode_array(enc), bool(enc[4]), bool(enc[5]))
+    if tag in ("list", "tuple"):
+        items = [decode_result(e) for e in enc[1]]
+        return items if tag == "list" else tuple(items)
+    if tag == "other":
+        return Opaque(str(enc[1])[:80], str(enc[2])[:200])
+    raise protocol.ProtocolError(f"unknown tag {tag!r}")
+
+
+# --- what the checks see -----------------------------------------------------------
+
+
+@dataclass
+class Raised:
+    """The learner's function raised: type name, message, line, and the names of its bases."""
+
+    type_name: str
+    message: str
+    line: int | None
+    bases: tuple[str, ...]
+
+    def is_a(self, exc_type: type[BaseException]) -> bool:
+        return exc_type.__name__ in self.bases
+
+
+class Submission:
+    """The learner's code for one concept, as the checks call it. Lives in the trusted process."""
+
+    def __init__(self, state: "_ConceptRun", concept: manifest.Concept, public: bool):
+        self._state, self.concept, self.public = state, concept, public
+        self.output: list[str] = []
+
+    # The checks' API -----------------------------------------------------------
+    def call(self, func: str, *args, **kwargs):
+        """Call the learner's function; its value, or Fail with feedback on why there is none."""
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply), "code.exception")
+        return decode_result(reply[1])
+
+    def outcome(self, func: str, *args, **kwargs):
+        """Like call, but a learner exception is returned as Raised instead of failing."""
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
+        return reply if isinstance(reply, Raised) else decode_result(reply[1])
+
+    def repeat(self, func: str, times: int, *args, **kwargs) -> list:
+        """Call the function `times` times in one round trip (sampling checks)."""
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {"repeat": times}), func)
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply), "code.exception")
+        return decode_result(reply[1])
+
+    def grad(self, func: str, args: list, kwargs: dict, weights: list):
+        """Call, then backpropagate sum(weights[i] * output[i]); (value, gradients of the T(grad=True) args).
+
+        A gradient that does not reach an input comes back as None; when no graph exists at
+        all, Fail says so.
+        """
+        weights = [None if w is None else encode_array(np.asarray(w, dtype=np.float64)) for w in weights]
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {"backward": weights}), func)
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply), "code.exception")
+        value, grads = decode_result(reply[1]), reply[2].get("grads")
+        if not isinstance(grads, tuple) or not grads:
+            raise protocol.ProtocolError("missing gradients")
+        if grads[0] == "no_graph":
+            raise Fail(f"{func} returned a value with no gradient path: {grads[1]}. Stay in torch "
+                       "operations (no .detach(), .item(), .numpy() or np.* on tensors) so gradients "
+                       "reach mu and logvar.", "torch.no_grad_path")
+        if grads[0] == "raised":
+            raise Fail(f"backpropagating through {func} raised {grads[1]}: {grads[2]}", "torch.no_grad_path")
+        return value, [decode_result(g) for g in grads[1]]
+
+    def train_vae(self, func: str, payload: dict):
+        reply = self._request(("train_vae", self.concept.file, func, payload), func)
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), "code.exception")
+        weights = decode_result(reply[1])
+        return weights, reply[2].get("history", [])
+
+    # Plumbing -------------------------------------------------------------------
+    def _request(self, msg, func: str):
+        reply = self._state.request(msg)
+        kind = reply[0]
+        if kind == "ok":
+            if len(reply) != 3 or not isinstance(reply[2], dict):
+                raise protocol.ProtocolError("malformed reply")
+            return reply
+        if kind == "raised":
+            return Raised(str(reply[1]), str(reply[2]), reply[3] if isinstance(reply[3], int) else None,
+                          tuple(str(b) for b in reply[4]))
+        if kind == "missing_function":
+            raise Fail(f"{func} is not defined in {self.concept.file}.", "code.missing_function")
+        raise Fail(self._state.fatal_message(reply), self._state.fatal_id(reply))
+
+    def _raised_feedback(self, func: str, raised: Raised, during: str = "") -> str:
+        where = f" (line {raised.line} of {self.concept.file})" if raised.line else ""
+        when = f" while {during}" if during else ""
+        if raised.type_name == "NotImplementedError":
+            return f"{func} is not implemented yet: it still raises NotImplementedError{where}. Replace the TODO."
+        return f"{func} raised {raised.type_name}{where}{when}: {raised.message}"
+
+
+class _ConceptRun:
+    """The sandboxed child serving one concept's checks, with its time budget."""
+
+    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits):
+        self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
+        self.deadline = time.monotonic() + limits.concept_seconds
+        self.child = None
+        self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
+        self.output = ""
+
+    def request(self, msg):
+        if self.fatal is not None:
+            return self.fatal
+        if time.monotonic() >= self.deadline:
+            self.fatal = ("limit", "time")
+            return self.fatal
+        if self.child is None or not self.child.alive:
+            self.child = self.zygote.spawn(self.root, self.limits)
+        got = self.child.request(msg, self.deadline)
+        if isinstance(got, Failure):
+            reply = ("limit", "time") if got.kind == "timeout" else ("failure", got.kind, got.detail)
+            if got.kind == "timeout":
+                self.fatal = reply
+            return reply
+        reply, text, total = got
+        if text:
+            cut = f"\n... ({total - len(text)} more characters cut)" if total > len(text) else ""
+            self.output = (self.output + text)[: self.limits.output_chars] + cut
+        if isinstance(reply, tuple) and reply and reply[0] in ("missing_file", "import_error"):
+            self.fatal = reply
+        if isinstance(reply, tuple) and reply and reply[0] == "limit":
+            self.fatal = reply
+        if not isinstance(reply, tuple) or not reply:
+            return ("failure", "protocol", "an unreadable reply")
+        return reply
+
+    def fatal_message(self, reply) -> str:
+        kind, file = reply[0], self.concept.file
+        if kind == "missing_file":
+            return f"{file} is missing from the submission, so {self.concept.title} scores zero."
+        if kind == "import_error":
+            where = f" at line {reply[3]}" if len(reply) > 3 and reply[3] else ""
+            return f"{file} could not be imported: {reply[1]}{where}: {reply[2]}"
+        if kind == "limit" and reply[1] == "time":
+            return (f"Stopped: the {self.limits.concept_seconds:g} s time limit for {self.concept.id} was "
+                    "reached (an infinite loop, or very slow code?).")
+        if kind == "limit" and reply[1] == "memory":
+            return f"Stopped: the {self.limits.memory_mb} MB memory limit was exceeded."
+        if kind == "failure":
+            return f"Your code's process stopped answering: {reply[2]}."
+        return f"The grader could not run this check ({kind})."
+
+    def fatal_id(self, reply) -> str:
+        return {"missing_file": "code.missing_file", "import_error": "code.import_error",
+                "limit": f"limit.{reply[1]}" if len(reply) > 1 else "limit"}.get(reply[0], "code.crash")
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+
+
+# --- staging and the main loop ---------------------------------------------------------
+
+
+def stage(src: Path, dest: Path) -> list[str]:
+    """Copy the submission's top-level .py files (regular files only, never links) into dest."""
+    if not src.is_dir():
+        raise SubmissionError(f"{src} is not a folder")
+    copied = []
+    try:
+        entries = sorted(os.scandir(src), key=lambda e: e.name)
+    except OSError as exc:
+        raise SubmissionError(f"cannot read {src}: {exc.strerror}") from None
+    for entry in entries:
+        if not entry.name.endswith(".py") or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            continue
+        if entry.stat(follow_symlinks=False).st_size > MAX_FILE_BYTES:
+            continue
+        shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
+        copied.append(entry.name)
+    return copied
+
+
+def grade_submission(path: str | os.PathLike, *, seed: int | None = None, limits: Limits = Limits(),
+                     concepts: list[str] | None = None, public_only: bool = False,
+                     zygote: Zygote | None = None, pass_fraction: float = PASS_FRACTION) -> GradingResult:
+    """Grade the submission folder at `path` with the hidden (or only the public) checks."""
+    started = time.monotonic()
+    seed = secrets.randbits(63) if seed is None else int(seed)
+    selected = [c for c in manifest.load() if concepts is None or c.id in concepts]
+    own_zygote = zygote is None
+    with tempfile.TemporaryDirectory(prefix="vaegrade-") as staging:
+        os.chmod(staging, 0o755)
+        stage(Path(path), Path(staging))
+        zygote = zygote or Zygote()
+        try:
+            results = [_grade_concept(zygote, staging, concept, i, seed, limits, public_only)
+                       for i, concept in enumerate(manifest.load()) if concept in selected]
+        finally:
+            if own_zygote:
+                zygote.close()
+    return GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
+                         pass_fraction, public_only)
+
+
+def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
+    checks = [c for c in checks_for(concept.id) if c.public or not public_only]
+    total_weight = sum(c.weight for c in checks) or 1.0
+    run = _ConceptRun(zygote, root, concept, limits)
+    results = []
+    try:
+        for number, chk in enumerate(checks):
+            rng = np.random.default_rng([seed, index, number])
+            sub = Submission(run, concept, public_only)
+            run.output = ""
+            points = round(concept.points * chk.weight / total_weight, 4)
+            try:
+                chk.run(sub, rng)
+                status, feedback, mistake = Status.PASSED, "", None
+            except Fail as fail:
+                status, feedback, mistake = Status.FAILED, fail.message, fail.misconception
+            except protocol.ProtocolError as exc:
+                status, feedback, mistake = Status.FAILED, f"Your code sent back something unreadable ({exc}).", "code.protocol"
+            results.append(CheckResult(concept.id, chk.name, chk.function, points,
+                                       points if status is Status.PASSED else 0.0, status, feedback,
+                                       mistake, chk.public, run.output))
+    finally:
+        run.close()
+    note = run.fatal_message(run.fatal) if run.fatal else ""
+    return ConceptResult(concept.id, concept.title, concept.section, concept.points, results, note)
+
+
+__all__ = ["grade_submission", "SubmissionError", "SandboxError", "Submission", "stage"]

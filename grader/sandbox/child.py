@@ -1,0 +1,270 @@
+"""The harness that runs inside a sandboxed child, next to the submission's code.
+
+It imports the learner's files, calls the functions the trusted process asks
+for, and sends back plain data. It never holds an expected value: it is forked
+from a parent that has not imported the checks, the solutions or the quiz key,
+so nothing here is worth reading or patching.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import resource
+import signal
+import sys
+import traceback
+
+import numpy as np
+import torch
+
+from grader.sandbox import guard, protocol
+from grader.sandbox.protocol import decode_array, encode_array
+
+
+class _BoundedText:
+    """sys.stdout/sys.stderr stand-in: keeps the first `limit` characters, counts the rest."""
+
+    def __init__(self, limit: int):
+        self.limit, self.parts, self.kept, self.total = limit, [], 0, 0
+
+    def write(self, s) -> int:
+        s = str(s)
+        self.total += len(s)
+        room = self.limit - self.kept
+        if room > 0:
+            self.parts.append(s[:room])
+            self.kept += min(room, len(s))
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def take(self) -> tuple[str, int]:
+        text, total = "".join(self.parts), self.total
+        self.parts, self.kept, self.total = [], 0, 0
+        return text, total
+
+
+# --- values in and out ---------------------------------------------------------
+
+
+def decode_arg(enc):
+    """Trusted-side input -> the object handed to the learner's function."""
+    tag = enc[0]
+    if tag == "nd":
+        return decode_array(enc)
+    if tag == "t":
+        tensor = torch.from_numpy(decode_array(enc))
+        return tensor.requires_grad_(bool(enc[4])) if enc[4] else tensor
+    if tag in ("list", "tuple"):
+        items = [decode_arg(e) for e in enc[1]]
+        return items if tag == "list" else tuple(items)
+    if tag == "none":
+        return None
+    return enc[1]  # float, int, bool, str
+
+
+def encode_result(value, depth: int = 0):
+    """Whatever the learner returned -> plain tagged data; its methods run here, never in the grader."""
+    try:
+        if value is None:
+            return ("none",)
+        if isinstance(value, (bool, np.bool_)):
+            return ("bool", bool(value))
+        if isinstance(value, (int, np.integer)):
+            return ("int", int(value))
+        if isinstance(value, (float, np.floating)):
+            return ("float", float(value))
+        if isinstance(value, torch.Tensor):
+            base = torch.Tensor.detach(value).cpu()
+            if base.is_complex():
+                return ("other", "complex tensor", "")
+            arr = np.array(base.numpy(), copy=True)
+            return ("t",) + encode_array(arr)[1:] + (bool(value.requires_grad), value.grad_fn is not None)
+        if isinstance(value, np.ndarray):
+            arr = np.array(value, copy=True).view(np.ndarray)
+            if arr.dtype.kind not in "biuf":
+                return ("other", f"ndarray of {arr.dtype}", "")
+            return encode_array(arr)
+        if isinstance(value, (tuple, list)) and depth < 4:
+            tag = "tuple" if isinstance(value, tuple) else "list"
+            return (tag, [encode_result(v, depth + 1) for v in list(value)[:100_000]])
+        text = repr(value)[:200]
+        return ("other", type(value).__name__, text)
+    except Exception as exc:  # a hostile __repr__, __float__, __array__ ...
+        return ("other", "unconvertible", f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+# --- the learner's modules -----------------------------------------------------
+
+
+class _Modules:
+    def __init__(self, root: str):
+        self.root, self.cache = root, {}
+
+    def load(self, filename: str):
+        if filename not in self.cache:
+            self.cache[filename] = self._import(filename)
+        return self.cache[filename]
+
+    def _import(self, filename: str):
+        path = os.path.join(self.root, filename)
+        if not os.path.isfile(path):
+            return ("missing_file", filename)
+        name = filename[:-3]
+        try:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            return module
+        except BaseException as exc:  # SyntaxError, ImportError, SystemExit at import time ...
+            sys.modules.pop(name, None)
+            return ("import_error",) + _describe(exc, path)
+
+
+def _describe(exc: BaseException, path: str | None = None) -> tuple:
+    """(exception type, message, line in the learner's file, base class names)."""
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    tb = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    for frame in reversed(tb):
+        if frame.filename.startswith(_MODULES.root if _MODULES else "\0"):
+            line = frame.lineno
+            break
+    try:
+        message = str(exc)[:500]
+    except Exception:
+        message = "(unprintable message)"
+    bases = tuple(c.__name__ for c in type(exc).__mro__)
+    return (type(exc).__name__, message, line, bases)
+
+
+_MODULES: _Modules | None = None
+
+
+def _is_memory_error(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc)
+
+
+# --- requests ------------------------------------------------------------------
+
+
+def _call(req):
+    _, filename, func, args, kwargs, opts = req
+    module = _MODULES.load(filename)
+    if isinstance(module, tuple):
+        return module
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        return ("missing_function", func)
+    args = [decode_arg(a) for a in args]
+    kwargs = {k: decode_arg(v) for k, v in kwargs.items()}
+    results = []
+    for _ in range(int(opts.get("repeat", 1))):
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:
+            if _is_memory_error(exc):
+                return ("limit", "memory")
+            return ("raised",) + _describe(exc)
+        results.append(value)
+    extra = {}
+    if opts.get("backward") is not None:
+        extra["grads"] = _backward(results[0], args, opts["backward"])
+    value = results[0] if "repeat" not in opts else results
+    return ("ok", encode_result(value), extra)
+
+
+def _backward(value, args, weights):
+    """Backpropagate sum(w_i * output_i) and return the gradient of every grad-requiring input."""
+    outputs = value if isinstance(value, (tuple, list)) else (value,)
+    try:
+        total = None
+        for out, w in zip(outputs, weights):
+            if w is None:
+                continue
+            if not isinstance(out, torch.Tensor):
+                return ("no_graph", f"the output is a {type(out).__name__}, not a torch tensor")
+            if not out.requires_grad:
+                return ("no_graph", "the output does not require grad: the graph was cut")
+            term = (out * torch.from_numpy(decode_array(w)).to(out.dtype)).sum()
+            total = term if total is None else total + term
+        total.backward()
+    except BaseException as exc:
+        return ("raised",) + _describe(exc)
+    grads = [encode_result(a.grad) if isinstance(a, torch.Tensor) and a.requires_grad else ("none",)
+             for a in args]
+    return ("ok", grads)
+
+
+def _train_vae(req):
+    from grader import tinyvae
+
+    _, filename, func, payload = req
+    module = _MODULES.load(filename)
+    if isinstance(module, tuple):
+        return module
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        return ("missing_function", func)
+    try:
+        weights, history = tinyvae.train(fn, payload)
+    except tinyvae.LossProblem as problem:
+        return ("raised", "LossProblem", str(problem), None, ("LossProblem",))
+    except BaseException as exc:
+        if _is_memory_error(exc):
+            return ("limit", "memory")
+        return ("raised",) + _describe(exc)
+    return ("ok", ("list", [encode_array(w) for w in weights]), {"history": history})
+
+
+HANDLERS = {"call": _call, "train_vae": _train_vae, "ping": lambda req: ("ok", ("none",), {})}
+
+
+def _limit_resources(memory_mb: int, cpu_seconds: int) -> None:
+    with open("/proc/self/status") as f:
+        vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:")) * 1024
+    cap = vm + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def serve(fd: int, root: str, limits: dict) -> None:
+    """Entry point of a forked child: lock down, then answer requests until EOF."""
+    global _MODULES
+    import socket
+
+    os.setsid()  # own process group: the grader kills the whole group when done
+    sock = socket.socket(fileno=fd)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    capture = _BoundedText(int(limits["output_chars"]))
+    sys.stdout = sys.stderr = capture
+    sys.dont_write_bytecode = True
+    os.chdir(root)
+    sys.path.insert(0, root)
+    _MODULES = _Modules(root)
+    _limit_resources(int(limits["memory_mb"]), int(limits["cpu_seconds"]))
+    guard.install(read_roots=[root])
+    while True:
+        try:
+            req = protocol.recv(sock)
+        except (EOFError, OSError, protocol.ProtocolError):
+            os._exit(0)
+        try:
+            reply = HANDLERS[req[0]](req)
+        except BaseException as exc:  # a fault in the harness itself, or a KeyboardInterrupt
+            reply = ("raised",) + _describe(exc)
+        text, total = capture.take()
+        try:
+            protocol.send(sock, (reply, text, total))
+        except BaseException:
+            os._exit(3)

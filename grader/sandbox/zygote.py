@@ -1,0 +1,102 @@
+"""The warm parent: imports numpy and torch once, then forks a child per request.
+
+Started by the trusted process as ``python -m grader.sandbox.zygote FD`` in a
+fresh interpreter, so its memory (and every child's) holds no check, no
+solution and no expected value. It is a child subreaper: whatever a child
+starts and orphans comes back here and is killed when the child is released.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import signal
+import socket
+import sys
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _warm_imports() -> None:
+    import numpy  # noqa: F401
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    import grader.sandbox.child  # noqa: F401
+    import grader.tinyvae  # noqa: F401
+
+
+def _own_children() -> set[int]:
+    pids = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def _release(pid: int, active: set[int]) -> None:
+    for sig_target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            sig_target()
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    active.discard(pid)
+    # Orphans of the released child were re-parented here: nothing of it survives.
+    for stray in _own_children() - active:
+        try:
+            os.killpg(stray, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            os.kill(stray, signal.SIGKILL)
+            os.waitpid(stray, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def main(ctrl_fd: int) -> None:
+    ctrl = socket.socket(fileno=ctrl_fd)
+    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
+    _warm_imports()
+    ctrl.send(pickle.dumps(("ready", os.getpid())))
+    active: set[int] = set()
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(ctrl, 1 << 16, 1)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            break
+        cmd = pickle.loads(data)  # the trusted process is the only writer of this socket
+        if cmd[0] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                ctrl.close()
+                from grader.sandbox import child
+
+                try:
+                    child.serve(fds[0], cmd[1], cmd[2])
+                finally:
+                    os._exit(0)
+            os.close(fds[0])
+            active.add(pid)
+            ctrl.send(pickle.dumps(("spawned", pid)))
+        elif cmd[0] == "release":
+            _release(cmd[1], active)
+            ctrl.send(pickle.dumps(("released", cmd[1])))
+    for pid in list(active):
+        _release(pid, active)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
