@@ -61,8 +61,9 @@ def recv(sock: socket.socket, max_bytes: int = MAX_FRAME):
 
 
 def encode_array(arr: np.ndarray) -> tuple:
+    shape = tuple(int(s) for s in np.shape(arr))  # before ascontiguousarray, which makes 0-d arrays 1-d
     arr = np.ascontiguousarray(arr)
-    return ("nd", arr.dtype.str, tuple(int(s) for s in arr.shape), arr.tobytes())
+    return ("nd", arr.dtype.str, shape, arr.tobytes())
 
 
 def decode_array(enc: tuple) -> np.ndarray:
