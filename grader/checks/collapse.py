@@ -1,0 +1,254 @@
+"""Hidden checks for `collapse`: is_collapsed(kl_per_dim, threshold=1e-3) -> bool and
+active_dimensions(kl_per_dim, threshold=1e-3) -> list[int]."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks import Fail, TensorValue, check, describe, expect_raises
+
+COLLAPSED, ACTIVE = "is_collapsed", "active_dimensions"
+DEFAULT = 1e-3
+SECTION = "(lesson: \"Watch for posterior collapse\")"
+USING, SUSPECTED = [0.31, 0.18], [0.0003, 0.0001]   # the lesson's monitor
+
+
+def _kl(kl_per_dim) -> np.ndarray:
+    return np.asarray(kl_per_dim, dtype=np.float64)
+
+
+def reference_collapsed(kl_per_dim, threshold=DEFAULT) -> bool:
+    return bool(np.all(_kl(kl_per_dim) < threshold))
+
+
+def reference_active(kl_per_dim, threshold=DEFAULT) -> list[int]:
+    return [int(i) for i in np.flatnonzero(_kl(kl_per_dim) >= threshold)]
+
+
+def collapsed_mistakes(kl_per_dim, threshold) -> dict:
+    """What each usual slip answers for this input (only the ones that differ from the right answer)."""
+    kl = _kl(kl_per_dim)
+    found = {
+        "collapse.le_not_lt": (bool(np.all(kl <= threshold)), "A dimension whose KL equals the threshold "
+                               "counts as collapsed here: collapse means strictly below the threshold, "
+                               "use <, not <=. " + SECTION),
+        "collapse.ignores_threshold": (bool(np.all(kl < DEFAULT)), "The answer is the one for the default "
+                                       "threshold 1e-3: use the threshold argument you were given."),
+        "collapse.any_not_all": (bool(np.any(kl < threshold)), "It reports collapse while some dimension "
+                                 "still has KL at or above the threshold: a run is collapsed only when "
+                                 "every dimension is below it (np.all, not np.any or the mean). " + SECTION),
+        "collapse.total_kl": (bool(kl.sum() < threshold), "It compares the total KL with the threshold: "
+                              "the monitor checks each dimension's KL on its own. " + SECTION),
+    }
+    right = reference_collapsed(kl, threshold)
+    return {k: v for k, v in found.items() if v[0] != right}
+
+
+def active_mistakes(kl_per_dim, threshold) -> dict:
+    kl = _kl(kl_per_dim)
+    active = np.flatnonzero(kl >= threshold)
+    found = {
+        "collapse.gt_not_ge": ([int(i) for i in np.flatnonzero(kl > threshold)], "A dimension whose KL "
+                               "equals the threshold is left out: active means KL at least the threshold "
+                               "(>=), the exact complement of collapsed (<). " + SECTION),
+        "collapse.returns_collapsed": ([int(i) for i in np.flatnonzero(kl < threshold)], "These are the "
+                                       "collapsed dimensions (KL below the threshold); active_dimensions "
+                                       "lists the ones with KL at least the threshold."),
+        "collapse.ignores_threshold": (reference_active(kl, DEFAULT), "These are the active dimensions for "
+                                       "the default threshold 1e-3: use the threshold argument you were "
+                                       "given."),
+        "collapse.one_based": ([int(i) + 1 for i in active], "The indices are off by one: Python indices "
+                               "start at 0."),
+        "collapse.sorted_by_kl": ([int(i) for i in active[np.argsort(-kl[active], kind="stable")]],
+                                  "The indices are ordered by KL: return them in increasing index order."),
+    }
+    right = reference_active(kl, threshold)
+    return {k: v for k, v in found.items() if v[0] != right}
+
+
+def _as_bool(got, what: str) -> bool:
+    if isinstance(got, bool):
+        return got
+    arr = got.array if isinstance(got, TensorValue) else got
+    if isinstance(arr, np.ndarray) and arr.dtype == np.bool_ and arr.size == 1:
+        return bool(arr.reshape(()))
+    raise Fail(f"{what} should return True or False, but it returned {describe(got)}.", "collapse.not_bool")
+
+
+def _as_indices(got, what: str, kl: np.ndarray, threshold: float) -> list[int]:
+    if isinstance(got, TensorValue):
+        got = got.array
+    if isinstance(got, np.ndarray):
+        if got.dtype == np.bool_:
+            got = got.tolist()
+        elif got.ndim == 1 and got.dtype.kind in "iu":
+            return [int(i) for i in got]
+    if isinstance(got, int) and not isinstance(got, bool):
+        if got == len(reference_active(kl, threshold)):
+            raise Fail(f"{what} returned how many dimensions are active ({got}): return their indices, "
+                       "as a list.", "collapse.count_not_indices")
+    if isinstance(got, (list, tuple)):
+        if got and all(isinstance(i, bool) for i in got):
+            raise Fail(f"{what} returned a True/False mask: return the indices of the active "
+                       "dimensions, e.g. [int(i) for i in np.flatnonzero(kl >= threshold)].",
+                       "collapse.mask_not_indices")
+        if all(isinstance(i, int) and not isinstance(i, bool) for i in got):
+            return list(got)
+    raise Fail(f"{what} should return a list of int indices, but it returned {describe(got)}.",
+               "collapse.not_indices")
+
+
+def _threshold_kwargs(threshold):
+    return {} if threshold is None else {"threshold": threshold}
+
+
+def expect_collapsed(sub, kl, what: str, threshold=None, show: bool = False) -> None:
+    got = _as_bool(sub.call(COLLAPSED, kl, **_threshold_kwargs(threshold)), what)
+    thr = DEFAULT if threshold is None else threshold
+    right = reference_collapsed(kl, thr)
+    if got == right:
+        return
+    for mistake_id, (_, message) in collapsed_mistakes(kl, thr).items():
+        raise Fail(f"{what} returned {got}. {message}", mistake_id)
+    detail = f" The right answer is {right}." if show else ""
+    raise Fail(f"{what} returned {got}, which is not the right answer.{detail}")
+
+
+def expect_active(sub, kl, what: str, threshold=None, show: bool = False) -> None:
+    thr = DEFAULT if threshold is None else threshold
+    got = _as_indices(sub.call(ACTIVE, kl, **_threshold_kwargs(threshold)), what, _kl(kl), thr)
+    right = reference_active(kl, thr)
+    if got == right:
+        return
+    for mistake_id, (wrong, message) in active_mistakes(kl, thr).items():
+        if got == wrong:
+            raise Fail(f"{what} is off. {message}", mistake_id)
+    if sorted(got) == right:
+        raise Fail(f"{what} has the right indices in the wrong order: return them in increasing order.",
+                   "collapse.unsorted")
+    detail = f" It returned {got}; the right answer is {right}." if show else ""
+    raise Fail(f"{what} does not list the right dimensions.{detail}")
+
+
+def kl_vector(rng, n: int, threshold: float = DEFAULT, active_fraction: float = 0.5) -> np.ndarray:
+    """n per-dimension KL values, each well away from the threshold (no accidental ties)."""
+    active = rng.random(n) < active_fraction
+    factor = np.where(active, rng.uniform(1.5, 500, n), rng.uniform(0.0, 0.7, n))
+    return threshold * factor
+
+
+# --- is_collapsed ------------------------------------------------------------------
+
+
+@check("matches the lesson's monitor ([0.31, 0.18] → False; [0.0003, 0.0001] → True)", function=COLLAPSED,
+       public=True, weight=2)
+def lesson_collapsed(sub, rng):
+    expect_collapsed(sub, USING, "is_collapsed([0.31, 0.18])", show=True)
+    expect_collapsed(sub, SUSPECTED, "is_collapsed([0.0003, 0.0001])", show=True)
+    # Fresh twins, one of each kind: hard-coded answers earn nothing.
+    expect_collapsed(sub, kl_vector(rng, 2, active_fraction=0.0), "is_collapsed of another quiet run")
+    expect_collapsed(sub, kl_vector(rng, 3, active_fraction=1.0), "is_collapsed of another busy run")
+
+
+@check("random runs, numpy arrays and lists", function=COLLAPSED, weight=2)
+def collapsed_random(sub, rng):
+    for fraction in (0.0, 0.2, 1.0):
+        n = int(rng.integers(1, 16))
+        kl = kl_vector(rng, n, active_fraction=fraction)
+        expect_collapsed(sub, kl, f"is_collapsed of {n} per-dimension KL values")
+        expect_collapsed(sub, kl.tolist(), f"is_collapsed of {n} values as a list")
+
+
+@check("strictly below: a dimension exactly at the threshold is not collapsed", function=COLLAPSED, weight=2)
+def collapsed_tie(sub, rng):
+    n = int(rng.integers(1, 6))
+    expect_collapsed(sub, [DEFAULT] * n, f"is_collapsed of {n} values all exactly 1e-3")
+    expect_collapsed(sub, kl_vector(rng, n, active_fraction=0.0), f"is_collapsed of {n} tiny values")
+
+
+@check("one active dimension is enough to rule out collapse", function=COLLAPSED)
+def collapsed_one_active(sub, rng):
+    n = int(rng.integers(3, 10))
+    kl = kl_vector(rng, n, active_fraction=0.0)
+    kl[int(rng.integers(n))] = float(rng.uniform(0.05, 2.0))
+    expect_collapsed(sub, kl, f"is_collapsed with one active dimension among {n}")
+    small = np.full(n, DEFAULT * 0.6)   # each below, but together above the threshold
+    expect_collapsed(sub, small, f"is_collapsed of {n} values of 0.0006 each")
+
+
+@check("honours the threshold argument", function=COLLAPSED, weight=2)
+def collapsed_threshold(sub, rng):
+    thr = float(2.0 ** -int(rng.integers(1, 4)))           # 0.5, 0.25 or 0.125: exact in float32 too
+    n = int(rng.integers(2, 6))
+    below = thr * rng.uniform(0.1, 0.9 / n, n)               # quiet for thr, busy for 1e-3
+    expect_collapsed(sub, below, f"is_collapsed of {n} values with threshold={thr}", threshold=thr)
+    expect_collapsed(sub, [thr] * n, f"is_collapsed of {n} values equal to threshold={thr}", threshold=thr)
+    got = _as_bool(sub.call(COLLAPSED, below, thr), "is_collapsed with the threshold passed positionally")
+    if got is not True:
+        raise Fail("is_collapsed(kl, threshold) with the threshold passed positionally gave False for "
+                   "values all below it: use the threshold argument you were given.",
+                   "collapse.ignores_threshold")
+
+
+@check("zeros, and large KL values", function=COLLAPSED)
+def collapsed_extremes(sub, rng):
+    n = int(rng.integers(1, 8))
+    expect_collapsed(sub, np.zeros(n), f"is_collapsed of {n} zeros")
+    expect_collapsed(sub, rng.uniform(10, 1e6, n), f"is_collapsed of {n} large KL values")
+
+
+@check("an empty input raises ValueError", function=COLLAPSED)
+def collapsed_empty(sub, rng):
+    expect_collapsed(sub, kl_vector(rng, 4, active_fraction=0.0), "is_collapsed of 4 quiet dimensions")
+    expect_raises(sub, ValueError, COLLAPSED, np.zeros(0),
+                  what="an empty KL vector has no dimensions to judge (np.all of nothing is True)")
+    expect_raises(sub, ValueError, COLLAPSED, [], what="an empty list")
+
+
+# --- active_dimensions ---------------------------------------------------------------
+
+
+@check("matches the lesson's monitor ([0.31, 0.18] → [0, 1]; [0.0003, 0.0001] → [])", function=ACTIVE,
+       public=True, weight=2)
+def lesson_active(sub, rng):
+    expect_active(sub, USING, "active_dimensions([0.31, 0.18])", show=True)
+    expect_active(sub, SUSPECTED, "active_dimensions([0.0003, 0.0001])", show=True)
+    kl = kl_vector(rng, 5)
+    kl[[0, 3]] = [0.4, 0.0001]
+    expect_active(sub, kl, "active_dimensions of another 5-dimensional run")
+
+
+@check("random runs: sorted indices of the active dimensions", function=ACTIVE, weight=2)
+def active_random(sub, rng):
+    for _ in range(3):
+        n = int(rng.integers(2, 20))
+        kl = kl_vector(rng, n, active_fraction=float(rng.uniform(0.2, 0.8)))
+        kl[int(rng.integers(n))] = DEFAULT * 0.1            # at least one quiet dimension
+        expect_active(sub, kl, f"active_dimensions of {n} per-dimension KL values")
+    expect_active(sub, kl.tolist(), f"active_dimensions of {n} values as a list")
+
+
+@check("a dimension exactly at the threshold is active (>=)", function=ACTIVE, weight=2)
+def active_tie(sub, rng):
+    n = int(rng.integers(3, 8))
+    kl = kl_vector(rng, n)
+    kl[int(rng.integers(n))] = DEFAULT
+    expect_active(sub, kl, f"active_dimensions of {n} values, one exactly 1e-3")
+
+
+@check("honours the threshold argument", function=ACTIVE, weight=2)
+def active_threshold(sub, rng):
+    thr = float(2.0 ** -int(rng.integers(1, 4)))
+    n = int(rng.integers(4, 10))
+    kl = kl_vector(rng, n, threshold=thr)
+    kl[0], kl[-1] = thr, thr * 0.01                          # a tie, and a value above 1e-3 but quiet
+    expect_active(sub, kl, f"active_dimensions of {n} values with threshold={thr}", threshold=thr)
+
+
+@check("all active, none active, and an empty input raises ValueError", function=ACTIVE)
+def active_edges(sub, rng):
+    n = int(rng.integers(1, 8))
+    expect_active(sub, np.zeros(n), f"active_dimensions of {n} zeros")
+    expect_active(sub, rng.uniform(0.01, 5, n), f"active_dimensions of {n} busy dimensions")
+    expect_raises(sub, ValueError, ACTIVE, np.zeros(0), what="an empty KL vector has no dimensions")
+

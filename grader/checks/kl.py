@@ -1,0 +1,281 @@
+"""Hidden checks for `kl`: kl_to_standard_normal(mu, logvar) -> float, kl_per_dimension(mu, logvar) -> array.
+
+KL(N(μ, diag σ²) ‖ N(0, I)) = −½ Σⱼ (1 + logvarⱼ − μⱼ² − exp(logvarⱼ)); for a (batch, latent) input
+the total is the batch mean of the per-example sums, and the per-dimension values are averaged
+over the batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks import Fail, as_array, check, close, expect_close, expect_raises
+
+TOTAL, PER_DIM = "kl_to_standard_normal", "kl_per_dimension"
+SECTION = "(lesson: \"Keep posteriors near a sampleable prior\")"
+# The lesson's three posteriors: (mu, logvar, KL).
+LESSON = [([0.0, 0.0], [0.0, 0.0], 0.0),
+          ([0.4, -0.2], [-0.7, 0.1], 0.2009),
+          ([2.0, -1.5], [-1.5, 1.2], 4.0466)]
+
+
+def terms(mu, logvar, variance=np.exp) -> np.ndarray:
+    mu, logvar = np.asarray(mu, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
+    return -0.5 * (1.0 + logvar - mu**2 - variance(logvar))
+
+
+def reduce_total(t: np.ndarray) -> float:
+    return float(t.sum(axis=-1).mean()) if t.ndim == 2 else float(t.sum())
+
+
+def reduce_per_dim(t: np.ndarray) -> np.ndarray:
+    return t.mean(axis=0) if t.ndim == 2 else t
+
+
+def reference_total(mu, logvar) -> float:
+    return max(reduce_total(terms(mu, logvar)), 0.0) + 0.0
+
+
+def reference_per_dim(mu, logvar) -> np.ndarray:
+    return np.maximum(reduce_per_dim(terms(mu, logvar)), 0.0) + 0.0
+
+
+def _slips(mu, logvar) -> dict:
+    """Elementwise terms as each usual slip computes them, with the tutor's words."""
+    mu, lv = np.asarray(mu, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return {
+            "kl.wrong_sign": (0.5 * (1 + lv - mu**2 - np.exp(lv)),
+                              "It has the wrong sign: KL = −½ Σ (1 + logvar − μ² − exp(logvar)), with the "
+                              "minus sign in front (KL is never negative). " + SECTION),
+            "kl.sigma_not_variance": (terms(mu, lv, lambda v: np.exp(0.5 * v)),
+                                      "The last term uses exp(0.5·logvar) = σ; the formula needs the "
+                                      "variance σ² = exp(logvar). " + SECTION),
+            "kl.forgot_one": (-0.5 * (lv - mu**2 - np.exp(lv)),
+                              "The 1 inside the bracket is missing: −½ Σ (1 + logvar − μ² − exp(logvar)). "
+                              "Without it the KL of N(0, I) to itself is not zero. " + SECTION),
+            "kl.logvar_squared": (-0.5 * (1 + lv - mu**2 - lv**2),
+                                  "The variance term is logvar²; the variance is exp(logvar), not the "
+                                  "square of the log-variance. " + SECTION),
+            "kl.missing_half": (-(1 + lv - mu**2 - np.exp(lv)),
+                                "It is twice the KL: the ½ in front of the sum is missing. " + SECTION),
+            "kl.mu_not_squared": (-0.5 * (1 + lv - mu - np.exp(lv)),
+                                  "μ enters squared: the term is μ², not μ. " + SECTION),
+            "kl.sigma_for_logvar": (-0.5 * (1 + np.exp(0.5 * lv) - mu**2 - np.exp(lv)),
+                                    "The second term is logvar itself (log σ²), not σ. " + SECTION),
+        }
+
+
+def total_mistakes(mu, logvar) -> dict:
+    t = terms(mu, logvar)
+    found = {mid: (reduce_total(w), msg) for mid, (w, msg) in _slips(mu, logvar).items()}
+    found["kl.wrong_sign_clipped"] = (
+        0.0, "It is 0 although μ and logvar are away from the prior: with the minus sign missing the "
+        "sum is negative, and clipping at zero hides it. KL = −½ Σ (1 + logvar − μ² − exp(logvar)). "
+        + SECTION)
+    if t.ndim == 2:
+        found["kl.batch_sum"] = (float(t.sum()), "It is the batch sum of the per-example KL: average "
+                                 "the per-example sums over the batch (batch mean), don't add them up.")
+        found["kl.mean_over_latent"] = (float(t.mean()), "It averages over the latent dimensions: sum "
+                                        "over latent dimensions, then average over the batch.")
+        found["kl.mean_over_latent_sum_batch"] = (float(t.mean(axis=1).sum()), "It averages over the "
+                                                  "latent dimensions and sums over the batch: it should "
+                                                  "be the other way round.")
+    else:
+        found["kl.mean_over_latent"] = (float(t.mean()), "It averages over the latent dimensions: the "
+                                        "KL of a diagonal Gaussian is the sum over dimensions.")
+    return found
+
+
+def per_dim_mistakes(mu, logvar) -> dict:
+    t = terms(mu, logvar)
+    found = {mid: (reduce_per_dim(w), msg) for mid, (w, msg) in _slips(mu, logvar).items()}
+    if t.ndim == 2:
+        found["kl.batch_sum"] = (t.sum(axis=0), "Each dimension's value is summed over the batch: "
+                                 "average it over the batch instead (the batch mean).")
+        found["kl.per_dim_over_latent"] = (t.mean(axis=0) / t.shape[1], "Each value is divided by the "
+                                           "number of latent dimensions: the per-dimension values must "
+                                           "add up to the total KL.")
+    else:
+        found["kl.per_dim_over_latent"] = (t / t.shape[-1], "Each value is divided by the number of "
+                                           "latent dimensions: the per-dimension values must add up to "
+                                           "the total KL.")
+    return found
+
+
+def expect_total(sub, mu, logvar, what: str, show: bool = False) -> float:
+    got = sub.call(TOTAL, mu, logvar)
+    expected = reference_total(mu, logvar)
+    arr = as_array(got, what)
+    t = terms(mu, logvar)
+    if t.ndim == 2 and arr.shape == (t.shape[0],):
+        if close(arr, np.maximum(t.sum(axis=1), 0.0)) or close(arr, t.sum(axis=1)):
+            raise Fail(f"{what} returned one KL per example (shape {arr.shape}): average the "
+                       "per-example sums over the batch to return a single number.", "kl.per_example")
+    if arr.shape == t.shape[-1:] and arr.ndim == 1 and arr.size > 1 and close(arr, reference_per_dim(mu, logvar)):
+        raise Fail(f"{what} returned the per-dimension values: kl_to_standard_normal sums them "
+                   "to a single number.", "kl.per_dim_not_summed")
+    expect_close(got, expected, what, mistakes=total_mistakes(mu, logvar), show=show, scalar=True)
+    value = float(arr)
+    if value < 0:
+        raise Fail(f"{what} is negative ({value:.3g}): round-off can make a KL near zero slightly "
+                   "negative; clip it at zero, KL is never negative.", "kl.negative")
+    if np.signbit(value):
+        raise Fail(f"{what} is -0.0: −½·0 gives negative zero. Clip at zero and add 0.0 (or use "
+                   "max(0.0, value)) so you return 0.0.", "kl.negative_zero")
+    return value
+
+
+def expect_per_dim(sub, mu, logvar, what: str, show: bool = False) -> np.ndarray:
+    got = sub.call(PER_DIM, mu, logvar)
+    expected = reference_per_dim(mu, logvar)
+    arr = as_array(got, what)
+    t = terms(mu, logvar)
+    if t.ndim == 2 and arr.shape == t.shape and (close(arr, t) or close(arr, np.maximum(t, 0.0))):
+        raise Fail(f"{what} returned the full (batch, latent) table of terms: average each "
+                   "dimension over the batch to get shape (latent,).", "kl.per_dim_not_reduced")
+    if arr.ndim == 0 and close(arr, reference_total(mu, logvar)):
+        raise Fail(f"{what} returned the total KL: kl_per_dimension keeps one value per latent "
+                   "dimension (don't sum over the latent axis).", "kl.per_dim_summed")
+    expect_close(got, expected, what, mistakes=per_dim_mistakes(mu, logvar), show=show)
+    if np.any(arr < 0):
+        raise Fail(f"{what} has a negative entry: each dimension's KL is never negative; clip the "
+                   "round-off at zero with np.maximum(..., 0.0).", "kl.negative")
+    if np.any(np.signbit(arr)):
+        raise Fail(f"{what} has a -0.0 entry: −½·0 gives negative zero. Clip at zero and add 0.0 "
+                   "so every entry is +0.0 or positive.", "kl.negative_zero")
+    return arr
+
+
+def posterior(rng, shape, mu_scale=1.0, lv_scale=1.0):
+    return rng.normal(0, mu_scale, shape), rng.normal(0, lv_scale, shape)
+
+
+# --- kl_to_standard_normal -------------------------------------------------------
+
+
+@check("matches the lesson's three posteriors (0.0, 0.2009, 4.0466)", function=TOTAL, public=True, weight=2)
+def lesson_examples(sub, rng):
+    for mu, lv, _ in LESSON:
+        expect_total(sub, mu, lv, f"kl_to_standard_normal(mu={mu}, logvar={lv})", show=True)
+    # A twin with fresh values: hard-coded answers earn nothing.
+    mu, lv = posterior(rng, 2)
+    expect_total(sub, mu, lv, "kl_to_standard_normal of a second 2-dimensional posterior")
+
+
+@check("random 1-D posteriors (sum over latent dimensions)", function=TOTAL, weight=2)
+def total_random(sub, rng):
+    for _ in range(3):
+        d = int(rng.integers(1, 20))
+        mu, lv = posterior(rng, d, 1.5, 1.5)
+        expect_total(sub, mu, lv, f"kl_to_standard_normal of a {d}-dimensional posterior")
+
+
+@check("a (batch, latent) input gives the batch mean of per-example sums", function=TOTAL, weight=2)
+def total_batch(sub, rng):
+    b, d = int(rng.integers(2, 9)), int(rng.integers(2, 8))
+    mu, lv = posterior(rng, (b, d))
+    expect_total(sub, mu, lv, f"kl_to_standard_normal of a ({b}, {d}) batch")
+    expect_total(sub, mu[:1], lv[:1], f"kl_to_standard_normal of a (1, {d}) batch")
+
+
+@check("nested Python lists are accepted", function=TOTAL)
+def total_lists(sub, rng):
+    mu, lv = posterior(rng, (3, 4))
+    expect_total(sub, mu.tolist(), lv.tolist(), "kl_to_standard_normal of nested lists")
+
+
+@check("exactly 0.0 at the prior (never -0.0), and never negative near it", function=TOTAL, weight=2)
+def total_zero(sub, rng):
+    d = int(rng.integers(1, 8))
+    expect_total(sub, np.zeros(d), np.zeros(d), f"kl_to_standard_normal at mu = 0, logvar = 0 ({d} dims)")
+    expect_total(sub, np.zeros((3, d)), np.zeros((3, d)), "kl_to_standard_normal of a batch at the prior")
+    tiny = rng.uniform(-1e-9, 1e-9, (4, d))
+    expect_total(sub, np.zeros((4, d)), tiny, "kl_to_standard_normal with logvar within 1e-9 of zero")
+    mu, lv = posterior(rng, d)
+    expect_total(sub, mu, lv, f"kl_to_standard_normal of a {d}-dimensional posterior")
+
+
+@check("finite and exact for logvar in [-50, 50]", function=TOTAL)
+def total_extremes(sub, rng):
+    lv = np.concatenate([[-50.0, 50.0], rng.uniform(-50, 50, 4)])
+    mu = rng.normal(0, 2, lv.shape)
+    expect_total(sub, mu, lv, "kl_to_standard_normal with logvar in [-50, 50]")
+    expect_total(sub, np.stack([mu, -mu]), np.stack([lv, lv[::-1]]),
+                 "kl_to_standard_normal of a batch with logvar in [-50, 50]")
+
+
+@check("mismatched mu and logvar shapes raise ValueError", function=TOTAL, weight=2)
+def total_shapes(sub, rng):
+    d = int(rng.integers(2, 7))
+    mu, lv = posterior(rng, (3, d))
+    expect_total(sub, mu, lv, f"kl_to_standard_normal of a (3, {d}) batch")  # a raise-always stub earns nothing
+    expect_raises(sub, ValueError, TOTAL, mu[0], lv[0, :-1],
+                  what=f"mu of shape ({d},) and logvar of shape ({d - 1},)")
+    expect_raises(sub, ValueError, TOTAL, mu, lv[0],
+                  what=f"mu of shape (3, {d}) and logvar of shape ({d},) would broadcast silently")
+
+
+# --- kl_per_dimension ------------------------------------------------------------
+
+
+@check("per-dimension values of the lesson's posterior (they sum to 0.2009)", function=PER_DIM, public=True,
+       weight=2)
+def per_dim_lesson(sub, rng):
+    mu, lv, _ = LESSON[1]
+    expect_per_dim(sub, mu, lv, "kl_per_dimension(mu=[0.4, -0.2], logvar=[-0.7, 0.1])", show=True)
+    mu, lv = posterior(rng, 2)
+    expect_per_dim(sub, mu, lv, "kl_per_dimension of a second 2-dimensional posterior")
+
+
+@check("random 1-D posteriors", function=PER_DIM)
+def per_dim_random(sub, rng):
+    for _ in range(2):
+        d = int(rng.integers(1, 20))
+        mu, lv = posterior(rng, d, 1.5, 1.5)
+        expect_per_dim(sub, mu, lv, f"kl_per_dimension of a {d}-dimensional posterior")
+
+
+@check("a (batch, latent) input is averaged over the batch", function=PER_DIM, weight=2)
+def per_dim_batch(sub, rng):
+    b, d = int(rng.integers(2, 9)), int(rng.integers(2, 8))
+    mu, lv = posterior(rng, (b, d))
+    expect_per_dim(sub, mu, lv, f"kl_per_dimension of a ({b}, {d}) batch")
+
+
+@check("the per-dimension values sum to kl_to_standard_normal", function=PER_DIM)
+def per_dim_sums(sub, rng):
+    b, d = int(rng.integers(2, 6)), int(rng.integers(2, 6))
+    mu, lv = posterior(rng, (b, d))
+    per_dim = expect_per_dim(sub, mu, lv, f"kl_per_dimension of a ({b}, {d}) batch")
+    expect_close(per_dim.sum(), reference_total(mu, lv), "the sum of kl_per_dimension", scalar=True,
+                 show=False)
+    expect_total(sub, mu, lv, f"kl_to_standard_normal of the same ({b}, {d}) batch")
+
+
+@check("zero at the prior: no -0.0 and no negative entries", function=PER_DIM, weight=2)
+def per_dim_zero(sub, rng):
+    d = int(rng.integers(2, 8))
+    expect_per_dim(sub, np.zeros(d), np.zeros(d), f"kl_per_dimension at mu = 0, logvar = 0 ({d} dims)")
+    expect_per_dim(sub, np.zeros((2, d)), np.zeros((2, d)), "kl_per_dimension of a batch at the prior")
+    expect_per_dim(sub, np.zeros(d), rng.uniform(-1e-9, 1e-9, d),
+                   "kl_per_dimension with logvar within 1e-9 of zero")
+    mu, lv = posterior(rng, d)
+    expect_per_dim(sub, mu, lv, f"kl_per_dimension of a {d}-dimensional posterior")
+
+
+@check("finite and exact for logvar in [-50, 50]", function=PER_DIM)
+def per_dim_extremes(sub, rng):
+    lv = np.concatenate([[-50.0, 50.0], rng.uniform(-50, 50, 4)])
+    expect_per_dim(sub, rng.normal(0, 2, lv.shape), lv, "kl_per_dimension with logvar in [-50, 50]")
+
+
+@check("nested lists, and mismatched shapes raise ValueError", function=PER_DIM, weight=2)
+def per_dim_shapes(sub, rng):
+    d = int(rng.integers(2, 7))
+    mu, lv = posterior(rng, (2, d))
+    expect_per_dim(sub, mu.tolist(), lv.tolist(), f"kl_per_dimension of nested lists (2, {d})")
+    expect_raises(sub, ValueError, PER_DIM, mu[0], lv[0, :-1],
+                  what=f"mu of shape ({d},) and logvar of shape ({d - 1},)")
+    expect_raises(sub, ValueError, PER_DIM, mu, lv[:1],
+                  what=f"mu of shape (2, {d}) and logvar of shape (1, {d}) would broadcast silently")
