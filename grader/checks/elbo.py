@@ -1,0 +1,336 @@
+"""Hidden checks for `elbo`: vae_loss(x, x_hat, mu, logvar, beta=1.0) -> (total, recon, kl).
+
+recon = mean of (x_hat - x)**2 over every element; kl = the batch mean of the
+per-example sums of -0.5 * (1 + logvar - mu**2 - exp(logvar)) (the sum, for
+1-D input); total = recon + beta * kl. Values are compared with trusted numpy
+code, gradients with their analytic forms, and the loss must train the
+lesson's TinyVAE (grader/tinyvae.py) to a reconstruction error of the lesson's
+order.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from grader import tinyvae
+from grader.checks import Fail, T, TensorValue, as_array, check, close, describe, expect_close
+from grader.sandbox.protocol import encode_array
+
+F = "vae_loss"
+X = [0.10, 0.90, 0.85, 0.12]          # the lesson's vae-loss-ledger.py
+X_HAT = [0.12, 0.84, 0.80, 0.14]
+MU = [0.40, -0.20]
+LOGVAR = [-0.70, 0.10]
+TRAIN_STEPS = 120
+TRAIN_THRESHOLD = 0.02                # the reference reaches about 0.005-0.011 after 120 steps
+NAMES = ("total", "recon", "kl")
+
+
+def _f64(*arrays):
+    return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+
+def kl_terms(mu, logvar) -> np.ndarray:
+    mu, logvar = _f64(mu, logvar)
+    return -0.5 * (1 + logvar - mu ** 2 - np.exp(logvar))
+
+
+def reduce_kl(terms: np.ndarray) -> float:
+    return float(terms.sum(axis=-1).mean()) if terms.ndim == 2 else float(terms.sum())
+
+
+def reference(x, x_hat, mu, logvar, beta=1.0) -> tuple[float, float, float]:
+    x, x_hat = _f64(x, x_hat)
+    recon = float(np.mean((x_hat - x) ** 2))
+    kl = reduce_kl(kl_terms(mu, logvar))
+    return recon + beta * kl, recon, kl
+
+
+def recon_mistakes(x, x_hat) -> dict:
+    x, x_hat = _f64(x, x_hat)
+    sq = (x_hat - x) ** 2
+    found = {
+        "elbo.recon_sum": (sq.sum(), "recon is the sum of squared errors: MSE is the mean over all elements."),
+        "elbo.recon_abs": (np.abs(x_hat - x).mean(), "recon is the mean absolute error: square the differences."),
+        "elbo.recon_rmse": (np.sqrt(sq.mean()), "recon is the root of the MSE: the loss has no square root."),
+    }
+    if x.ndim == 2:
+        found["elbo.recon_batch_divisor"] = (sq.sum() / x.shape[0], "recon divides by the batch size only: "
+                                             "the mean runs over every element, batches included.")
+    return found
+
+
+def kl_mistakes(mu, logvar) -> dict:
+    mu, logvar = _f64(mu, logvar)
+    terms = kl_terms(mu, logvar)
+    found = {
+        "elbo.kl_sign": (-reduce_kl(terms), "kl has the wrong sign: KL = -0.5·Σ(1 + logvar - mu² - "
+                         "exp(logvar)) is never negative; mind the minus in front."),
+        "elbo.kl_std_not_var": (reduce_kl(-0.5 * (1 + logvar - mu ** 2 - np.exp(0.5 * logvar))),
+                                "kl uses exp(0.5·logvar), the standard deviation; the KL formula needs "
+                                "exp(logvar), the variance σ²."),
+        "elbo.kl_no_half": (2 * reduce_kl(terms), "kl is twice the right value: the formula has a factor -0.5."),
+        "elbo.kl_mean_over_latent": (float(terms.mean()), "kl averages over the latent dimensions: sum "
+                                     "over the latent axis (then average over the batch)."),
+        "elbo.kl_logvar_sign": (reduce_kl(-0.5 * (1 - logvar - mu ** 2 - np.exp(logvar))),
+                                "kl subtracts logvar: the formula is 1 + logvar - mu² - exp(logvar)."),
+    }
+    if terms.ndim == 2:
+        found["elbo.kl_batch_sum"] = (float(terms.sum()), "kl sums over the batch too: take the batch MEAN "
+                                      "of the per-example sums, or the KL weight grows with the batch size.")
+    return found
+
+
+def total_mistakes(x, x_hat, mu, logvar, beta) -> dict:
+    total, recon, kl = reference(x, x_hat, mu, logvar, beta)
+    found = {
+        "elbo.beta_ignored": (recon + kl, "total is recon + kl: beta must weight the KL term "
+                              f"(total = recon + β·kl, here β = {beta:g})."),
+        "elbo.beta_on_recon": (beta * recon + kl, "total is β·recon + kl: beta weights the KL term, "
+                               "not the reconstruction."),
+        "elbo.total_minus": (recon - beta * kl, "total is recon - β·kl: the negative ELBO ADDS the KL "
+                             "penalty, total = recon + β·kl."),
+    }
+    for mid, (wrong, message) in recon_mistakes(x, x_hat).items():
+        found.setdefault(mid, (wrong + beta * kl, "In total: " + message))
+    for mid, (wrong, message) in kl_mistakes(mu, logvar).items():
+        found.setdefault(mid, (recon + beta * wrong, "In total: " + message))
+    return found
+
+
+def unpack(got, what: str) -> tuple:
+    if isinstance(got, (tuple, list)) and len(got) == 3:
+        return tuple(got)
+    raise Fail(f"{what} should return a tuple (total, recon, kl) of three numbers, but it returned "
+               f"{describe(got) if not isinstance(got, (tuple, list)) else f'{len(got)} values'}.",
+               "elbo.return_shape")
+
+
+def expect_loss(sub, x, x_hat, mu, logvar, beta=None, *, what: str, show: bool = False,
+                dtype: str = "float32", tensors: bool = False) -> tuple:
+    """Call vae_loss (beta omitted when None, i.e. its default 1.0) and compare all three values."""
+    kwargs = {} if beta is None else {"beta": float(beta)}
+    b = 1.0 if beta is None else float(beta)
+    args = [T(np.asarray(a), dtype=dtype) for a in (x, x_hat, mu, logvar)]
+    got = unpack(sub.call(F, *args, **kwargs), what)
+    expected = reference(x, x_hat, mu, logvar, b)
+    values = [as_array(g, f"{what}: {n}") for g, n in zip(got, NAMES)]
+    if not all(close(v, e) for v, e in zip(values, expected)):
+        for perm in itertools.permutations(range(3)):
+            if perm != (0, 1, 2) and all(close(values[i], expected[p]) for i, p in enumerate(perm)) \
+                    and len({round(e, 12) for e in expected}) == 3:
+                order = ", ".join(NAMES[p] for p in perm)
+                raise Fail(f"{what} returns ({order}): the order is (total, recon, kl).", "elbo.order")
+    expect_close(got[1], expected[1], f"{what}: recon", mistakes=recon_mistakes(x, x_hat), show=show, scalar=True)
+    expect_close(got[2], expected[2], f"{what}: kl", mistakes=kl_mistakes(mu, logvar), show=show, scalar=True)
+    expect_close(got[0], expected[0], f"{what}: total", mistakes=total_mistakes(x, x_hat, mu, logvar, b),
+                 show=show, scalar=True)
+    if tensors:
+        for g, n in zip(got, NAMES):
+            if not isinstance(g, TensorValue):
+                raise Fail(f"{what}: {n} has the right value but is {describe(g)}, not a torch tensor: "
+                           "a float or numpy value cannot be backpropagated, so it cannot train a model. "
+                           "Stay in torch (no .item(), no numpy).", "torch.not_a_tensor")
+            if g.array.ndim != 0:
+                raise Fail(f"{what}: {n} is a tensor of shape {g.array.shape}; it should be 0-dim "
+                           "(a scalar tensor).", "shape")
+    return got
+
+
+def draw(rng, batch: int | None, n: int, latent: int):
+    lead = () if batch is None else (batch,)
+    x = rng.uniform(0, 1, lead + (n,))
+    x_hat = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+    return x, x_hat, rng.normal(0, 1, lead + (latent,)), rng.uniform(-2, 1, lead + (latent,))
+
+
+def analytic_grads(x, x_hat, mu, logvar, beta) -> dict:
+    """d total / d (x_hat, mu, logvar)."""
+    x, x_hat, mu, logvar = _f64(x, x_hat, mu, logvar)
+    b = mu.shape[0] if mu.ndim == 2 else 1
+    return {"x_hat": 2 * (x_hat - x) / x.size, "mu": beta * mu / b,
+            "logvar": beta * 0.5 * (np.exp(logvar) - 1) / b}
+
+
+def gradients(sub, x, x_hat, mu, logvar, beta, weights, what: str,
+              need=("x_hat", "mu", "logvar")) -> dict:
+    args = [T(np.asarray(x)), T(np.asarray(x_hat), grad=True), T(np.asarray(mu), grad=True),
+            T(np.asarray(logvar), grad=True)]
+    _, grads = sub.grad(F, args, {"beta": float(beta)}, weights)
+    out = dict(zip(("x_hat", "mu", "logvar"), grads[1:]))
+    missing = [k for k in need if out[k] is None]
+    if missing:
+        raise Fail(f"{what}: no gradient reached {' or '.join(missing)}. A .item(), .detach(), float() or "
+                   "numpy step cuts the graph: keep every term in torch operations.", "torch.no_grad_path")
+    return out
+
+
+@check("matches the lesson's ledger (beta=0.1: recon 0.0017, KL 0.2009, total 0.0218)", function=F,
+       public=True, weight=2)
+def lesson_ledger(sub, rng):
+    expect_loss(sub, X, X_HAT, MU, LOGVAR, 0.1, what="vae_loss on the lesson's ledger with beta=0.1", show=True)
+    # A twin with fresh values: hard-coded ledger numbers earn nothing.
+    expect_loss(sub, *draw(rng, None, 4, 2), 0.1, what="vae_loss on a second 4-value patch")
+
+
+@check("the ledger's three betas (0, 0.1, 1): beta weights only the KL term", function=F, public=True)
+def ledger_betas(sub, rng):
+    for beta in (0.0, 0.1, 1.0):
+        expect_loss(sub, X, X_HAT, MU, LOGVAR, beta, what=f"vae_loss on the lesson's ledger with beta={beta:g}",
+                    show=True)
+    inputs = draw(rng, None, 6, 3)
+    for beta in (0.0, float(rng.uniform(0.05, 0.5)), float(rng.uniform(2, 5))):
+        expect_loss(sub, *inputs, beta, what=f"vae_loss with beta={beta:.3g}")
+
+
+@check("beta defaults to 1.0", function=F)
+def default_beta(sub, rng):
+    inputs = draw(rng, int(rng.integers(2, 6)), 8, 2)
+    expect_loss(sub, *inputs, None, what="vae_loss without beta (default 1.0)")
+    expect_loss(sub, *inputs, float(rng.uniform(0.01, 0.3)), what="vae_loss with a small beta")
+
+
+@check("random single examples (1-D: KL is the plain sum)", function=F)
+def single_examples(sub, rng):
+    for _ in range(2):
+        n, latent = int(rng.integers(2, 30)), int(rng.integers(1, 6))
+        expect_loss(sub, *draw(rng, None, n, latent), float(rng.uniform(0, 2)),
+                    what=f"vae_loss of one {n}-value patch with a {latent}-d latent")
+
+
+@check("random batches: recon over every element, KL batch mean of per-example sums", function=F, weight=2)
+def batches(sub, rng):
+    for _ in range(2):
+        b, n, latent = int(rng.integers(2, 9)), int(rng.integers(4, 26)), int(rng.integers(2, 6))
+        expect_loss(sub, *draw(rng, b, n, latent), float(rng.uniform(0.01, 1.5)),
+                    what=f"vae_loss of a batch of {b} patches")
+
+
+@check("returns three 0-dim torch tensors", function=F)
+def returns_tensors(sub, rng):
+    expect_loss(sub, *draw(rng, int(rng.integers(2, 6)), 9, 2), 0.5, what="vae_loss", tensors=True)
+
+
+@check("a negative beta raises ValueError (beta = 0 is fine)", function=F)
+def negative_beta(sub, rng):
+    from grader.runner import Raised
+
+    inputs = draw(rng, 3, 5, 2)
+    got = sub.outcome(F, *[T(a) for a in inputs], beta=0.0)
+    if isinstance(got, Raised):
+        raise Fail(f"vae_loss raised {got.type_name} for beta=0.0: zero is a valid weight (a plain "
+                   "autoencoder objective); only a negative beta is an error.", "elbo.beta_zero_rejected")
+    expect_loss(sub, *inputs, 0.0, what="vae_loss with beta=0")
+    for beta in (-1.0, -float(rng.uniform(0.01, 0.5))):
+        got = sub.outcome(F, *[T(a) for a in inputs], beta=beta)
+        if not isinstance(got, Raised):
+            raise Fail(f"vae_loss with beta={beta:.3g} returned {describe(got)}: a negative beta rewards "
+                       "a large KL. It is a bug, not a trade-off: raise ValueError.", "elbo.negative_beta")
+        if not got.is_a(ValueError):
+            raise Fail(f"vae_loss with beta={beta:.3g} raised {got.type_name}: {got.message}. It should "
+                       "raise ValueError.", "elbo.negative_beta")
+
+
+@check("logvar from -50 to 50 stays finite; a tiny KL stays tiny", function=F)
+def extremes(sub, rng):
+    x, x_hat, mu, _ = draw(rng, 2, 6, 4)
+    lv = rng.permutation([-50.0, 50.0, -20.0, 20.0, 0.0, -5.0, 5.0, -50.0]).reshape(2, 4)
+    expect_loss(sub, x, x_hat, mu, lv, 0.1, what="vae_loss with logvar between -50 and 50")
+    tiny_mu, tiny_lv = rng.normal(0, 1e-4, (2, 4)), rng.normal(0, 1e-4, (2, 4))
+    expect_loss(sub, x, x, tiny_mu, tiny_lv, 1.0, what="vae_loss of a perfect reconstruction with a "
+                "posterior almost equal to the prior", dtype="float64")
+
+
+@check("gradient of total with respect to x_hat", function=F)
+def grad_x_hat(sub, rng):
+    b, n = int(rng.integers(2, 7)), int(rng.integers(5, 26))
+    x, x_hat, mu, lv = draw(rng, b, n, 2)
+    beta = float(rng.uniform(0.05, 1.0))
+    got = gradients(sub, x, x_hat, mu, lv, beta, [1.0, None, None], "backpropagating total")["x_hat"]
+    want = analytic_grads(x, x_hat, mu, lv, beta)["x_hat"]
+    expect_close(got, want, "∂total/∂x_hat", mistakes={
+        "elbo.recon_sum": (want * x.size, "It is 2·(x_hat - x): the gradient of a SUM of squared errors; "
+                           "the mean divides by the number of elements."),
+        "elbo.recon_batch_divisor": (want * n, "It is the gradient of a loss divided by the batch size "
+                                     "only: the mean runs over every element."),
+        "elbo.beta_on_recon": (want * beta, "It is scaled by β: beta weights only the KL term."),
+    })
+
+
+@check("gradients of total with respect to mu and logvar", function=F, weight=2)
+def grad_latent(sub, rng):
+    b, latent = int(rng.integers(2, 7)), int(rng.integers(2, 5))
+    x, x_hat, mu, lv = draw(rng, b, 9, latent)
+    beta = float(rng.uniform(0.2, 0.8))
+    got = gradients(sub, x, x_hat, mu, lv, beta, [1.0, None, None], "backpropagating total")
+    want = analytic_grads(x, x_hat, mu, lv, beta)
+    expect_close(got["mu"], want["mu"], "∂total/∂mu", mistakes={
+        "elbo.kl_sign": (-want["mu"], "It has the wrong sign: the KL term pulls mu towards 0."),
+        "elbo.kl_batch_sum": (want["mu"] * b, "It is the gradient of a batch SUM of KL: average the "
+                              "per-example sums over the batch."),
+        "elbo.beta_ignored": (want["mu"] / beta, "It ignores β: the KL gradient is scaled by beta."),
+        "elbo.kl_mean_over_latent": (want["mu"] / latent, "It averages KL over the latent dimensions: sum them."),
+    })
+    half_sigma = -0.5 * (1 - 0.5 * np.exp(0.5 * lv)) * beta / b
+    expect_close(got["logvar"], want["logvar"], "∂total/∂logvar", mistakes={
+        "elbo.kl_sign": (-want["logvar"], "It has the wrong sign: KL = -0.5·Σ(1 + logvar - mu² - exp(logvar))."),
+        "elbo.kl_std_not_var": (half_sigma, "It is the gradient of a KL written with exp(0.5·logvar): "
+                                "the formula uses exp(logvar), the variance."),
+        "elbo.kl_batch_sum": (want["logvar"] * b, "It is the gradient of a batch SUM of KL: average the "
+                              "per-example sums over the batch."),
+        "elbo.beta_ignored": (want["logvar"] / beta, "It ignores β: the KL gradient is scaled by beta."),
+    })
+
+
+@check("recon and kl each backpropagate on their own", function=F)
+def terms_backpropagate(sub, rng):
+    x, x_hat, mu, lv = draw(rng, None, 8, 3)
+    beta = float(rng.uniform(0.1, 1.0))
+    want = analytic_grads(x, x_hat, mu, lv, 1.0)
+    got = gradients(sub, x, x_hat, mu, lv, beta, [None, None, 1.0], "backpropagating kl",
+                    need=("mu", "logvar"))
+    expect_close(got["mu"], want["mu"], "∂kl/∂mu", mistakes={
+        "elbo.kl_sign": (-want["mu"], "kl has the wrong sign: it should grow as mu moves away from 0."),
+        "elbo.beta_on_kl": (want["mu"] * beta, "The kl returned already includes β: return the raw "
+                            "KL and apply beta only in total."),
+    })
+    expect_close(got["logvar"], want["logvar"], "∂kl/∂logvar")
+    got = sub.grad(F, [T(x), T(x_hat, grad=True), T(mu), T(lv)], {"beta": beta}, [None, 1.0, None])[1][1]
+    if got is None:
+        raise Fail("backpropagating recon: no gradient reached x_hat. Keep recon in torch operations.",
+                   "torch.no_grad_path")
+    expect_close(got, want["x_hat"], "∂recon/∂x_hat", mistakes={
+        "elbo.recon_sum": (want["x_hat"] * x.size, "It is the gradient of a SUM of squared errors: "
+                           "MSE divides by the number of elements."),
+    })
+
+
+# --- the lesson's TinyVAE, trained with the learner's loss ----------------------------------
+
+
+@check("trains the lesson's TinyVAE (reconstruction error of the lesson's order)", function=F, weight=3)
+def trains_tinyvae(sub, rng):
+    patches = tinyvae.make_patches(rng)
+    weights = tinyvae.init_weights(rng)
+    payload = {"patches": encode_array(patches), "weights": [encode_array(w) for w in weights],
+               "steps": TRAIN_STEPS, "lr": tinyvae.LR, "beta": tinyvae.BETA,
+               "seed": int(rng.integers(0, 2 ** 31 - 1))}
+    trained, _history = sub.train_vae(F, payload)
+    if not isinstance(trained, list) or len(trained) != len(weights) or any(
+            not isinstance(t, np.ndarray) or t.shape != w.shape for t, w in zip(trained, weights)):
+        raise Fail("training the TinyVAE did not give back its weights.")
+    # Judged here, by a numpy forward pass, on noise the child never saw; averaged over 4 draws.
+    errors = [tinyvae.reconstruction_error(trained, patches, rng.standard_normal((len(patches), 2)))
+              for _ in range(4)]
+    error = float(np.mean(errors))
+    if not np.isfinite(error):
+        raise Fail("after training with your vae_loss, the TinyVAE's reconstructions are not finite.",
+                   "numeric.nonfinite")
+    if error >= TRAIN_THRESHOLD:
+        raise Fail(f"after {TRAIN_STEPS} Adam steps (lr {tinyvae.LR}, beta {tinyvae.BETA}) with your vae_loss, "
+                   f"the TinyVAE's reconstruction error is {error:.4f}; the lesson's loss reaches about 0.01 "
+                   f"(below {TRAIN_THRESHOLD} is needed). Check that total = recon + beta * kl with a "
+                   "positive KL, that beta multiplies only the KL, and that recon is the mean squared error.",
+                   "elbo.does_not_train")

@@ -1,0 +1,285 @@
+"""Hidden checks for `reparam`: reparameterize(mu, logvar, epsilon=None) -> torch.Tensor.
+
+z = mu + exp(0.5 * logvar) * epsilon. Values are checked with a given epsilon,
+gradients analytically (dz/dmu = 1, dz/dlogvar = 0.5 * sigma * epsilon), and
+the epsilon=None path by the distribution of many samples drawn in one round
+trip: the standardised noise (z - mu) / sigma must look like fresh, independent
+N(0, 1) draws, with bounds at 6 standard errors (a correct solution fails them
+with probability well below one in a million).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks import Fail, T, TensorValue, as_array, check, describe, expect_close
+
+F = "reparameterize"
+MU = [0.40, -0.20]                   # the lesson's reparameterized-sample.py
+LOGVAR = [-0.70, 0.10]
+EPS = [0.50, -1.00]
+Z_SIGMAS = 6.0                        # how far from the sampling distribution's centre a statistic may fall
+
+
+def reference(mu, logvar, eps) -> np.ndarray:
+    mu, logvar, eps = (np.asarray(a, dtype=np.float64) for a in (mu, logvar, eps))
+    return mu + np.exp(0.5 * logvar) * eps
+
+
+def mistakes(mu, logvar, eps) -> dict:
+    """What the usual slips return for these inputs, and how a tutor names each one."""
+    mu, logvar, eps = (np.asarray(a, dtype=np.float64) for a in (mu, logvar, eps))
+    sigma = np.exp(0.5 * logvar)
+    return {
+        "reparam.variance_not_std": (mu + np.exp(logvar) * eps, "It uses exp(logvar), the variance, "
+                                     "as the scale; σ is exp(0.5·logvar), the standard deviation."),
+        "reparam.inverse_sigma": (mu + np.exp(-0.5 * logvar) * eps, "It uses exp(-0.5·logvar) = 1/σ: "
+                                  "the scale is exp(+0.5·logvar)."),
+        "reparam.logvar_as_scale": (mu + logvar * eps, "It multiplies epsilon by logvar itself: "
+                                    "logvar is a log-variance, so σ = exp(0.5·logvar)."),
+        "reparam.epsilon_ignored": (mu, "It equals mu: the noise term σ·ε is missing, so nothing is sampled."),
+        "reparam.product": (mu * sigma * eps, "It equals mu·σ·ε: the sample is mu PLUS σ·ε, "
+                            "a shift by the mean and a scale by σ."),
+        "reparam.sigma_plus_eps": (mu + sigma + eps, "It adds σ and ε: the noise is σ TIMES ε."),
+        "reparam.sign": (mu - sigma * eps, "It subtracts σ·ε: z = mu + σ·ε."),
+    }
+
+
+def expect_z(sub, mu, logvar, eps, what: str, *, show: bool = False, dtype: str = "float32",
+             need_tensor: bool = True) -> np.ndarray:
+    """Call with a given epsilon and compare z; returns the learner's z as float64."""
+    args = (T(np.asarray(mu), dtype=dtype), T(np.asarray(logvar), dtype=dtype), T(np.asarray(eps), dtype=dtype))
+    got = sub.call(F, *args)
+    try:
+        expect_close(got, reference(mu, logvar, eps), what, mistakes=mistakes(mu, logvar, eps), show=show)
+    except Fail as fail:
+        if fail.misconception is None:  # an unnamed mismatch: is the given epsilon being used at all?
+            again = sub.call(F, *args)
+            if not np.array_equal(as_array(again, what), as_array(got, what)):
+                raise Fail(f"{what} changes from call to call with the same epsilon: use the epsilon "
+                           "passed in, and draw fresh noise only when epsilon is None.",
+                           "reparam.ignores_epsilon") from None
+        raise
+    if need_tensor and not isinstance(got, TensorValue):
+        raise Fail(f"{what} has the right values but is {describe(got)}, not a torch tensor: stay in "
+                   "torch (no .numpy(), .tolist() or numpy functions) so the sample stays in the "
+                   "autograd graph.", "torch.not_a_tensor")
+    return as_array(got, what)
+
+
+def draw(rng, shape, lv_range=(-1.5, 1.5)):
+    return (rng.uniform(-2, 2, shape), rng.uniform(*lv_range, shape), rng.standard_normal(shape))
+
+
+def grad_mistakes(logvar, eps, w) -> dict:
+    logvar, eps, w = (np.asarray(a, dtype=np.float64) for a in (logvar, eps, w))
+    sigma = np.exp(0.5 * logvar)
+    return {
+        "reparam.variance_not_std": (np.exp(logvar) * eps * w, "It is exp(logvar)·ε, the gradient of "
+                                     "mu + exp(logvar)·ε: σ is exp(0.5·logvar), so ∂z/∂logvar = ½σε."),
+        "reparam.grad_missing_half": (sigma * eps * w, "It is σ·ε; the chain rule through "
+                                      "exp(0.5·logvar) brings a factor ½: ∂z/∂logvar = ½σε."),
+    }
+
+
+def gradients(sub, mu, logvar, eps, w, what: str):
+    """(z, dmu, dlogvar) after backpropagating sum(w * z); Fail with teaching feedback when a path is cut."""
+    value, grads = sub.grad(F, [T(mu, grad=True), T(logvar, grad=True), T(eps)], {}, [w])
+    d_mu, d_lv = grads[0], grads[1]
+    if d_mu is None and d_lv is None:
+        raise Fail(f"{what}: no gradient reached mu or logvar. Stay in torch operations (no .detach(), "
+                   ".numpy() or torch.tensor(...) copies) so the sample keeps its graph.", "torch.no_grad_path")
+    if d_mu is None:
+        raise Fail(f"{what}: no gradient reached mu (was it detached or copied?). ∂z/∂mu is 1: "
+                   "the reparameterization trick exists to keep this path.", "reparam.mu_detached")
+    if d_lv is None:
+        raise Fail(f"{what}: no gradient reached logvar (was σ computed from a detached or numpy "
+                   "copy?). ∂z/∂logvar = ½σε must flow back to the encoder.", "reparam.logvar_detached")
+    return value, d_mu, d_lv
+
+
+@check("matches the lesson's worked example (z = [0.752, -1.251])", function=F, public=True, weight=2)
+def lesson_example(sub, rng):
+    expect_z(sub, MU, LOGVAR, EPS, "reparameterize on the lesson's mu, logvar and epsilon", show=True)
+    # A twin with fresh values: a hard-coded [0.752, -1.251] earns nothing.
+    expect_z(sub, *draw(rng, 2), "reparameterize on a second 2-D latent")
+
+
+@check("random latent vectors with a given epsilon", function=F)
+def random_vectors(sub, rng):
+    for _ in range(3):
+        d = int(rng.integers(1, 17))
+        expect_z(sub, *draw(rng, d), f"reparameterize of a {d}-dimensional latent")
+
+
+@check("a batch of latents (batch, latent) with a given epsilon", function=F, weight=2)
+def batches(sub, rng):
+    b, d = int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    expect_z(sub, *draw(rng, (b, d)), f"reparameterize of a ({b}, {d}) batch")
+
+
+@check("float64 tensors and epsilon = 0 (z = mu) or 1 (z = mu + sigma)", function=F)
+def special_noise(sub, rng):
+    mu, lv, eps = draw(rng, 6)
+    expect_z(sub, mu, lv, eps, "reparameterize of float64 tensors", dtype="float64")
+    expect_z(sub, mu, lv, np.zeros(6), "reparameterize with epsilon = 0 (should give mu)")
+    expect_z(sub, mu, lv, np.ones(6), "reparameterize with epsilon = 1 (should give mu + σ)")
+
+
+@check("large and tiny logvar (-50 to 50) stay finite", function=F)
+def extremes(sub, rng):
+    mu, _, eps = draw(rng, 8)
+    lv = rng.permutation([-50.0, 50.0, -30.0, 30.0, -10.0, 10.0, 0.0, -50.0])
+    expect_z(sub, mu, lv, eps, "reparameterize with logvar between -50 and 50", show=False)
+
+
+@check("dz/dmu is the identity", function=F, weight=2)
+def grad_mu(sub, rng):
+    shape = (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
+    mu, lv, eps = draw(rng, shape)
+    w = rng.standard_normal(shape)
+    _, d_mu, _ = gradients(sub, mu, lv, eps, w, "backpropagating through reparameterize")
+    expect_close(d_mu, w, "the gradient reaching mu", mistakes={
+        "reparam.product": (np.exp(0.5 * lv) * eps * w, "It is σ·ε: z = mu + σ·ε, so ∂z/∂mu = 1."),
+        "reparam.sign": (-w, "It is -1: z = mu + σ·ε, so ∂z/∂mu = +1."),
+    })
+
+
+@check("dz/dlogvar is 0.5 * sigma * epsilon", function=F, weight=2)
+def grad_logvar(sub, rng):
+    d = int(rng.integers(2, 12))
+    mu, lv, eps = draw(rng, d)
+    w = rng.standard_normal(d)
+    _, _, d_lv = gradients(sub, mu, lv, eps, w, "backpropagating through reparameterize")
+    expect_close(d_lv, 0.5 * np.exp(0.5 * lv) * eps * w, "the gradient reaching logvar",
+                 mistakes=grad_mistakes(lv, eps, w))
+
+
+@check("gradients on the lesson's example and a batch", function=F)
+def grad_lesson_and_batch(sub, rng):
+    _, d_mu, d_lv = gradients(sub, MU, LOGVAR, EPS, np.ones(2), "backpropagating through reparameterize")
+    expect_close(d_mu, np.ones(2), "∂z/∂mu on the lesson's example")
+    expect_close(d_lv, 0.5 * np.exp(0.5 * np.asarray(LOGVAR)) * np.asarray(EPS), "∂z/∂logvar on the "
+                 "lesson's example", mistakes=grad_mistakes(LOGVAR, EPS, np.ones(2)))
+    shape = (int(rng.integers(2, 7)), 3)
+    mu, lv, eps = draw(rng, shape)
+    w = rng.standard_normal(shape)
+    _, d_mu, d_lv = gradients(sub, mu, lv, eps, w, "backpropagating through a batch")
+    expect_close(d_mu, w, "∂z/∂mu on a batch")
+    expect_close(d_lv, 0.5 * np.exp(0.5 * lv) * eps * w, "∂z/∂logvar on a batch",
+                 mistakes=grad_mistakes(lv, eps, w))
+
+
+# --- epsilon = None: judged by the distribution of the samples ---------------------------
+
+CALLS = 200
+
+
+def chi2_bounds(k: int, z: float = Z_SIGMAS) -> tuple[float, float]:
+    """Wilson-Hilferty bounds of a chi-square with k degrees of freedom, z standard errors out."""
+    c = 2.0 / (9.0 * k)
+    return k * max(1 - c - z * np.sqrt(c), 0.0) ** 3, k * (1 - c + z * np.sqrt(c)) ** 3
+
+
+def samples(sub, mu, lv, what: str) -> np.ndarray:
+    """(CALLS, *shape) samples from CALLS calls with epsilon omitted, in one round trip."""
+    got = sub.repeat(F, CALLS, T(mu), T(lv))
+    if not isinstance(got, list) or len(got) != CALLS:
+        raise Fail(f"{what}: could not collect the samples.")
+    out = np.stack([as_array(g, what) for g in got]) if got else np.zeros((0,))
+    if out.shape[1:] != np.shape(mu):
+        raise Fail(f"{what} has shape {out.shape[1:]}; it should have the shape of mu, {np.shape(mu)}.", "shape")
+    if not np.all(np.isfinite(out)):
+        raise Fail(f"{what} contains NaN or infinity.", "numeric.nonfinite")
+    return out
+
+
+def judge_distribution(z: np.ndarray, mu, lv, what: str) -> None:
+    """Fail unless (z - mu) / sigma looks like independent N(0, 1) draws, naming the likely slip."""
+    mu, lv = np.asarray(mu, dtype=np.float64), np.asarray(lv, dtype=np.float64)
+    sigma = np.exp(0.5 * lv)
+    n = z.shape[0]
+    flat = (z - mu).reshape(n, -1)
+    e = flat / sigma.reshape(-1)
+    if np.all(np.ptp(flat, axis=0) == 0):
+        if np.allclose(flat, 0.0, atol=1e-6):
+            raise Fail(f"{what} always returns mu: with epsilon=None, draw ε = torch.randn_like(mu) "
+                       "and add σ·ε.", "reparam.epsilon_ignored")
+        raise Fail(f"{what} returns the same sample on every call: draw fresh noise each call (do not "
+                   "reset a seed such as torch.manual_seed inside the function).", "reparam.same_noise")
+    # Mean: each element's average over the calls is N(0, 1/n) after standardising.
+    means = e.mean(axis=0)
+    sample_sd = flat.std(axis=0)
+    if np.any(np.abs(means) > Z_SIGMAS / np.sqrt(n)):
+        centred_on_zero = np.abs(z.reshape(n, -1).mean(axis=0)) <= Z_SIGMAS * sample_sd / np.sqrt(n) + 1e-9
+        if np.all(centred_on_zero) and np.any(np.abs(mu) > 0.5):
+            raise Fail(f"{what}: the samples are centred on 0, not on mu. z = mu + σ·ε: add mu, "
+                       "don't multiply by it.", "reparam.product")
+        raise Fail(f"{what}: the samples are not centred on mu (their average over {n} calls is off "
+                   "by more than 6 standard errors). z = mu + σ·ε with ε ~ N(0, I).", "reparam.mean")
+    # Spread: sum of squared standardised deviations per element is chi-square with n dof.
+    lo, hi = chi2_bounds(n)
+    ss = (e ** 2).sum(axis=0)
+    if np.any((ss < lo) | (ss > hi)):
+        ratio = sample_sd / sigma.reshape(-1)
+        variance = np.exp(lv).reshape(-1)
+        if np.allclose(np.log(sample_sd / variance), 0.0, atol=0.3):
+            raise Fail(f"{what}: the samples spread like exp(logvar), the variance; σ is "
+                       "exp(0.5·logvar), the standard deviation.", "reparam.variance_not_std")
+        raise Fail(f"{what}: the spread of the samples around mu is not σ = exp(0.5·logvar) "
+                   f"(measured/expected standard deviation ranges from {ratio.min():.2f} to "
+                   f"{ratio.max():.2f}). Draw ε with torch.randn_like(mu): standard normal, "
+                   "not uniform (torch.rand).", "reparam.spread")
+    # Freshness: no two calls may give the same sample.
+    rows = np.round(flat, 6)
+    if len(np.unique(rows, axis=0)) < n:
+        raise Fail(f"{what} returned the very same sample on two calls: the noise must be fresh on "
+                   "every call (no fixed seed, no cached ε).", "reparam.same_noise")
+    # Independence across elements: under independence, each correlation is about N(0, 1/n).
+    if e.shape[1] > 1:
+        r = np.corrcoef(e, rowvar=False)
+        off = np.abs(r[~np.eye(r.shape[0], dtype=bool)])
+        if np.any(off > 0.6):  # about 8.5 standard errors for n = 200
+            raise Fail(f"{what}: several latent elements share the same noise. Every element needs "
+                       "its own ε: torch.randn_like(mu) draws one per element (not one number, and "
+                       "not one row reused across the batch).", "reparam.shared_noise")
+
+
+@check("epsilon=None: samples have mean mu and standard deviation sigma", function=F, weight=2)
+def sampled_distribution(sub, rng):
+    shape = (4, 8)
+    mu = rng.uniform(-2, 2, shape)
+    lv = rng.choice([-1, 1], shape) * rng.uniform(1.0, 2.0, shape)  # |logvar| >= 1 tells σ from σ²
+    judge_distribution(samples(sub, mu, lv, "reparameterize(mu, logvar)"), mu, lv,
+                       "reparameterize(mu, logvar) without epsilon")
+
+
+@check("epsilon=None: fresh noise on every call and for every element", function=F)
+def fresh_noise(sub, rng):
+    d = int(rng.integers(6, 13))
+    mu = rng.uniform(-1, 1, d)
+    lv = rng.uniform(-1, 1, d)
+    z = samples(sub, mu, lv, "reparameterize(mu, logvar)")
+    judge_distribution(z, mu, lv, f"reparameterize of a {d}-dimensional latent without epsilon")
+
+
+@check("epsilon=None: the sample still carries gradients to mu and logvar", function=F)
+def sampled_gradients(sub, rng):
+    shape = (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
+    mu, lv, _ = draw(rng, shape)
+    w = rng.standard_normal(shape)
+    value, grads = sub.grad(F, [T(mu, grad=True), T(lv, grad=True)], {}, [w])
+    z = as_array(value, "reparameterize(mu, logvar)")
+    if z.shape != shape:
+        raise Fail(f"reparameterize(mu, logvar) has shape {z.shape}; it should have the shape of mu, {shape}.",
+                   "shape")
+    if grads[0] is None or grads[1] is None:
+        raise Fail("without epsilon, no gradient reached "
+                   f"{'mu' if grads[0] is None else 'logvar'}: draw ε with torch.randn_like(mu) and keep "
+                   "z = mu + exp(0.5·logvar)·ε in torch.", "torch.no_grad_path")
+    expect_close(grads[0], w, "∂z/∂mu without epsilon")
+    # σ·ε = z - mu, so ∂z/∂logvar = ½(z - mu), whatever noise was drawn.
+    expect_close(grads[1], 0.5 * (z - mu) * w, "∂z/∂logvar without epsilon", mistakes={
+        "reparam.variance_not_std": ((z - mu) * w, "It is σ²·ε-shaped: with σ = exp(0.5·logvar), "
+                                     "∂z/∂logvar = ½σε = ½(z - mu)."),
+    })
