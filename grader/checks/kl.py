@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, as_array, check, close, expect_close, expect_raises
+from grader.checks import Fail, as_array, check, close, describe, expect_close
+from grader.runner import Raised
 
 TOTAL, PER_DIM = "kl_to_standard_normal", "kl_per_dimension"
 SECTION = "(lesson: \"Keep posteriors near a sampleable prior\")"
@@ -147,6 +148,20 @@ def expect_per_dim(sub, mu, logvar, what: str, show: bool = False) -> np.ndarray
     return arr
 
 
+def expect_shape_error(sub, func: str, mu, logvar, what: str) -> None:
+    """Fail unless func raises ValueError for mismatched shapes; a returned value means silent broadcasting."""
+    got = sub.outcome(func, mu, logvar)
+    if isinstance(got, Raised):
+        if got.is_a(ValueError):
+            return
+        if got.type_name == "NotImplementedError":
+            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
+        raise Fail(f"{what}: {func} should raise ValueError, but it raised {got.type_name}: {got.message}")
+    raise Fail(f"{what}: {func} should raise ValueError, but it returned {describe(got)}. Compare "
+               "mu.shape with logvar.shape first: numpy broadcasts mismatched shapes silently into a "
+               "plausible but meaningless number.", "kl.silent_broadcast")
+
+
 def posterior(rng, shape, mu_scale=1.0, lv_scale=1.0):
     return rng.normal(0, mu_scale, shape), rng.normal(0, lv_scale, shape)
 
@@ -210,10 +225,10 @@ def total_shapes(sub, rng):
     d = int(rng.integers(2, 7))
     mu, lv = posterior(rng, (3, d))
     expect_total(sub, mu, lv, f"kl_to_standard_normal of a (3, {d}) batch")  # a raise-always stub earns nothing
-    expect_raises(sub, ValueError, TOTAL, mu[0], lv[0, :-1],
-                  what=f"mu of shape ({d},) and logvar of shape ({d - 1},)")
-    expect_raises(sub, ValueError, TOTAL, mu, lv[0],
-                  what=f"mu of shape (3, {d}) and logvar of shape ({d},) would broadcast silently")
+    expect_shape_error(sub, TOTAL, mu[0], lv[0, :-1],
+                       f"mu of shape ({d},) and logvar of shape ({d - 1},)")
+    expect_shape_error(sub, TOTAL, mu, lv[0],
+                       f"mu of shape (3, {d}) and logvar of shape ({d},) would broadcast silently")
 
 
 # --- kl_per_dimension ------------------------------------------------------------
@@ -248,9 +263,14 @@ def per_dim_sums(sub, rng):
     b, d = int(rng.integers(2, 6)), int(rng.integers(2, 6))
     mu, lv = posterior(rng, (b, d))
     per_dim = expect_per_dim(sub, mu, lv, f"kl_per_dimension of a ({b}, {d}) batch")
+    # Checked against the reference total, not the learner's own kl_to_standard_normal: checks are
+    # per function, so a missing or wrong total never costs kl_per_dimension its points.
     expect_close(per_dim.sum(), reference_total(mu, lv), "the sum of kl_per_dimension", scalar=True,
                  show=False)
-    expect_total(sub, mu, lv, f"kl_to_standard_normal of the same ({b}, {d}) batch")
+    mu, lv = posterior(rng, d, 2.0, 2.0)
+    per_dim = expect_per_dim(sub, mu, lv, f"kl_per_dimension of a {d}-dimensional posterior")
+    expect_close(per_dim.sum(), reference_total(mu, lv), "the sum of kl_per_dimension", scalar=True,
+                 show=False)
 
 
 @check("zero at the prior: no -0.0 and no negative entries", function=PER_DIM, weight=2)
@@ -275,7 +295,7 @@ def per_dim_shapes(sub, rng):
     d = int(rng.integers(2, 7))
     mu, lv = posterior(rng, (2, d))
     expect_per_dim(sub, mu.tolist(), lv.tolist(), f"kl_per_dimension of nested lists (2, {d})")
-    expect_raises(sub, ValueError, PER_DIM, mu[0], lv[0, :-1],
-                  what=f"mu of shape ({d},) and logvar of shape ({d - 1},)")
-    expect_raises(sub, ValueError, PER_DIM, mu, lv[:1],
-                  what=f"mu of shape (2, {d}) and logvar of shape (1, {d}) would broadcast silently")
+    expect_shape_error(sub, PER_DIM, mu[0], lv[0, :-1],
+                       f"mu of shape ({d},) and logvar of shape ({d - 1},)")
+    expect_shape_error(sub, PER_DIM, mu, lv[:1],
+                       f"mu of shape (2, {d}) and logvar of shape (1, {d}) would broadcast silently")
