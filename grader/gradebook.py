@@ -171,3 +171,28 @@ class Gradebook:
 
     def problems(self) -> list[tuple[str, str, str]]:
         return list(self.db.execute("SELECT learner, at, reason FROM problems ORDER BY id"))
+
+    # --- whole-class reads (batch grading, exports): one query each, not one per learner ---
+    def latest_all(self, kind: str) -> dict[str, Attempt]:
+        """Each learner's latest attempt of this kind."""
+        found = self._attempts("id IN (SELECT MAX(id) FROM attempts WHERE kind = ? GROUP BY learner)", (kind,))
+        return {a.learner: a for a in found}
+
+    def graded_hashes(self, grader_version: str, kind: str = "exercises") -> dict[str, set[str]]:
+        """learner -> content hashes already graded by this grader version (what a rerun skips)."""
+        found: dict[str, set[str]] = {}
+        for learner, digest in self.db.execute(
+                "SELECT learner, content_hash FROM attempts WHERE kind = ? AND grader_version = ?"
+                " AND content_hash IS NOT NULL", (kind, grader_version)):
+            found.setdefault(learner, set()).add(digest)
+        return found
+
+    def latest_problems(self) -> dict[str, tuple[str, str]]:
+        """learner -> (at, reason) of the latest problem reported for that learner."""
+        return {learner: (at, reason) for learner, at, reason in self.db.execute(
+            "SELECT learner, at, reason FROM problems WHERE id IN (SELECT MAX(id) FROM problems GROUP BY learner)")}
+
+    def all_learners(self) -> list[str]:
+        """Every learner with an attempt or a reported problem."""
+        return [r[0] for r in self.db.execute(
+            "SELECT learner FROM attempts UNION SELECT learner FROM problems ORDER BY 1")]

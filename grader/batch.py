@@ -1,0 +1,380 @@
+"""`vaegrade batch`: grade a whole class into a gradebook, on every core, losing nothing.
+
+SUBMISSIONS holds one folder or one archive per learner (grader.archives).
+Each worker keeps one warm sandbox zygote for its whole life, so a submission
+costs forks, not a Python + torch start. Workers are threads of this process:
+the trusted side only runs numpy and waits on sockets, and measured side by
+side (bench/bench_batch.py) threads were as fast as worker processes while
+using less memory, and a killed batch takes its workers with it.
+
+Only the main thread writes the gradebook, one transaction per attempt, so a
+SIGKILL at any moment leaves whole attempts only; a rerun skips what is
+already graded (same content hash, same grader version) and rebuilds the
+exports (grader.exports) from the gradebook.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import grader
+from grader import archives, exports
+from grader.config import PASS_FRACTION, Limits
+from grader.gradebook import Gradebook
+
+GRADEBOOK = "gradebook.sqlite"
+LOCK = ".lock"
+MODES = ("threads", "processes")
+
+
+class BatchError(Exception):
+    """The batch cannot run at all (bad folder, output in use): the CLI exits 2."""
+
+
+@dataclass
+class Outcome:
+    """What became of one learner's submission in this run."""
+
+    learner: str
+    status: str                     #: "graded", "skipped" (unchanged since graded) or "failed"
+    reason: str = ""                #: why it could not be graded
+    result: object = None           #: the GradingResult, when graded
+    content_hash: str | None = None
+    seconds: float = 0.0            #: preparing + grading, in the worker
+
+
+@dataclass
+class Summary:
+    graded: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)   #: (learner, reason)
+    ignored: list[str] = field(default_factory=list)               #: names in SUBMISSIONS that are not submissions
+    learners: int = 0            #: submissions found
+    scored: int = 0              #: of those, learners with a grade (this run or an earlier one)
+    mean_score: float | None = None
+    max_score: float | None = None
+    pass_rate: float | None = None
+    seconds: float = 0.0
+    jobs: int = 1
+    interrupted: bool = False
+    out: Path | None = None
+    exported: exports.Exported | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0: everything graded; 1: some submissions could not be graded (reported); 130: interrupted."""
+        return 130 if self.interrupted else (1 if self.failed else 0)
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+# --- the worker side ------------------------------------------------------------------------------
+
+
+class Worker:
+    """Prepares and grades submissions; one warm zygote per thread, kept for the thread's life."""
+
+    def __init__(self, *, limits: Limits, pass_fraction: float, force: bool,
+                 done: dict[str, set[str]], work_root: Path):
+        self.limits, self.pass_fraction, self.force = limits, pass_fraction, force
+        self.done, self.work_root = done, work_root
+        self.local = threading.local()
+        self.zygotes: list = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def zygote(self, fresh: bool = False):
+        from grader.sandbox.session import Zygote
+
+        zygote = getattr(self.local, "zygote", None)
+        if zygote is not None and (fresh or zygote.proc.poll() is not None):
+            zygote.close()
+            zygote = None
+        if zygote is None:
+            zygote = self.local.zygote = Zygote()
+            with self.lock:
+                self.zygotes.append(zygote)
+        return zygote
+
+    def close(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            zygotes, self.zygotes = self.zygotes, []
+        for zygote in zygotes:
+            zygote.close()
+
+    def __call__(self, entry: archives.Entry) -> Outcome:
+        started = time.monotonic()
+        if self.stopping.is_set():
+            return Outcome(entry.learner, "cancelled")
+        try:
+            with tempfile.TemporaryDirectory(dir=self.work_root, prefix="work-") as work:
+                outcome = self._grade(entry, Path(work))
+        except Exception as exc:  # a fault of the grader itself: reported for this learner, the batch goes on
+            outcome = Outcome(entry.learner, "failed", f"the grader failed on this submission "
+                                                      f"({type(exc).__name__}: {exc}); rerun to retry")
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _grade(self, entry: archives.Entry, work: Path) -> Outcome:
+        from grader.runner import SandboxError, SubmissionError, grade_submission
+
+        try:
+            prepared = archives.prepare(entry, work)
+        except archives.BadSubmission as exc:
+            return Outcome(entry.learner, "failed", str(exc))
+        if not self.force and prepared.content_hash in self.done.get(entry.learner, ()):
+            return Outcome(entry.learner, "skipped", content_hash=prepared.content_hash)
+        for attempt in (1, 2):
+            if self.stopping.is_set():
+                return Outcome(entry.learner, "cancelled")
+            try:
+                result = grade_submission(prepared.folder, limits=self.limits, zygote=self.zygote(fresh=attempt > 1),
+                                          pass_fraction=self.pass_fraction)
+                break
+            except SubmissionError as exc:
+                return Outcome(entry.learner, "failed", str(exc))
+            except (SandboxError, OSError) as exc:   # the zygote died (e.g. the kernel's OOM killer): once more
+                if attempt == 2 or self.stopping.is_set():
+                    return Outcome(entry.learner, "failed" if not self.stopping.is_set() else "cancelled",
+                                   f"the sandbox failed twice ({exc}); rerun to retry")
+        result.submission = str(entry.path)
+        result.extra.update(learner=entry.learner, content_hash=prepared.content_hash, files=prepared.files)
+        if prepared.ignored:
+            result.extra["ignored_files"] = prepared.ignored[:50]
+        return Outcome(entry.learner, "graded", result=result, content_hash=prepared.content_hash)
+
+
+_PROCESS_WORKER: Worker | None = None
+
+
+def _start_process_worker(kwargs: dict) -> None:
+    global _PROCESS_WORKER
+    from multiprocessing import util
+
+    _PROCESS_WORKER = Worker(**kwargs)
+    util.Finalize(_PROCESS_WORKER, _PROCESS_WORKER.close, exitpriority=10)
+
+
+def _grade_in_process(entry: archives.Entry) -> Outcome:
+    return _PROCESS_WORKER(entry)
+
+
+# --- progress ----------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar with rate and ETA on a terminal; a line every 10% otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None, width: int = 28):
+        self.total, self.stream, self.width = total, stream, width
+        self.done = self.skipped = self.failed = 0
+        self.started = time.monotonic()
+        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+        self.step = max(1, total // 10)
+
+    def update(self, outcome: Outcome) -> None:
+        self.done += 1
+        self.skipped += outcome.status == "skipped"
+        self.failed += outcome.status == "failed"
+        if self.stream is None:
+            return
+        if self.tty:
+            self.stream.write("\r" + self.line())
+        elif self.done % self.step == 0 or self.done == self.total:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else None
+        filled = int(self.width * self.done / self.total) if self.total else self.width
+        bar = "#" * filled + "-" * (self.width - filled)
+        eta = _clock(left) if left is not None else "?"
+        extra = ", ".join(f"{n} {what}" for n, what in ((self.skipped, "unchanged"), (self.failed, "failed")) if n)
+        return (f"grading [{bar}] {self.done}/{self.total}  {rate:.1f}/s  ETA {eta}"
+                + (f"  ({extra})" if extra else "")).ljust(78)
+
+    def close(self) -> None:
+        if self.stream is not None and self.tty and self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# --- the batch ------------------------------------------------------------------------------------------
+
+
+def _lock(out: Path):
+    """One batch per output folder at a time (the lock dies with the process, even on SIGKILL)."""
+    handle = open(out / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BatchError(f"another `vaegrade batch` is writing to {out}; wait for it to finish") from None
+    return handle
+
+
+def _record(book: Gradebook, outcome: Outcome, problems: dict[str, tuple[str, str]],
+            latest_graded: dict[str, str]) -> None:
+    if outcome.status == "graded":
+        book.record_exercises(outcome.learner, outcome.result, outcome.content_hash)
+    elif outcome.status == "failed":
+        last = problems.get(outcome.learner)
+        graded_at = latest_graded.get(outcome.learner, "")
+        if last is None or last[1] != outcome.reason or last[0] < graded_at:   # not reported yet
+            book.record_problem(outcome.learner, outcome.reason)
+
+
+def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
+              force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
+              progress: TextIO | None = sys.stderr, mode: str = "threads") -> Summary:
+    """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports."""
+    started = time.monotonic()
+    submissions, out = Path(submissions), Path(out)
+    if not submissions.is_dir():
+        raise BatchError(f"{submissions} is not a folder of submissions")
+    if mode not in MODES:
+        raise BatchError(f"unknown worker mode {mode!r} (known: {', '.join(MODES)})")
+    jobs = jobs or default_jobs()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _lock(out)
+    except OSError as exc:
+        raise BatchError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    try:
+        try:
+            book = Gradebook(out / GRADEBOOK)
+        except Exception as exc:   # not a database, a newer schema, unreadable
+            raise BatchError(f"cannot open the gradebook {out / GRADEBOOK}: {exc}") from None
+        with book:
+            return _run(book, submissions, out, jobs=jobs, force=force, limits=limits,
+                        pass_fraction=pass_fraction, progress=progress, mode=mode, started=started)
+    finally:
+        lock.close()
+
+
+def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, pass_fraction,
+         progress, mode, started) -> Summary:
+    tmp = out / exports.TMP_DIR
+    shutil.rmtree(tmp, ignore_errors=True)   # leftovers of a killed batch: never a result
+    tmp.mkdir()
+    try:
+        found = archives.discover(submissions)
+    except OSError as exc:
+        raise BatchError(f"cannot read {submissions}: {exc.strerror or exc}") from None
+    summary = Summary(ignored=found.ignored, learners=len(found.entries) + len(found.problems), jobs=jobs, out=out)
+    problems = book.latest_problems()
+    latest_graded = {k: a.graded_at for k, a in book.latest_all("exercises").items()}
+    bar = Progress(summary.learners, progress)
+    for learner, reason in found.problems:
+        outcome = Outcome(learner, "failed", reason)
+        _record(book, outcome, problems, latest_graded)
+        summary.failed.append((learner, reason))
+        bar.update(outcome)
+    settings = dict(limits=limits, pass_fraction=pass_fraction, force=force,
+                    done=book.graded_hashes(grader.__version__), work_root=tmp)
+    worker: Worker | None = None
+    if mode == "threads":
+        worker = Worker(**settings)
+        pool: Executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
+        task = worker
+    else:
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_start_process_worker, initargs=(settings,))
+        task = _grade_in_process
+    pending: set[Future] = set()
+    try:
+        learner_of = {pool.submit(task, entry): entry.learner for entry in found.entries}
+        pending = set(learner_of)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    outcome = future.result()
+                except Exception as exc:   # a worker process died (processes mode)
+                    outcome = Outcome(learner_of[future], "failed",
+                                      f"the grader's worker died ({type(exc).__name__}); rerun to retry")
+                if outcome.status == "cancelled":
+                    continue
+                _record(book, outcome, problems, latest_graded)
+                if outcome.status == "graded":
+                    summary.graded += 1
+                elif outcome.status == "skipped":
+                    summary.skipped += 1
+                else:
+                    summary.failed.append((outcome.learner, outcome.reason))
+                bar.update(outcome)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        for future in pending:
+            future.cancel()
+    finally:
+        if worker is not None:
+            worker.close()   # stops in-flight children at once when interrupted
+        pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
+        bar.close()
+    summary.exported = exports.write_exports(book, out)
+    shutil.rmtree(tmp, ignore_errors=True)
+    _class_figures(book, summary, [e.learner for e in found.entries])
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _class_figures(book: Gradebook, summary: Summary, learners: list[str]) -> None:
+    latest = book.latest_all("exercises")
+    graded = [latest[k] for k in learners if k in latest]
+    summary.scored = len(graded)
+    if graded:
+        summary.mean_score = sum(a.score for a in graded) / len(graded)
+        summary.max_score = max(a.max_score for a in graded)
+        summary.pass_rate = sum(a.passed for a in graded) / len(graded)
+
+
+def summary_text(summary: Summary, *, show: int = 20) -> str:
+    """What staff read at the end of a batch."""
+    lines = []
+    if summary.interrupted:
+        lines.append("Interrupted: everything graded so far is saved; run the same command again to finish.")
+    rate = summary.graded / summary.seconds if summary.seconds else 0.0
+    lines.append(f"{summary.learners} submissions: {summary.graded} graded, {summary.skipped} unchanged since "
+                 f"graded (skipped; --force regrades), {len(summary.failed)} could not be graded "
+                 f"[{summary.seconds:.1f} s, {rate:.1f} graded/s, {summary.jobs} worker"
+                 f"{'s' if summary.jobs != 1 else ''}]")
+    if summary.mean_score is not None:
+        lines.append(f"class: mean score {summary.mean_score:.1f} / {summary.max_score:g}, pass rate "
+                     f"{summary.pass_rate:.0%} ({summary.scored} learners with a grade)")
+    for learner, reason in summary.failed[:show]:
+        lines.append(f"  could not grade {learner}: {reason}")
+    if len(summary.failed) > show:
+        lines.append(f"  ... and {len(summary.failed) - show} more (the gradebook's problems table has them all)")
+    for name in summary.ignored[:show]:
+        lines.append(f"  ignored {name}")
+    if summary.out is not None:
+        lines.append(f"gradebook: {summary.out / GRADEBOOK}; grades: {summary.out / exports.GRADES_CSV}; "
+                     f"results: {summary.out / exports.RESULTS_DIR}/")
+    return "\n".join(lines)
