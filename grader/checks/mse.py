@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import expect_close, expect_raises, check
+from grader.checks import Fail, as_array, check, close, describe, expect_close
 
 F = "reconstruction_mse"
 X = [0.10, 0.90, 0.85, 0.12]          # the lesson's ledger
@@ -38,8 +38,31 @@ def mistakes(x, x_hat) -> dict:
 
 
 def expect_mse(sub, x, x_hat, what: str, show: bool = False) -> None:
-    expect_close(sub.call(F, x, x_hat), reference(x, x_hat), what, mistakes=mistakes(x, x_hat),
-                 show=show, scalar=True)
+    got = sub.call(F, x, x_hat)
+    sq = (np.asarray(x, dtype=np.float64) - np.asarray(x_hat, dtype=np.float64)) ** 2
+    if sq.ndim == 2:
+        arr = as_array(got, what)
+        if arr.shape == (sq.shape[0],) and sq.shape[0] > 1 and close(arr, sq.mean(axis=1)):
+            # expect_close(scalar=True) would only say "not a single number": name the slip.
+            raise Fail(f"{what} returned one value per example (shape {arr.shape}): average over the "
+                       "batch too, to a single number.", "mse.per_example")
+    expect_close(got, reference(x, x_hat), what, mistakes=mistakes(x, x_hat), show=show, scalar=True)
+
+
+def expect_value_error(sub, x, x_hat, what: str) -> None:
+    """Fail unless mismatched shapes raise ValueError; a returned number means silent broadcasting."""
+    from grader.runner import Raised
+
+    got = sub.outcome(F, x, x_hat)
+    if isinstance(got, Raised):
+        if got.is_a(ValueError):
+            return
+        if got.type_name == "NotImplementedError":
+            raise Fail(f"{F} is not implemented yet: it still raises NotImplementedError.")
+        raise Fail(f"{what}: {F} should raise ValueError, but it raised {got.type_name}: {got.message}")
+    raise Fail(f"{what}: {F} should raise ValueError, but it returned {describe(got)}. Compare x.shape "
+               "with x_hat.shape first: numpy broadcasts mismatched shapes into a plausible but "
+               "meaningless number.", "mse.silent_broadcast")
 
 
 @check("matches the lesson's worked example (0.001725)", function=F, public=True, weight=2)
@@ -104,8 +127,8 @@ def single(sub, rng):
 def no_broadcast(sub, rng):
     x = rng.uniform(0, 1, 4)
     expect_mse(sub, x, x[::-1].copy(), "reconstruction_mse of two 4-value patches")  # a raise-always stub earns nothing
-    expect_raises(sub, ValueError, F, x, x.reshape(4, 1),
-                  what="x of shape (4,) and x_hat of shape (4, 1) would broadcast to a (4, 4) grid")
+    expect_value_error(sub, x, x.reshape(4, 1),
+                       "x of shape (4,) and x_hat of shape (4, 1) would broadcast to a (4, 4) grid")
 
 
 @check("different lengths raise ValueError", function=F)
@@ -113,7 +136,7 @@ def mismatched(sub, rng):
     n = int(rng.integers(2, 10))
     x = rng.uniform(0, 1, (3, n))
     expect_mse(sub, x, x * 0.9, "reconstruction_mse of a (3, n) batch")
-    expect_raises(sub, ValueError, F, x, rng.uniform(0, 1, (3, n + 1)),
-                  what=f"x of shape (3, {n}) and x_hat of shape (3, {n + 1})")
-    expect_raises(sub, ValueError, F, x, rng.uniform(0, 1, (1, n)),
-                  what=f"x of shape (3, {n}) and x_hat of shape (1, {n})")
+    expect_value_error(sub, x, rng.uniform(0, 1, (3, n + 1)),
+                       f"x of shape (3, {n}) and x_hat of shape (3, {n + 1})")
+    expect_value_error(sub, x, rng.uniform(0, 1, (1, n)),
+                       f"x of shape (3, {n}) and x_hat of shape (1, {n})")
