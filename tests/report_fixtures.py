@@ -106,3 +106,40 @@ def build_class(path: Path, learners: list[str], *, seed: int = 0, attempts: int
             if quiz:
                 record_quiz(gb, lid, quiz_answers(skill, rng))
     return Path(path)
+
+
+def make_result(failing: dict[str, tuple[str | None, str]] | None = None, *, zero: tuple[str, ...] = (),
+                submission: str = "sub", note: dict[str, str] | None = None) -> GradingResult:
+    """A deterministic GradingResult: every check passes except, per concept in `failing`, its second
+    check (worth 2 of 10 points) which fails with (misconception id, feedback); concepts in `zero` fail
+    every check."""
+    failing, note = failing or {}, note or {}
+    concepts = []
+    for c in manifest.load():
+        checks = []
+        for i, w in enumerate([4, 2, 2, 2]):
+            points = c.points * w / 10
+            fn = c.functions[i % len(c.functions)]
+            name = f"check {i + 1} of {c.id}"
+            if c.id in zero:
+                checks.append(CheckResult(c.id, name, fn, points, 0.0, Status.FAILED,
+                                          f"{fn} is not implemented yet: it still raises NotImplementedError."))
+            elif i == 1 and c.id in failing:
+                mid, feedback = failing[c.id]
+                checks.append(CheckResult(c.id, name, fn, points, 0.0, Status.FAILED, feedback, mid))
+            else:
+                checks.append(CheckResult(c.id, name, fn, points, points, Status.PASSED))
+        concepts.append(ConceptResult(c.id, c.title, c.section, c.points, checks, note.get(c.id, "")))
+    return GradingResult(concepts, seed=7, grader_version="test", submission=submission)
+
+
+def answers_with(wrong: dict[str, str | None] | None = None) -> list[tuple[str, str | None, bool]]:
+    """Every question right except those in `wrong` (question id -> chosen option id, None for blank)."""
+    wrong = wrong or {}
+    return [(qid, wrong[qid], False) if qid in wrong else (qid, answer, True)
+            for qid, answer, _ in _keyed_questions()]
+
+
+def key() -> dict[str, tuple[str, list[str]]]:
+    """question id -> (right option id, wrong option ids)."""
+    return {qid: (answer, wrong) for qid, answer, wrong in _keyed_questions()}
