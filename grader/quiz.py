@@ -308,6 +308,28 @@ def grade_answers_file(path: str | Path, learner: str | None, *, quiz: Quiz | No
     return result
 
 
+def find_answers_file(folder: str | Path) -> Path | None:
+    """The answers file at the top of a submission folder (quiz_answers.json, .toml or .txt); symlinks are ignored."""
+    for suffix in (".json", ".toml", ".txt"):
+        path = Path(folder) / (Path(ANSWERS_FILE).stem + suffix)
+        if path.is_file() and not path.is_symlink():
+            return path
+    return None
+
+
+def grade_submission_quiz(folder: str | Path, learner: str, *, quiz: Quiz | None = None,
+                          pass_fraction: float = PASS_FRACTION) -> QuizResult | None:
+    """For `vaegrade batch`: grade the answers file in a learner's submission folder (None when there is none).
+
+    Unanswered questions count as wrong here (a learner's file is graded as
+    far as it goes); a malformed file raises AnswersError, to report as a problem.
+    """
+    path = find_answers_file(folder)
+    if path is None:
+        return None
+    return grade_answers_file(path, learner, quiz=quiz, partial=True, pass_fraction=pass_fraction)
+
+
 def answers_file_dict(result: QuizResult) -> dict:
     """The answers file of an attempt, in the learner's letters (what `vaegrade quiz` saves for submission)."""
     return {"quiz": result.quiz_id, "learner": result.order_learner,
