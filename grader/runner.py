@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -46,10 +47,28 @@ def encode_arg(value):
     raise TypeError(f"cannot pass {type(value).__name__} to a submission")
 
 
-def decode_result(enc):
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text, limit: int = 2000) -> str:
+    """Text from the sandbox, safe to show: no terminal escapes or control characters, bounded."""
+    text = text if isinstance(text, str) else str(text)
+    return _UNPRINTABLE.sub("\N{REPLACEMENT CHARACTER}", text[:limit])
+
+
+def decode_result(enc, depth: int = 0):
     """Plain tagged data from the child -> numbers, arrays, TensorValue, Opaque. Never objects."""
-    if not isinstance(enc, tuple) or not enc or not isinstance(enc[0], str):
+    if not isinstance(enc, tuple) or not enc or not isinstance(enc[0], str) or depth > 8:
         raise protocol.ProtocolError("malformed value")
+    try:
+        return _decode(enc, depth)
+    except protocol.ProtocolError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:
+        raise protocol.ProtocolError(f"malformed value ({type(exc).__name__})") from None
+
+
+def _decode(enc, depth: int):
     tag = enc[0]
     if tag == "none":
         return None
@@ -63,10 +82,12 @@ def decode_result(enc):
     if tag == "t":
         return TensorValue(decode_array(enc), bool(enc[4]), bool(enc[5]))
     if tag in ("list", "tuple"):
-        items = [decode_result(e) for e in enc[1]]
+        if not isinstance(enc[1], list):
+            raise protocol.ProtocolError("malformed sequence")
+        items = [decode_result(e, depth + 1) for e in enc[1]]
         return items if tag == "list" else tuple(items)
     if tag == "other":
-        return Opaque(str(enc[1])[:80], str(enc[2])[:200])
+        return Opaque(clean_text(enc[1], 80), clean_text(enc[2], 200))
     raise protocol.ProtocolError(f"unknown tag {tag!r}")
 
 
@@ -128,8 +149,12 @@ class Submission:
         if isinstance(reply, Raised):
             raise Fail(self._raised_feedback(func, reply), "code.exception")
         value, grads = decode_result(reply[1]), reply[2].get("grads")
-        if not isinstance(grads, tuple) or not grads:
+        if not isinstance(grads, tuple) or not grads or not isinstance(grads[0], str):
             raise protocol.ProtocolError("missing gradients")
+        if grads[0] == "ok" and not (len(grads) == 2 and isinstance(grads[1], list)):
+            raise protocol.ProtocolError("malformed gradients")
+        if grads[0] in ("no_graph", "raised"):
+            grads = (grads[0],) + tuple(clean_text(g, 500) for g in grads[1:3])
         if grads[0] == "no_graph":
             raise Fail(f"{func} returned a value with no gradient path: {grads[1]}. Stay in torch "
                        "operations (no .detach(), .item(), .numpy() or np.* on tensors) so gradients "
@@ -143,7 +168,12 @@ class Submission:
         if isinstance(reply, Raised):
             raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), "code.exception")
         weights = decode_result(reply[1])
-        return weights, reply[2].get("history", [])
+        history = reply[2].get("history", [])
+        if not isinstance(history, list) or len(history) > 100_000 or not all(
+                isinstance(h, tuple) and len(h) <= 4 and all(type(v) in (int, float) for v in h)
+                for h in history):
+            raise protocol.ProtocolError("malformed training history")
+        return weights, history
 
     # Plumbing -------------------------------------------------------------------
     def _request(self, msg, func: str):
@@ -154,8 +184,11 @@ class Submission:
                 raise protocol.ProtocolError("malformed reply")
             return reply
         if kind == "raised":
-            return Raised(str(reply[1]), str(reply[2]), reply[3] if isinstance(reply[3], int) else None,
-                          tuple(str(b) for b in reply[4]))
+            if len(reply) != 5 or not isinstance(reply[4], (tuple, list)):
+                raise protocol.ProtocolError("malformed exception report")
+            return Raised(clean_text(reply[1], 100), clean_text(reply[2], 500),
+                          reply[3] if type(reply[3]) is int else None,
+                          tuple(clean_text(b, 100) for b in reply[4][:64]))
         if kind == "missing_function":
             raise Fail(f"{func} is not defined in {self.concept.file}.", "code.missing_function")
         raise Fail(self._state.fatal_message(reply), self._state.fatal_id(reply))
@@ -193,9 +226,11 @@ class _ConceptRun:
                 self.fatal = reply
             return reply
         reply, text, total = got
-        if text:
-            cut = f"\n... ({total - len(text)} more characters cut)" if total > len(text) else ""
-            self.output = (self.output + text)[: self.limits.output_chars] + cut
+        if text or total:
+            text = clean_text(text, self.limits.output_chars)
+            kept = (self.output + text)[: self.limits.output_chars]
+            dropped = max(0, total - len(text)) + len(self.output) + len(text) - len(kept)
+            self.output = kept + (f"\n... ({dropped} more characters cut)" if dropped > 0 else "")
         if isinstance(reply, tuple) and reply and reply[0] in ("missing_file", "import_error"):
             self.fatal = reply
         if isinstance(reply, tuple) and reply and reply[0] == "limit":
@@ -291,12 +326,21 @@ def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> C
                 status, feedback, mistake = Status.FAILED, fail.message, fail.misconception
             except protocol.ProtocolError as exc:
                 status, feedback, mistake = Status.FAILED, f"Your code sent back something unreadable ({exc}).", "code.protocol"
+            except Exception as exc:  # a value no check foresaw: this check fails, grading goes on
+                status, feedback, mistake = (Status.FAILED, "The grader could not judge what your code returned "
+                                             f"({type(exc).__name__}).", "grader.unjudgeable")
             results.append(CheckResult(concept.id, chk.name, chk.function, points,
                                        points if status is Status.PASSED else 0.0, status, feedback,
                                        mistake, chk.public, run.output))
     finally:
         run.close()
     note = run.fatal_message(run.fatal) if run.fatal else ""
+    if run.fatal and run.fatal[0] == "limit":
+        # A concept stopped by a limit scores zero: checks passed before the stop do not count.
+        for r in results:
+            if r.status is Status.PASSED:
+                r.status, r.score, r.misconception = Status.FAILED, 0.0, run.fatal_id(run.fatal)
+                r.feedback = f"Not counted: {note}"
     return ConceptResult(concept.id, concept.title, concept.section, concept.points, results, note)
 
 

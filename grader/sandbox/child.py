@@ -76,7 +76,10 @@ def encode_result(value, depth: int = 0):
         if isinstance(value, (bool, np.bool_)):
             return ("bool", bool(value))
         if isinstance(value, (int, np.integer)):
-            return ("int", int(value))
+            number = int(value)
+            if number.bit_length() > protocol.MAX_INT_BITS:
+                return ("other", "int", f"an integer of {number.bit_length()} bits")
+            return ("int", number)
         if isinstance(value, (float, np.floating)):
             return ("float", float(value))
         if isinstance(value, torch.Tensor):
@@ -124,6 +127,8 @@ class _Modules:
             return module
         except BaseException as exc:  # SyntaxError, ImportError, SystemExit at import time ...
             sys.modules.pop(name, None)
+            if _is_memory_error(exc):
+                return ("limit", "memory")
             return ("import_error",) + _describe(exc, path)
 
 
@@ -146,8 +151,20 @@ def _describe(exc: BaseException, path: str | None = None) -> tuple:
 _MODULES: _Modules | None = None
 
 
+_OOM_MESSAGES = ("can't allocate memory", "not enough memory", "cannot allocate memory", "out of memory",
+                 "std::bad_alloc")
+
+
 def _is_memory_error(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc)
+    if isinstance(exc, MemoryError):
+        return True
+    if not isinstance(exc, RuntimeError):
+        return False
+    try:
+        text = str(exc)[:2000].lower()
+    except Exception:
+        return False
+    return any(m in text for m in _OOM_MESSAGES)
 
 
 # --- requests ------------------------------------------------------------------
@@ -236,24 +253,43 @@ def _limit_resources(memory_mb: int, cpu_seconds: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def serve(fd: int, root: str, limits: dict) -> None:
+_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _scrub_environment(root: str) -> None:
+    """The learner's code sees no token, key or path of the grader's environment."""
+    kept = {k: os.environ[k] for k in _KEPT_ENV if k in os.environ}
+    os.environ.clear()
+    os.environ.update(kept, HOME=root, TMPDIR=root)
+
+
+def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     """Entry point of a forked child: lock down, then answer requests until EOF."""
-    global _MODULES
+    global _MODULES, CONFINEMENT
     import socket
+
+    from grader.sandbox import confine
 
     os.setsid()  # own process group: the grader kills the whole group when done
     sock = socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
         os.dup2(devnull, target)
+    os.close(devnull)
     capture = _BoundedText(int(limits["output_chars"]))
     sys.stdout = sys.stderr = capture
     sys.dont_write_bytecode = True
     os.chdir(root)
-    sys.path.insert(0, root)
+    sys.path[:] = [root] + [p for p in sys.path[1:] if p]
+    _scrub_environment(root)
     _MODULES = _Modules(root)
     _limit_resources(int(limits["memory_mb"]), int(limits["cpu_seconds"]))
+    CONFINEMENT = confine.confine(read_roots, root)
+    # Nothing inherited from the warm parent stays open but the request socket and 0-2.
+    os.closerange(3, fd)
+    os.closerange(fd + 1, 1 << 16)
     guard.install(read_roots=[root])
+    max_reply = int(limits.get("reply_bytes", protocol.MAX_REPLY))
     while True:
         try:
             req = protocol.recv(sock)
@@ -265,6 +301,14 @@ def serve(fd: int, root: str, limits: dict) -> None:
             reply = ("raised",) + _describe(exc)
         text, total = capture.take()
         try:
-            protocol.send(sock, (reply, text, total))
+            body = protocol.dumps((reply, text, total))
+            if len(body) > max_reply:
+                reply = ("ok", ("other", "value too large",
+                                f"the value is {len(body)} bytes once encoded; the grader reads at most {max_reply}"), {})
+                body = protocol.dumps((reply, text, total))
+            protocol.send_bytes(sock, body)
         except BaseException:
             os._exit(3)
+
+
+CONFINEMENT: dict = {}

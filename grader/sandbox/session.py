@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -28,29 +29,91 @@ class Failure:
     detail: str
 
 
+# What the warm parent (and so every child) may see of the grader's environment: no tokens, no keys.
+_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV",
+             "PYTHONHASHSEED")
+
+
+def _zygote_env() -> dict:
+    env = {k: os.environ[k] for k in _ENV_KEPT if k in os.environ}
+    env.update(PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def describe_exit(status: int | None) -> str:
+    """A child's wait status in words, with the likely cause."""
+    if status is None:
+        return "the process is gone"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        cause = {
+            "SIGSEGV": " (a crash: often a recursion too deep for the C stack)",
+            "SIGXCPU": " (the CPU time limit)",
+            "SIGABRT": " (an abort, often memory running out inside a library)",
+            "SIGKILL": "",
+        }.get(name, "")
+        return f"the process was killed by {name}{cause}"
+    if os.WIFEXITED(status):
+        return (f"the process exited with status {os.WEXITSTATUS(status)} during the call "
+                "(sys.exit, os._exit, or a crash); the grader does not count an exit as a pass")
+    return "the process stopped"
+
+
 class Zygote:
-    """A warm parent process; `spawn` gives a fresh, locked-down child per submission."""
+    """A warm parent process; `spawn` gives a fresh, locked-down child per submission.
+
+    If the warm parent dies (it runs no learner code, but a submission may try to kill it),
+    the next `spawn` starts a new one: one submission cannot stop a batch.
+    """
 
     def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, env=env, start_new_session=True,
-        )
-        theirs.close()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=_zygote_env(), start_new_session=True,
+            )
+        except OSError as exc:
+            raise SandboxError(f"could not start the sandbox: {exc}") from None
+        finally:
+            theirs.close()
         self._ready = False
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _restart(self) -> None:
+        self._stop()
+        self.restarts += 1
+        self._start()
+
     def _ask(self, msg, fds=()) -> tuple:
-        if not self._ready:
-            self._wait_ready()
-        socket.send_fds(self._ctrl, [pickle.dumps(msg)], list(fds))
-        return self._read(timeout=30)
+        with self._lock:
+            if not self._ready:
+                self._wait_ready()
+            try:
+                socket.send_fds(self._ctrl, [pickle.dumps(msg)], list(fds))
+            except OSError:
+                raise SandboxError("the sandbox's warm parent stopped answering") from None
+            return self._read(timeout=30)
 
     def _read(self, timeout: float) -> tuple:
         ready, _, _ = select.select([self._ctrl], [], [], timeout)
-        data = self._ctrl.recv(1 << 16) if ready else b""
+        try:
+            data = self._ctrl.recv(1 << 16) if ready else b""
+        except OSError:
+            data = b""
         if not data:
             raise SandboxError("the sandbox's warm parent stopped answering")
         return pickle.loads(data)  # written by our own zygote, which runs no learner code
@@ -62,26 +125,56 @@ class Zygote:
         self._ready = True
 
     def spawn(self, root: str, limits: Limits) -> "Child":
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            reply = self._ask(("spawn", root, asdict(limits)), [theirs.fileno()])
-        finally:
-            theirs.close()
-        return Child(self, reply[1], ours, limits)
+        with self._lock:
+            for attempt in range(2):
+                if not self.alive():
+                    self._restart()
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    reply = self._ask(("spawn", root, asdict(limits)), [theirs.fileno()])
+                except SandboxError:
+                    ours.close()
+                    if attempt:
+                        raise
+                    self._restart()
+                    continue
+                finally:
+                    theirs.close()
+                return Child(self, reply[1], ours, limits)
+        raise SandboxError("the sandbox could not start a process")  # not reached
 
-    def release(self, pid: int) -> None:
+    def release(self, pid: int) -> int | None:
+        """Kill the child and everything it started; its wait status, when the zygote knows it."""
         try:
-            self._ask(("release", pid))
-        except (SandboxError, OSError):
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
+        if not self.alive():
+            return None
+        try:
+            reply = self._ask(("release", pid))
+        except (SandboxError, OSError):
+            return None
+        return reply[2] if len(reply) > 2 else None
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         try:
             self._ctrl.close()
+        except OSError:
+            pass
+        try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            pass
+        try:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
 
     def __enter__(self) -> "Zygote":
         return self
@@ -96,38 +189,46 @@ class Child:
     def __init__(self, zygote: Zygote, pid: int, sock: socket.socket, limits: Limits):
         self.zygote, self.pid, self.sock, self.limits = zygote, pid, sock, limits
         self.alive = True
+        self.status: int | None = None
 
     def request(self, msg, deadline: float):
-        """Send one request; return (reply, output, output_total) or a Failure."""
+        """Send one request; return (reply, output, output_total) or a Failure.
+
+        The deadline holds for the whole exchange: a child that answers byte by byte, or
+        never reads its request, is stopped at the same moment as one that loops.
+        """
         if not self.alive:
             return Failure("crash", "the process is gone")
         try:
-            protocol.send(self.sock, msg)
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            reply, text, total = protocol.recv(self.sock)
-            return reply, text, total
+            protocol.send(self.sock, msg)
+            got = protocol.recv(self.sock, max_bytes=protocol.MAX_REPLY, deadline=deadline)
+            if not (isinstance(got, tuple) and len(got) == 3 and isinstance(got[1], str)
+                    and type(got[2]) is int and isinstance(got[0], tuple) and got[0]
+                    and isinstance(got[0][0], str)):
+                raise protocol.ProtocolError("a frame that is not a reply")
+            return got
         except (socket.timeout, TimeoutError):
             self.kill()
             return Failure("timeout", f"stopped after the {self.limits.concept_seconds:g} s time limit")
-        except (EOFError, ConnectionError, BrokenPipeError):
+        except (EOFError, ConnectionError, BrokenPipeError, OSError):
             self.kill()
-            return Failure("crash", self._exit_reason())
-        except (protocol.ProtocolError, ValueError, TypeError) as exc:
+            if self.status is not None and os.WIFSIGNALED(self.status) and \
+                    os.WTERMSIG(self.status) == signal.SIGXCPU:
+                return Failure("timeout", "stopped by the CPU time limit")
+            return Failure("crash", describe_exit(self.status))
+        except protocol.ProtocolError as exc:
             self.kill()
             return Failure("protocol", f"sent something that is not an answer ({exc})")
-
-    def _exit_reason(self) -> str:
-        return "the process exited during the call (sys.exit, os._exit, a crash or the memory limit)"
 
     def kill(self) -> None:
         if self.alive:
             self.alive = False
             try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                self.sock.close()
+            except OSError:
                 pass
-            self.sock.close()
-            self.zygote.release(self.pid)
+            self.status = self.zygote.release(self.pid)
 
     def __enter__(self) -> "Child":
         return self

@@ -26,6 +26,13 @@ def _warm_imports() -> None:
     torch.set_num_interop_threads(1)
     import grader.sandbox.child  # noqa: F401
     import grader.tinyvae  # noqa: F401
+    from grader.sandbox import confine
+
+    global _READ_ROOTS
+    _READ_ROOTS = confine.ReadRoots(confine.read_paths())
+
+
+_READ_ROOTS = None
 
 
 def _own_children() -> set[int]:
@@ -39,28 +46,36 @@ def _own_children() -> set[int]:
     return pids
 
 
-def _release(pid: int, active: set[int]) -> None:
-    for sig_target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+def _kill(pid: int) -> None:
+    for kill in (os.killpg, os.kill):
         try:
-            sig_target()
+            kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _release(pid: int, active: set[int]) -> int | None:
+    """Kill a child, its process group and every orphan it left; return the child's wait status."""
+    _kill(pid)
+    status = None
     try:
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
     except ChildProcessError:
         pass
     active.discard(pid)
-    # Orphans of the released child were re-parented here: nothing of it survives.
-    for stray in _own_children() - active:
-        try:
-            os.killpg(stray, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            os.kill(stray, signal.SIGKILL)
-            os.waitpid(stray, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+    # Orphans of the released child were re-parented here (child subreaper). Repeat until none
+    # is left, in case one was forking while we looked.
+    for _ in range(100):
+        strays = _own_children() - active
+        if not strays:
+            break
+        for stray in strays:
+            _kill(stray)
+            try:
+                os.waitpid(stray, 0)
+            except ChildProcessError:
+                pass
+    return status
 
 
 def main(ctrl_fd: int) -> None:
@@ -85,15 +100,15 @@ def main(ctrl_fd: int) -> None:
                 from grader.sandbox import child
 
                 try:
-                    child.serve(fds[0], cmd[1], cmd[2])
+                    child.serve(fds[0], cmd[1], cmd[2], _READ_ROOTS)
                 finally:
                     os._exit(0)
             os.close(fds[0])
             active.add(pid)
             ctrl.send(pickle.dumps(("spawned", pid)))
         elif cmd[0] == "release":
-            _release(cmd[1], active)
-            ctrl.send(pickle.dumps(("released", cmd[1])))
+            status = _release(cmd[1], active)
+            ctrl.send(pickle.dumps(("released", cmd[1], status)))
     for pid in list(active):
         _release(pid, active)
 
