@@ -429,12 +429,13 @@ def _next_steps(ex: ExercisesView | None, concepts: list[ConceptView], quiz: Qui
 
 def _glance(ex: ExercisesView | None, quiz: QuizView | None, threshold: float) -> charts.HBarChart:
     rows = [("Exercises", ex.percent if ex else 0.0,
-             f"{ex.score:g} / {ex.max_score:g}" if ex else "not graded yet"),
+             f"{ex.score:g} / {ex.max_score:g}" if ex else "—"),
             ("Mastery quiz", quiz.percent if quiz else 0.0,
-             f"{quiz.score:g} / {quiz.max_score:g}" if quiz else "not taken yet")]
-    desc = "; ".join(f"{label}: {text}" + (f" ({pct:.0f}%)" if "/" in text else "") for label, pct, text in rows)
+             f"{quiz.score:g} / {quiz.max_score:g}" if quiz else "—")]
+    desc = "; ".join(f"{label}: {text} ({pct:.0f}%)" if "/" in text else f"{label}: not graded yet"
+                     for label, pct, text in rows)
     return charts.hbars(rows, threshold=threshold, title="Exercises and quiz against the pass line",
-                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", label_width=120, row_height=34)
+                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", width=560, label_width=110, row_height=34)
 
 
 def learner_report(learner: str, snap: Snapshot, *, threshold: float = PASS_FRACTION, generated_at: str = "",

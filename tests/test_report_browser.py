@@ -1,0 +1,296 @@
+"""The reports in a real browser: headless Chromium driven over the DevTools protocol (stdlib only).
+
+Checks what a person would see: the charts' elements with the right counts,
+no console errors, no request leaving the page's own file, the page readable
+with JavaScript off, and a screenshot saved in the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import report
+from grader.gradebook import Gradebook
+from report_fixtures import answers_with, build_class, key, make_result, record_quiz
+
+HOSTILE = "<script>alert(1)</script>\"'../x"
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe:
+        return exe
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed, and CI must run the browser test: apt-get install -y chromium")
+    pytest.skip("chromium is not installed (Debian: apt-get install -y chromium); CI runs this test")
+
+
+class Browser:
+    """A headless Chromium with the DevTools protocol on a pipe (fd 3 in, fd 4 out, NUL-separated JSON)."""
+
+    def __init__(self, exe: str, profile: Path):
+        to_chrome_r, self._out = os.pipe()
+        self._in, from_chrome_w = os.pipe()
+        # Park the child's ends above 3 and 4 so the dup2 calls below cannot clobber them.
+        high = [os.dup(fd) for fd in (to_chrome_r, from_chrome_w) for _ in range(1)]
+        while min(high) <= 4:
+            high = [os.dup(fd) for fd in high]
+
+        def wire():
+            os.dup2(high[0], 3)
+            os.dup2(high[1], 4)
+
+        self.proc = subprocess.Popen(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
+             "--disable-extensions", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
+             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        for fd in (to_chrome_r, from_chrome_w, *high):
+            os.close(fd)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict] = []
+        self.session = ""
+
+    def _send(self, message: dict) -> None:
+        data = json.dumps(message).encode() + b"\0"
+        while data:
+            data = data[os.write(self._out, data):]
+
+    def _read(self, deadline: float) -> dict:
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._in], [], [], left)[0]:
+                raise TimeoutError("chromium did not answer in time")
+            chunk = os.read(self._in, 1 << 20)
+            if not chunk:
+                raise RuntimeError("chromium closed the DevTools pipe")
+            self._buf += chunk
+        message, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(message)
+
+    def call(self, method: str, params: dict | None = None, *, browser: bool = False, timeout: float = 30) -> dict:
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params or {}}
+        if not browser:
+            message["sessionId"] = self.session
+        self._send(message)
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read(deadline)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, method: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        for i, event in enumerate(self.events):
+            if event.get("method") == method:
+                return self.events.pop(i)
+        while True:
+            event = self._read(deadline)
+            if event.get("method") == method:
+                return event
+            self.events.append(event)
+
+    def open_tab(self) -> None:
+        target = self.call("Target.createTarget", {"url": "about:blank"}, browser=True)["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True},
+                                 browser=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Network", "Log"):
+            self.call(f"{domain}.enable")
+
+    def load(self, path: Path, *, width: int = 1100, height: int = 900) -> None:
+        self.events.clear()
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.call("Page.navigate", {"url": path.resolve().as_uri()})
+        self.wait_for("Page.loadEventFired")
+
+    def js(self, expression: str):
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise AssertionError(f"page script failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def screenshot(self, to: Path) -> Path:
+        size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": int(size["width"]), "height": int(size["height"]), "deviceScaleFactor": 1,
+                   "mobile": False})
+        shot = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        to.write_bytes(base64.b64decode(shot["data"]))
+        return to
+
+    def problems(self) -> tuple[list[str], list[str]]:
+        """(console errors and uncaught exceptions, requests for anything but the page's own file)."""
+        # Drain what is already waiting on the pipe so late events are not missed.
+        try:
+            self.call("Runtime.evaluate", {"expression": "1"})
+        except TimeoutError:
+            pass
+        errors, requests = [], []
+        for e in self.events:
+            method, params = e.get("method"), e.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
+                errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+            elif method == "Runtime.exceptionThrown":
+                errors.append(str(params["exceptionDetails"].get("text")))
+            elif method == "Log.entryAdded" and params["entry"].get("level") in ("error", "warning"):
+                errors.append(params["entry"].get("text", ""))
+            elif method == "Network.requestWillBeSent":
+                url = params["request"]["url"]
+                if not url.startswith(("file:", "data:", "about:")):
+                    requests.append(url)
+        return errors, requests
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", browser=True, timeout=5)
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._in)
+        os.close(self._out)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    exe = chromium()
+    b = Browser(exe, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        b.open_tab()
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> dict:
+    """A class of 12 (one hostile id, one with four attempts, one who never graded) rendered to files."""
+    outdir = tmp_path_factory.mktemp("batch")
+    learners = [f"learner{i:02d}" for i in range(10)]
+    build_class(outdir / "gradebook.sqlite", learners, seed=3, attempts=2)
+    k = key()
+    with Gradebook(outdir / "gradebook.sqlite") as gb:
+        for step in ({"vq": "vq", "kl": "kl", "elbo": "elbo"}, {"vq": "vq"}, {}, {}):
+            gb.record_exercises(HOSTILE, make_result(zero=tuple(step), failing={
+                "sigma": ("sigma.variance", "<img src=x onerror=alert(2)> is off. This is exp(logvar).")}), None)
+        record_quiz(gb, HOSTILE, answers_with({"mse": k["mse"][1][0], "kl": None}))
+        gb.record_problem("unreadable", "unreadable.zip is not a valid archive")
+    made = report.write_class_report(outdir=outdir)
+    return {"dir": outdir, "class": made.page, "hostile": outdir / "reports" / f"{report.safe_name(HOSTILE)}.html",
+            "learners": len(learners) + 2}
+
+
+def check_clean(browser: Browser) -> None:
+    errors, requests = browser.problems()
+    assert errors == [], f"console errors: {errors}"
+    assert requests == [], f"requests leaving the page: {requests}"
+
+
+def test_class_report_in_chromium(browser, pages, tmp_path):
+    browser.load(pages["class"])
+    counts = browser.js("""({
+        histogram: document.querySelectorAll('svg#histogram rect.bar').length,
+        concepts: document.querySelectorAll('svg#concept-rates rect.bar').length,
+        quiz: document.querySelectorAll('svg#quiz-items rect.bar').length,
+        roster: document.querySelectorAll('#roster tbody tr').length,
+        links: document.querySelectorAll('#roster tbody a[href^="reports/"]').length,
+        sortButtons: document.querySelectorAll('#roster thead th button').length,
+        unlabelled: [...document.querySelectorAll('svg')].filter(s =>
+            !s.getAttribute('aria-label') || !s.querySelector('title') || !s.querySelector('desc')).length,
+        histogramLearners: [...document.querySelectorAll('svg#histogram rect.bar')]
+            .map(r => parseInt(r.querySelector('title').textContent.split(': ')[1])).reduce((a, b) => a + b, 0),
+        tallest: Math.max(...[...document.querySelectorAll('svg#histogram rect.bar')]
+            .map(r => r.getBoundingClientRect().height)),
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+        injected: typeof window.alert_called !== 'undefined' || document.querySelectorAll('img').length,
+    })""")
+    assert counts["histogram"] == 20 and counts["concepts"] == 8 and counts["quiz"] == 10
+    assert counts["roster"] == pages["learners"] and counts["links"] == pages["learners"]
+    assert counts["histogramLearners"] == pages["learners"] - 1        # "unreadable" has no score
+    assert counts["tallest"] > 20 and counts["unlabelled"] == 0 and counts["overflow"] <= 0
+    assert counts["sortButtons"] == 6 and counts["injected"] == 0
+    assert browser.js("document.body.innerText").count("<script>alert(1)</script>") >= 1   # shown as text
+    check_clean(browser)
+    shot = browser.screenshot(tmp_path / "class-report.png")
+    assert shot.stat().st_size > 20_000
+
+    # Sorting (progressive enhancement): the exercises column, highest first on the second click.
+    order = browser.js("""(() => {
+        const button = document.querySelectorAll('#roster thead th button')[1];
+        button.click(); button.click();
+        return [...document.querySelectorAll('#roster tbody tr')].map(r => parseFloat(r.cells[1].dataset.sort));
+    })()""")
+    assert order == sorted(order, reverse=True) and order[0] > order[-1]
+    check_clean(browser)
+
+
+def test_class_report_reads_without_javascript(browser, pages):
+    browser.call("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.load(pages["class"])
+        seen = browser.call("Runtime.evaluate", {"expression": "1"})  # scripts off: only the DOM is inspected
+        del seen
+        doc = browser.call("DOM.getDocument", {"depth": -1, "pierce": False})["root"]
+        html = browser.call("DOM.getOuterHTML", {"nodeId": doc["nodeId"]})["outerHTML"]
+    finally:
+        browser.call("Emulation.setScriptExecutionDisabled", {"value": False})
+    assert html.count('class="bar') == 20 + 8 + 10
+    assert html.count('<a href="reports/') == pages["learners"]
+    assert "<button" not in html          # the sort buttons only appear when the script runs
+
+
+def test_learner_report_in_chromium(browser, pages, tmp_path):
+    browser.load(pages["hostile"])
+    counts = browser.js("""({
+        points: document.querySelectorAll('svg#history circle.point').length,
+        quizPoints: document.querySelectorAll('svg#quiz-history circle.point').length,
+        glance: document.querySelectorAll('svg#glance rect.bar').length,
+        tiles: document.querySelectorAll('.tiles .tile').length,
+        concepts: document.querySelectorAll('article.concept').length,
+        missed: document.querySelectorAll('ol.missed > li').length,
+        title: document.querySelector('h1').textContent,
+        images: document.querySelectorAll('img, script').length,
+        back: document.querySelector('header nav a').getAttribute('href'),
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+    })""")
+    assert counts["points"] == 4 and counts["quizPoints"] == 1 and counts["glance"] == 2
+    assert counts["tiles"] == 9 and counts["concepts"] == 8 and counts["missed"] == 2
+    assert counts["title"] == HOSTILE and counts["images"] == 0 and counts["overflow"] <= 0
+    assert counts["back"] == "../class-report.html"
+    check_clean(browser)
+    assert browser.screenshot(tmp_path / "learner-report.png").stat().st_size > 20_000
+
+
+def test_learner_report_on_a_phone_and_without_attempts(browser, tmp_path):
+    Gradebook(tmp_path / "gradebook.sqlite").close()
+    page, _ = report.write_learner_report(out=tmp_path / "new.html", gradebook=tmp_path / "gradebook.sqlite",
+                                          learner="new learner")
+    browser.load(page, width=390, height=800)
+    seen = browser.js("""({
+        charts: document.querySelectorAll('svg.history').length,
+        steps: document.querySelectorAll('.next li').length,
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+    })""")
+    browser.screenshot(tmp_path / "new-learner-phone.png")
+    assert seen == {"charts": 0, "steps": 3, "overflow": 0}
+    check_clean(browser)
