@@ -51,6 +51,8 @@ class Outcome:
     result: object = None           #: the GradingResult, when graded
     content_hash: str | None = None
     seconds: float = 0.0            #: preparing + grading, in the worker
+    quiz: object = None             #: QuizResult of the submission's quiz_answers.json (grader.quiz), if any
+    quiz_problem: str = ""          #: why that answers file could not be graded
 
 
 @dataclass
@@ -125,6 +127,7 @@ class Worker:
         try:
             with tempfile.TemporaryDirectory(dir=self.work_root, prefix="work-") as work:
                 outcome = self._grade(entry, Path(work))
+                _grade_quiz(outcome, entry, Path(work), self.pass_fraction)
         except Exception as exc:  # a fault of the grader itself: reported for this learner, the batch goes on
             outcome = Outcome(entry.learner, "failed", f"the grader failed on this submission "
                                                       f"({type(exc).__name__}: {exc}); rerun to retry")
@@ -158,6 +161,19 @@ class Worker:
         if prepared.ignored:
             result.extra["ignored_files"] = prepared.ignored[:50]
         return Outcome(entry.learner, "graded", result=result, content_hash=prepared.content_hash)
+
+
+def _grade_quiz(outcome: Outcome, entry: archives.Entry, work: Path, pass_fraction: float) -> None:
+    """The quiz answers file at the top of the submission, graded with the staff key (cheap: no sandbox)."""
+    from grader import quiz
+
+    source = entry.path if entry.kind == "folder" else work / "unpacked"
+    if outcome.status == "cancelled" or not source.is_dir():
+        return
+    try:
+        outcome.quiz = quiz.grade_submission_quiz(archives._top(source), outcome.learner, pass_fraction=pass_fraction)
+    except (quiz.AnswersError, quiz.QuizDataError, archives.BadSubmission) as exc:
+        outcome.quiz_problem = f"quiz answers: {exc}"
 
 
 _PROCESS_WORKER: Worker | None = None
@@ -246,6 +262,12 @@ def _record(book: Gradebook, outcome: Outcome, problems: dict[str, tuple[str, st
         graded_at = latest_graded.get(outcome.learner, "")
         if last is None or last[1] != outcome.reason or last[0] < graded_at:   # not reported yet
             book.record_problem(outcome.learner, outcome.reason)
+    if outcome.quiz is not None:
+        from grader import quiz
+
+        quiz.record_new(book, outcome.quiz)
+    elif outcome.quiz_problem and problems.get(outcome.learner, ("", ""))[1] != outcome.quiz_problem:
+        book.record_problem(outcome.learner, outcome.quiz_problem)
 
 
 def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,

@@ -337,14 +337,28 @@ def answers_file_dict(result: QuizResult) -> dict:
 
 
 # --- records ---------------------------------------------------------------------------
+def answers_hash(result: QuizResult) -> str:
+    """What the gradebook's content_hash holds for a quiz attempt: the quiz and the canonical answers."""
+    return hashlib.sha256(json.dumps([result.quiz_id, result.answers()]).encode()).hexdigest()
+
+
 def record(gradebook, result: QuizResult) -> int:
     """Store an attempt in a grader.gradebook.Gradebook; returns the attempt id."""
     import grader
 
-    digest = hashlib.sha256(json.dumps([result.quiz_id, result.answers()]).encode()).hexdigest()
     return gradebook.record_quiz(result.learner, score=result.score, max_score=result.max_score,
                                  passed=result.passed, answers=result.answers(), result=result.to_dict(),
-                                 grader_version=grader.__version__, content_hash=digest)
+                                 grader_version=grader.__version__, content_hash=answers_hash(result))
+
+
+def record_new(gradebook, result: QuizResult) -> bool:
+    """Store an attempt unless the same answers were already graded by this grader version (batch reruns)."""
+    import grader
+
+    if gradebook.already_graded(result.learner, answers_hash(result), grader.__version__, kind="quiz"):
+        return False
+    record(gradebook, result)
+    return True
 
 
 def record_to(path: str | Path, result: QuizResult) -> int:

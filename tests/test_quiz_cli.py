@@ -284,3 +284,25 @@ def test_batch_helper_finds_and_grades_a_submissions_answers_file(tmp_path, staf
     (sub / engine.ANSWERS_FILE).unlink()
     (sub / engine.ANSWERS_FILE).symlink_to(tmp_path / "elsewhere.json")
     assert engine.grade_submission_quiz(sub, "student-7", quiz=staff) is None
+
+
+def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):
+    from grader.batch import GRADEBOOK, run_batch
+
+    subs = tmp_path / "subs"
+    for name, answers in (("ada", {"learner": ADA, "answers": {q.id: l for q, l in zip(
+            staff.questions, _letters(staff, ADA, 9))}}), ("bob", "{broken"), ("cy", None)):
+        (subs / name).mkdir(parents=True)
+        (subs / name / "mse.py").write_text((ROOT / "solutions" / "mse.py").read_text())
+        if answers is not None:
+            (subs / name / engine.ANSWERS_FILE).write_text(answers if isinstance(answers, str) else json.dumps(answers))
+    out = tmp_path / "out"
+    for _ in range(2):   # a rerun records nothing twice
+        run_batch(subs, out, jobs=1, progress=None)
+    with Gradebook(out / GRADEBOOK) as book:
+        [ada] = book.attempts("ada", "quiz")
+        assert (ada.score, ada.passed, ada.result["graded_with"]) == (9, True, "staff key")
+        assert [ok for _, _, ok in book.quiz_answers(ada.id)] == [True] * 9 + [False]
+        assert book.attempts("bob", "quiz") == [] and book.attempts("cy", "quiz") == []
+        bob = [reason for learner, _, reason in book.problems() if learner == "bob"]
+        assert len(bob) == 1 and "quiz answers:" in bob[0] and "not valid JSON" in bob[0]
