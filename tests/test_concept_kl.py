@@ -194,7 +194,7 @@ CORRECT = {
             logvar = logvar.tolist() if hasattr(logvar, "tolist") else list(logvar)
             if not isinstance(mu[0], list):
                 mu, logvar = [mu], [logvar]
-            if len(mu) != len(logvar) or any(len(a) != len(b) or isinstance(b, (int, float))
+            if len(mu) != len(logvar) or any(not isinstance(b, list) or len(a) != len(b)
                                              for a, b in zip(mu, logvar)):
                 raise ValueError("mu and logvar must have the same shape")
             return mu, logvar
