@@ -22,6 +22,7 @@ from grader import manifest
 from grader.gradebook import Attempt, Gradebook
 
 GRADES_CSV = "grades.csv"
+QUIZ_ITEMS_CSV = "quiz_items.csv"   #: one row per learner and quiz question (latest attempt): item analysis
 RESULTS_DIR = "results"
 TMP_DIR = ".tmp"   #: temporary files of the output folder; emptied by the next batch if one was killed
 
@@ -114,6 +115,19 @@ def grades_csv(book: Gradebook) -> str:
     return out.getvalue()
 
 
+def quiz_items_csv(book: Gradebook) -> str:
+    """Per-question correctness of each learner's latest quiz attempt: which questions are missed, with what."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["learner", "question", "number", "chosen", "correct", "graded_with"])
+    for learner, attempt in sorted(book.latest_all("quiz").items()):
+        numbers = {q.get("id"): q.get("number", "") for q in attempt.result.get("questions", [])}
+        for qid, chosen, ok in book.quiz_answers(attempt.id):
+            writer.writerow([learner, qid, numbers.get(qid, ""), chosen or "", _flag(ok),
+                             attempt.result.get("graded_with", "")])
+    return out.getvalue()
+
+
 @dataclass
 class Exported:
     learners: int      #: rows in grades.csv
@@ -134,4 +148,5 @@ def write_exports(book: Gradebook, out: Path) -> Exported:
         written += atomic_write(results / f"{safe_filename(learner)}.json", data, tmp)
     text = grades_csv(book)
     written += atomic_write(out / GRADES_CSV, text.encode("utf-8"), tmp)
+    written += atomic_write(out / QUIZ_ITEMS_CSV, quiz_items_csv(book).encode("utf-8"), tmp)
     return Exported(text.count("\n") - 1, len(latest), written)

@@ -327,7 +327,12 @@ def grade_submission_quiz(folder: str | Path, learner: str, *, quiz: Quiz | None
     path = find_answers_file(folder)
     if path is None:
         return None
-    return grade_answers_file(path, learner, quiz=quiz, partial=True, pass_fraction=pass_fraction)
+    try:
+        result = grade_answers_file(path, learner, quiz=quiz, partial=True, pass_fraction=pass_fraction)
+    except AnswersError as exc:   # name the file as the learner knows it, not by the grader's work folder
+        raise AnswersError(str(exc).replace(str(path), path.name)) from None
+    result.extra["answers_file"] = path.name
+    return result
 
 
 def answers_file_dict(result: QuizResult) -> dict:

@@ -306,3 +306,12 @@ def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):
         assert book.attempts("bob", "quiz") == [] and book.attempts("cy", "quiz") == []
         bob = [reason for learner, _, reason in book.problems() if learner == "bob"]
         assert len(bob) == 1 and "quiz answers:" in bob[0] and "not valid JSON" in bob[0]
+    import csv
+
+    rows = list(csv.DictReader((out / "quiz_items.csv").open()))
+    assert [r["learner"] for r in rows] == ["ada"] * 10
+    assert [r["correct"] for r in rows] == ["true"] * 9 + ["false"]
+    assert rows[0]["question"] == "bottleneck" and rows[0]["number"] == "1" and rows[0]["chosen"] == staff.answer(staff.questions[0])
+    assert rows[-1]["chosen"] != staff.answer(staff.questions[-1])
+    grades = {r["learner"]: r for r in csv.DictReader((out / "grades.csv").open())}
+    assert (grades["ada"]["quiz_score"], grades["ada"]["quiz_passed"]) == ("9", "true")
