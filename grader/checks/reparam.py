@@ -71,10 +71,14 @@ def draw(rng, shape, lv_range=(-1.5, 1.5)):
     return (rng.uniform(-2, 2, shape), rng.uniform(*lv_range, shape), rng.standard_normal(shape))
 
 
-def grad_mistakes(logvar, eps, w) -> dict:
-    logvar, eps, w = (np.asarray(a, dtype=np.float64) for a in (logvar, eps, w))
+def grad_mistakes(mu, logvar, eps, w) -> dict:
+    mu, logvar, eps, w = (np.asarray(a, dtype=np.float64) for a in (mu, logvar, eps, w))
     sigma = np.exp(0.5 * logvar)
     return {
+        "reparam.inverse_sigma": (-0.5 * eps * w / sigma, "It is the gradient of mu + exp(-0.5·logvar)·ε: "
+                                  "the scale is σ = exp(+0.5·logvar), so ∂z/∂logvar = ½σε."),
+        "reparam.product": (0.5 * mu * sigma * eps * w, "It is the gradient of mu·σ·ε: z = mu + σ·ε, "
+                            "so ∂z/∂logvar = ½σε."),
         "reparam.variance_not_std": (np.exp(logvar) * eps * w, "It is exp(logvar)·ε, the gradient of "
                                      "mu + exp(logvar)·ε: σ is exp(0.5·logvar), so ∂z/∂logvar = ½σε."),
         "reparam.grad_missing_half": (sigma * eps * w, "It is σ·ε; the chain rule through "
@@ -82,17 +86,26 @@ def grad_mistakes(logvar, eps, w) -> dict:
     }
 
 
-def gradients(sub, mu, logvar, eps, w, what: str):
+def mu_grad_mistakes(logvar, eps, w) -> dict:
+    logvar, eps, w = (np.asarray(a, dtype=np.float64) for a in (logvar, eps, w))
+    return {
+        "reparam.product": (np.exp(0.5 * logvar) * eps * w, "It is σ·ε, the gradient of mu·σ·ε: "
+                            "z = mu + σ·ε, so ∂z/∂mu = 1."),
+        "reparam.sign": (-w, "It is -1: z = mu + σ·ε, so ∂z/∂mu = +1."),
+    }
+
+
+def gradients(sub, mu, logvar, eps, w, what: str, need=("mu", "logvar")):
     """(z, dmu, dlogvar) after backpropagating sum(w * z); Fail with teaching feedback when a path is cut."""
     value, grads = sub.grad(F, [T(mu, grad=True), T(logvar, grad=True), T(eps)], {}, [w])
     d_mu, d_lv = grads[0], grads[1]
     if d_mu is None and d_lv is None:
         raise Fail(f"{what}: no gradient reached mu or logvar. Stay in torch operations (no .detach(), "
                    ".numpy() or torch.tensor(...) copies) so the sample keeps its graph.", "torch.no_grad_path")
-    if d_mu is None:
+    if d_mu is None and "mu" in need:
         raise Fail(f"{what}: no gradient reached mu (was it detached or copied?). ∂z/∂mu is 1: "
                    "the reparameterization trick exists to keep this path.", "reparam.mu_detached")
-    if d_lv is None:
+    if d_lv is None and "logvar" in need:
         raise Fail(f"{what}: no gradient reached logvar (was σ computed from a detached or numpy "
                    "copy?). ∂z/∂logvar = ½σε must flow back to the encoder.", "reparam.logvar_detached")
     return value, d_mu, d_lv
@@ -138,11 +151,8 @@ def grad_mu(sub, rng):
     shape = (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
     mu, lv, eps = draw(rng, shape)
     w = rng.standard_normal(shape)
-    _, d_mu, _ = gradients(sub, mu, lv, eps, w, "backpropagating through reparameterize")
-    expect_close(d_mu, w, "the gradient reaching mu", mistakes={
-        "reparam.product": (np.exp(0.5 * lv) * eps * w, "It is σ·ε: z = mu + σ·ε, so ∂z/∂mu = 1."),
-        "reparam.sign": (-w, "It is -1: z = mu + σ·ε, so ∂z/∂mu = +1."),
-    })
+    _, d_mu, _ = gradients(sub, mu, lv, eps, w, "backpropagating through reparameterize", need=("mu",))
+    expect_close(d_mu, w, "the gradient reaching mu", show=False, mistakes=mu_grad_mistakes(lv, eps, w))
 
 
 @check("dz/dlogvar is 0.5 * sigma * epsilon", function=F, weight=2)
@@ -150,24 +160,25 @@ def grad_logvar(sub, rng):
     d = int(rng.integers(2, 12))
     mu, lv, eps = draw(rng, d)
     w = rng.standard_normal(d)
-    _, _, d_lv = gradients(sub, mu, lv, eps, w, "backpropagating through reparameterize")
-    expect_close(d_lv, 0.5 * np.exp(0.5 * lv) * eps * w, "the gradient reaching logvar",
-                 mistakes=grad_mistakes(lv, eps, w))
+    _, _, d_lv = gradients(sub, mu, lv, eps, w, "backpropagating through reparameterize", need=("logvar",))
+    expect_close(d_lv, 0.5 * np.exp(0.5 * lv) * eps * w, "the gradient reaching logvar", show=False,
+                 mistakes=grad_mistakes(mu, lv, eps, w))
 
 
 @check("gradients on the lesson's example and a batch", function=F)
 def grad_lesson_and_batch(sub, rng):
     _, d_mu, d_lv = gradients(sub, MU, LOGVAR, EPS, np.ones(2), "backpropagating through reparameterize")
-    expect_close(d_mu, np.ones(2), "∂z/∂mu on the lesson's example")
+    expect_close(d_mu, np.ones(2), "∂z/∂mu on the lesson's example",
+                 mistakes=mu_grad_mistakes(LOGVAR, EPS, np.ones(2)))
     expect_close(d_lv, 0.5 * np.exp(0.5 * np.asarray(LOGVAR)) * np.asarray(EPS), "∂z/∂logvar on the "
-                 "lesson's example", mistakes=grad_mistakes(LOGVAR, EPS, np.ones(2)))
+                 "lesson's example", mistakes=grad_mistakes(MU, LOGVAR, EPS, np.ones(2)))
     shape = (int(rng.integers(2, 7)), 3)
     mu, lv, eps = draw(rng, shape)
     w = rng.standard_normal(shape)
     _, d_mu, d_lv = gradients(sub, mu, lv, eps, w, "backpropagating through a batch")
-    expect_close(d_mu, w, "∂z/∂mu on a batch")
-    expect_close(d_lv, 0.5 * np.exp(0.5 * lv) * eps * w, "∂z/∂logvar on a batch",
-                 mistakes=grad_mistakes(lv, eps, w))
+    expect_close(d_mu, w, "∂z/∂mu on a batch", show=False)
+    expect_close(d_lv, 0.5 * np.exp(0.5 * lv) * eps * w, "∂z/∂logvar on a batch", show=False,
+                 mistakes=grad_mistakes(mu, lv, eps, w))
 
 
 # --- epsilon = None: judged by the distribution of the samples ---------------------------
@@ -207,29 +218,34 @@ def judge_distribution(z: np.ndarray, mu, lv, what: str) -> None:
                        "and add σ·ε.", "reparam.epsilon_ignored")
         raise Fail(f"{what} returns the same sample on every call: draw fresh noise each call (do not "
                    "reset a seed such as torch.manual_seed inside the function).", "reparam.same_noise")
-    # Mean: each element's average over the calls is N(0, 1/n) after standardising.
-    means = e.mean(axis=0)
-    sample_sd = flat.std(axis=0)
-    if np.any(np.abs(means) > Z_SIGMAS / np.sqrt(n)):
+    if np.abs(e).max() <= 1.0:  # 200 standard normal draws per element would exceed 1 many times
+        raise Fail(f"{what}: the noise is bounded, like torch.rand's uniform draws: ε must be standard "
+                   "normal, torch.randn_like(mu).", "reparam.uniform_noise")
+    # Mean: a t statistic per element, (average of z - mu) / (sample sd / sqrt(n)).
+    sample_sd = flat.std(axis=0, ddof=1)
+    t = np.abs(flat.mean(axis=0)) / (sample_sd / np.sqrt(n) + 1e-300)
+    if np.any(t > Z_SIGMAS):
         centred_on_zero = np.abs(z.reshape(n, -1).mean(axis=0)) <= Z_SIGMAS * sample_sd / np.sqrt(n) + 1e-9
         if np.all(centred_on_zero) and np.any(np.abs(mu) > 0.5):
             raise Fail(f"{what}: the samples are centred on 0, not on mu. z = mu + σ·ε: add mu, "
                        "don't multiply by it.", "reparam.product")
         raise Fail(f"{what}: the samples are not centred on mu (their average over {n} calls is off "
                    "by more than 6 standard errors). z = mu + σ·ε with ε ~ N(0, I).", "reparam.mean")
-    # Spread: sum of squared standardised deviations per element is chi-square with n dof.
+    # Spread: with mu known, the sum of squared standardised deviations is chi-square with n dof.
     lo, hi = chi2_bounds(n)
     ss = (e ** 2).sum(axis=0)
     if np.any((ss < lo) | (ss > hi)):
         ratio = sample_sd / sigma.reshape(-1)
-        variance = np.exp(lv).reshape(-1)
-        if np.allclose(np.log(sample_sd / variance), 0.0, atol=0.3):
+        if np.allclose(np.log(sample_sd / np.exp(lv).reshape(-1)), 0.0, atol=0.3):
             raise Fail(f"{what}: the samples spread like exp(logvar), the variance; σ is "
                        "exp(0.5·logvar), the standard deviation.", "reparam.variance_not_std")
+        if np.allclose(np.log(sample_sd * sigma.reshape(-1)), 0.0, atol=0.3):
+            raise Fail(f"{what}: the samples spread like exp(-0.5·logvar) = 1/σ; the scale is "
+                       "σ = exp(+0.5·logvar).", "reparam.inverse_sigma")
         raise Fail(f"{what}: the spread of the samples around mu is not σ = exp(0.5·logvar) "
                    f"(measured/expected standard deviation ranges from {ratio.min():.2f} to "
-                   f"{ratio.max():.2f}). Draw ε with torch.randn_like(mu): standard normal, "
-                   "not uniform (torch.rand).", "reparam.spread")
+                   f"{ratio.max():.2f}). z = mu + exp(0.5·logvar)·ε with ε = torch.randn_like(mu).",
+                   "reparam.spread")
     # Freshness: no two calls may give the same sample.
     rows = np.round(flat, 6)
     if len(np.unique(rows, axis=0)) < n:
@@ -245,7 +261,7 @@ def judge_distribution(z: np.ndarray, mu, lv, what: str) -> None:
                        "not one row reused across the batch).", "reparam.shared_noise")
 
 
-@check("epsilon=None: samples have mean mu and standard deviation sigma", function=F, weight=2)
+@check("epsilon=None: samples have mean mu and standard deviation sigma", function=F, weight=3)
 def sampled_distribution(sub, rng):
     shape = (4, 8)
     mu = rng.uniform(-2, 2, shape)
@@ -254,7 +270,7 @@ def sampled_distribution(sub, rng):
                        "reparameterize(mu, logvar) without epsilon")
 
 
-@check("epsilon=None: fresh noise on every call and for every element", function=F)
+@check("epsilon=None: fresh noise on every call and for every element", function=F, weight=2)
 def fresh_noise(sub, rng):
     d = int(rng.integers(6, 13))
     mu = rng.uniform(-1, 1, d)
@@ -277,9 +293,9 @@ def sampled_gradients(sub, rng):
         raise Fail("without epsilon, no gradient reached "
                    f"{'mu' if grads[0] is None else 'logvar'}: draw ε with torch.randn_like(mu) and keep "
                    "z = mu + exp(0.5·logvar)·ε in torch.", "torch.no_grad_path")
-    expect_close(grads[0], w, "∂z/∂mu without epsilon")
+    expect_close(grads[0], w, "∂z/∂mu without epsilon", show=False)
     # σ·ε = z - mu, so ∂z/∂logvar = ½(z - mu), whatever noise was drawn.
-    expect_close(grads[1], 0.5 * (z - mu) * w, "∂z/∂logvar without epsilon", mistakes={
+    expect_close(grads[1], 0.5 * (z - mu) * w, "∂z/∂logvar without epsilon", show=False, mistakes={
         "reparam.variance_not_std": ((z - mu) * w, "It is σ²·ε-shaped: with σ = exp(0.5·logvar), "
                                      "∂z/∂logvar = ½σε = ½(z - mu)."),
     })
