@@ -373,3 +373,15 @@ def test_hbars_and_history_geometry():
     p1, p2 = line_chart.points
     assert p1.y > line_chart.threshold_y > p2.y and not p1.good and p2.good
     assert line_chart.path.startswith(f"M{p1.x},{p1.y}")
+
+
+def test_a_corrupt_record_does_not_stop_the_class_report(tmp_path):
+    path = build_class(tmp_path / "gradebook.sqlite", ["a", "b"], attempts=1)
+    with Gradebook(path) as gb, gb.db:
+        gb.db.execute("UPDATE attempts SET result_json = '{broken' WHERE learner = 'b' AND kind = 'exercises'")
+    snap = snapshot(path)
+    assert snap.exercises["b"] == {} and snap.exercises["a"]["concepts"]
+    view = report.class_report(snap)
+    assert view.graded == 2 and {r.graded for r in view.concepts} == {1}
+    page = report.render_learner(report.learner_report("b", snap))
+    assert page.count("not graded") >= 8
