@@ -116,6 +116,29 @@ def test_hard_coded_lesson_answers_earn_nothing(tmp_path, zygote):
     assert all(c.status.value == "failed" for c in result.checks if c.public)
 
 
+def test_a_missing_function_fails_only_its_own_checks(tmp_path, zygote):
+    result = grade_source(tmp_path, zygote, """
+        import numpy as np
+
+        def is_collapsed(kl_per_dim, threshold=1e-3):
+            kl = np.asarray(kl_per_dim, dtype=float)
+            if kl.size == 0:
+                raise ValueError("empty")
+            return bool(np.all(kl < threshold))
+        """)
+    assert {c.function for c in result.failed_checks} == {"active_dimensions"}
+    assert all("active_dimensions is not defined" in c.feedback for c in result.failed_checks)
+    assert all(c.status.value == "passed" for c in result.checks if c.function == "is_collapsed")
+    assert 0 < result.score < result.max_score
+
+
+def test_public_checks_cover_every_function_and_pass_for_the_reference(zygote):
+    result = grade_submission(ROOT / "solutions", concepts=[CONCEPT], seed=3, zygote=zygote,
+                              public_only=True).concepts[0]
+    assert {c.function for c in result.checks} == {"active_dimensions", "is_collapsed"}
+    assert all(c.public for c in result.checks) and result.score == result.max_score
+
+
 CORRECT = {
     "torch": """
         import torch

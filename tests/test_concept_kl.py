@@ -148,6 +148,30 @@ def test_hard_coded_lesson_answers_earn_nothing(tmp_path, zygote):
     assert result.score == 0
 
 
+def test_a_missing_function_fails_only_its_own_checks(tmp_path, zygote):
+    result = grade_source(tmp_path, zygote, """
+        import numpy as np
+
+        def kl_per_dimension(mu, logvar):
+            mu, logvar = np.asarray(mu, dtype=float), np.asarray(logvar, dtype=float)
+            if mu.shape != logvar.shape:
+                raise ValueError("shapes differ")
+            t = -0.5 * (1 + logvar - mu**2 - np.exp(logvar))
+            return np.maximum(t.mean(axis=0) if t.ndim == 2 else t, 0.0) + 0.0
+        """)
+    assert {c.function for c in result.failed_checks} == {"kl_to_standard_normal"}
+    assert all("kl_to_standard_normal is not defined" in c.feedback for c in result.failed_checks)
+    assert all(c.status.value == "passed" for c in result.checks if c.function == "kl_per_dimension")
+    assert 0 < result.score < result.max_score
+
+
+def test_public_checks_cover_every_function_and_pass_for_the_reference(zygote):
+    result = grade_submission(ROOT / "solutions", concepts=[CONCEPT], seed=3, zygote=zygote,
+                              public_only=True).concepts[0]
+    assert {c.function for c in result.checks} == {"kl_to_standard_normal", "kl_per_dimension"}
+    assert all(c.public for c in result.checks) and result.score == result.max_score
+
+
 CORRECT = {
     "lesson_style_with_batches": """
         import numpy as np

@@ -133,6 +133,26 @@ def test_always_raising_earns_nothing(tmp_path, zygote):
     assert result.score == 0
 
 
+def test_a_missing_function_fails_only_its_own_checks(tmp_path, zygote):
+    result = grade_source(tmp_path, zygote, """
+        def latent_grid(height, width, downsample):
+            if min(height, width, downsample) <= 0 or height % downsample or width % downsample:
+                raise ValueError("sizes must be positive multiples of downsample")
+            return height // downsample, width // downsample
+        """)
+    assert {c.function for c in result.failed_checks} == {"spatial_reduction"}
+    assert all("spatial_reduction is not defined" in c.feedback for c in result.failed_checks)
+    assert all(c.status.value == "passed" for c in result.checks if c.function == "latent_grid")
+    assert 0 < result.score < result.max_score
+
+
+def test_public_checks_cover_every_function_and_pass_for_the_reference(zygote):
+    result = grade_submission(ROOT / "solutions", concepts=[CONCEPT], seed=3, zygote=zygote,
+                              public_only=True).concepts[0]
+    assert {c.function for c in result.checks} == {"spatial_reduction", "latent_grid"}
+    assert all(c.public for c in result.checks) and result.score == result.max_score
+
+
 CORRECT = {
     "divmod_and_list": """
         def latent_grid(height, width, downsample):
