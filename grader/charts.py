@@ -7,6 +7,7 @@ and escape every label.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -104,7 +105,9 @@ def histogram(percents: list[float], *, threshold: float, bins: int = 20, title:
     counts = [0] * bins
     step = 100 / bins
     for p in percents:
-        counts[min(bins - 1, max(0, int(p // step)))] += 1
+        # Right-closed bins (lo, hi], the first one [0, step]: exactly 75% falls below the pass line,
+        # as "above 75%" wants, and a bin right of the line holds only passing scores.
+        counts[min(bins - 1, max(0, math.ceil(p / step - 1e-9) - 1))] += 1
     peak = max(counts) if counts and max(counts) > 0 else 1
     # A round axis top: 1, 2, 5, 10, 20, 50, ... at or above the peak.
     nice = next(n for n in _nice_steps() if n >= peak)
@@ -113,9 +116,9 @@ def histogram(percents: list[float], *, threshold: float, bins: int = 20, title:
     for i, n in enumerate(counts):
         h = (bottom - top) * n / nice
         lo, hi = i * step, (i + 1) * step
-        label = f"{lo:g}–{hi:g}%"
+        label = f"{lo:g}–{hi:g}%" if i == 0 else f"over {lo:g}–{hi:g}%"
         bars.append(Bar(round(left + i * bw + 1, 2), round(bottom - h, 2), round(bw - 2, 2), round(h, 2),
-                        label, n, f"{n} learner{'s' if n != 1 else ''}", good=lo >= threshold * 100))
+                        label, n, f"{n} learner{'s' if n != 1 else ''}", good=lo >= threshold * 100 - 1e-9))
     y_ticks = [Tick(round(bottom - (bottom - top) * v / nice, 2), f"{v:g}")
                for v in sorted({0, nice / 2 if nice % 2 == 0 else nice, nice})]
     return Histogram(title, desc, width, height, (left, top, right, bottom), bars,

@@ -682,19 +682,22 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         rates.append(ConceptRate(cid, title, section, passed, len(entries), round(mean, 2), max_score))
 
     # Misconceptions: learners (not checks) whose latest attempt shows each one.
-    who: dict[str, set] = defaultdict(set)
-    feedback: dict[str, list[str]] = defaultdict(list)
-    concept_of: dict[str, Counter] = defaultdict(Counter)
+    # A concept's own ids ("sigma.variance") are counted as such; the DSL's generic ones ("shape")
+    # per concept, since a wrong shape in kl and one in vq are different lessons to reread.
+    who: dict[tuple[str, str], set] = defaultdict(set)
+    feedback: dict[tuple[str, str], list[str]] = defaultdict(list)
+    concept_ids = {c.id for c in known}
     for lid in graded:
         for concept, mid, text in snap.misconceptions.get(lid, []):
-            who[mid].add(lid)
-            concept_of[mid][concept] += 1
-            if len(feedback[mid]) < 50:
-                feedback[mid].append(text)
+            owner = mid.split(".", 1)[0]
+            slot = (owner if owner in concept_ids else concept, mid)
+            who[slot].add(lid)
+            if len(feedback[slot]) < 50:
+                feedback[slot].append(text)
     misconceptions = sorted(
-        (MisconceptionRow(mid, concept_of[mid].most_common(1)[0][0], misconception_label(mid, feedback[mid]),
-                          len(lids), 100 * len(lids) / len(graded)) for mid, lids in who.items()),
-        key=lambda m: (-m.learners, m.id))[:15]
+        (MisconceptionRow(mid, concept, misconception_label(mid, feedback[(concept, mid)]), len(lids),
+                          100 * len(lids) / len(graded)) for (concept, mid), lids in who.items()),
+        key=lambda m: (-m.learners, m.concept, m.id))[:15]
 
     # Quiz item analysis over each learner's latest quiz attempt.
     questions = quiz_questions()

@@ -356,7 +356,9 @@ def test_histogram_bins_and_pass_line():
     h = charts.histogram([0, 4.9, 5, 74.99, 75, 100, 100], threshold=0.75, title="t", desc="d")
     counts = [b.value for b in h.bars]
     assert len(counts) == 20 and sum(counts) == 7
-    assert counts[0] == 2 and counts[1] == 1 and counts[14] == 1 and counts[15] == 1 and counts[19] == 2
+    # Right-closed bins: 5% is in the first, exactly 75% below the pass line, 100% in the last.
+    assert counts[0] == 3 and counts[14] == 2 and counts[15] == 0 and counts[19] == 2
+    assert [b.good for b in h.bars].index(True) == 15 and h.bars[14].label == "over 70–75%"
     left, _, right, bottom = h.plot
     assert h.threshold_x == pytest.approx(left + 0.75 * (right - left), abs=0.01)
     tallest = max(h.bars, key=lambda b: b.height)
@@ -385,3 +387,15 @@ def test_a_corrupt_record_does_not_stop_the_class_report(tmp_path):
     assert view.graded == 2 and {r.graded for r in view.concepts} == {1}
     page = report.render_learner(report.learner_report("b", snap))
     assert page.count("not graded") >= 8
+
+
+def test_generic_misconceptions_are_counted_per_concept(tmp_path):
+    path = tmp_path / "gradebook.sqlite"
+    with Gradebook(path) as gb:
+        gb.record_exercises("a", make_result({"kl": ("shape", "kl_per_dimension has shape (1, 3); it should "
+                                                      "have shape (3,)."), "vq": ("shape", "x")}), None)
+        gb.record_exercises("b", make_result({"kl": ("shape", "kl_per_dimension has shape (1, 3); it should "
+                                                      "have shape (3,).")}), None)
+    rows = [(m.concept, m.id, m.learners, m.label) for m in report.class_report(snapshot(path)).misconceptions]
+    assert rows == [("kl", "shape", 2, report.GENERIC_MISCONCEPTIONS["shape"]),
+                    ("vq", "shape", 1, report.GENERIC_MISCONCEPTIONS["shape"])]
