@@ -52,6 +52,9 @@ def expect_distances(sub, z_e, codebook, what: str, show: bool = False) -> None:
     if want.ndim == 2 and arr.shape == want.T.shape and arr.shape != want.shape and np.allclose(arr, want.T):
         raise Fail(f"{what} has shape {arr.shape}, codes by inputs: it should be (n, K), one row per "
                    "encoder output.", "vq.wrong_axis")
+    if want.ndim == 1 and arr.shape == (len(want), 1) and np.allclose(arr[:, 0], want):
+        raise Fail(f"{what} has shape {arr.shape}, a column: for one encoder output it should be (K,), one "
+                   "distance per code.", "vq.wrong_axis")
     if want.ndim == 1 and arr.shape == (cb.shape[1],) and np.allclose(arr, ((cb - z_arr) ** 2).sum(axis=0)):
         raise Fail(f"{what} sums over the codes instead of over the coordinates: sum the squared "
                    "differences along the last axis (the d coordinates), one distance per code.", "vq.wrong_axis")
@@ -89,8 +92,8 @@ def _index_values(got, what: str, single: bool) -> np.ndarray:
                 return arr.astype(np.int64)
         if isinstance(got, float) or (isinstance(got, (np.ndarray, TensorValue)) and
                                       (got.array if isinstance(got, TensorValue) else got).dtype.kind == "f"):
-            raise Fail(f"{what} is a float ({describe(got)}): a codebook index is an integer ID. Return "
-                       "int(...) of the argmin, so it can index the codebook.", "vq.index_float")
+            raise Fail(f"{what} is a float: a codebook index is an integer ID. Return int(...) of the "
+                       "argmin, so it can index the codebook.", "vq.index_float")
         raise Fail(f"{what} should be an int, but it is {describe(got)}.")
     arr = got.array if isinstance(got, TensorValue) else got
     if isinstance(arr, (list, tuple)):
@@ -114,11 +117,11 @@ def expect_indices(got_idx: np.ndarray, z_e, codebook, what: str, show: bool) ->
     if np.array_equal(got_idx, want):
         return
     if np.array_equal(got_idx, np.argmax(d, axis=-1)):
-        raise Fail(f"{what} picks the FARTHEST code: the nearest code is the argmin of the squared "
+        raise Fail(f"{what}: this is the FARTHEST code. The nearest code is the argmin of the squared "
                    "distances, not the argmax.", "vq.argmax")
     last = d.shape[-1] - 1 - np.argmin(d[..., ::-1], axis=-1)
     if np.array_equal(got_idx, last):
-        raise Fail(f"{what} breaks a tie towards the highest index: ties go to the lowest index (np.argmin "
+        raise Fail(f"{what}: a tie went to the highest index; ties go to the lowest index (np.argmin "
                    "does this; in a loop, replace the best only on a strictly smaller distance, < not <=).",
                    "vq.tie_last")
     detail = f" It returned {got_idx.tolist()}; the right answer is {want.tolist()}." if show else ""
@@ -177,6 +180,14 @@ def straight_through_grad(sub, z_e, codebook, w, what: str, codebook_grad: bool 
     })
 
 
+def expect_no_broadcast(sub, func, z_e, codebook, what: str) -> None:
+    try:
+        expect_raises(sub, ValueError, func, z_e, codebook, what=what)
+    except Fail as fail:
+        raise Fail(fail.message + " Compare the vector sizes first and raise ValueError: broadcasting "
+                   "a size-1 axis would give distances that mean nothing.", "vq.silent_broadcasting") from None
+
+
 # --- squared_distances checks --------------------------------------------------------------
 
 
@@ -213,8 +224,8 @@ def sd_mismatch(sub, rng):
     expect_distances(sub, z_e, codebook, f"squared_distances of a (3, {d}) batch")
     expect_raises(sub, ValueError, SD, z_e, rng.normal(0, 1, (4, d + 1)),
                   what=f"z_e vectors of size {d} against codes of size {d + 1}")
-    expect_raises(sub, ValueError, SD, z_e[0], rng.normal(0, 1, (4, d - 1)),
-                  what=f"a {d}-d z_e against codes of size {d - 1}")
+    expect_no_broadcast(sub, SD, z_e[0], rng.normal(0, 1, (4, 1)),
+                        what=f"a {d}-d z_e against codes of size 1 (numpy would broadcast them silently)")
 
 
 # --- nearest_code checks ----------------------------------------------------------------------
@@ -280,6 +291,9 @@ def nc_mismatch(sub, rng):
                   what=f"a {d}-d z_e against codes of size {d + 1}")
     expect_raises(sub, ValueError, NC, rng.normal(0, 1, (3, d + 1)), codebook,
                   what=f"z_e vectors of size {d + 1} against codes of size {d}")
+    expect_no_broadcast(sub, NC, rng.normal(0, 1, (3, 1)), codebook,
+                        what=f"z_e vectors of size 1 against codes of size {d} (numpy would broadcast them "
+                        "silently)")
 
 
 # --- quantize_straight_through checks ------------------------------------------------------------
@@ -308,7 +322,7 @@ def qs_ties(sub, rng):
                      "quantize_straight_through of a point halfway between two codes", show=True)
 
 
-@check("straight-through gradient: dz_q/dz_e is the identity", function=QS, weight=2)
+@check("straight-through gradient: dz_q/dz_e is the identity", function=QS, weight=3)
 def qs_gradient(sub, rng):
     n, k, d = int(rng.integers(2, 9)), int(rng.integers(3, 9)), int(rng.integers(2, 6))
     z_e, codebook = separated(rng, n, k, d)
@@ -316,7 +330,7 @@ def qs_gradient(sub, rng):
     straight_through_grad(sub, z_e, codebook, rng.standard_normal((n, d)), "backpropagating through z_q")
 
 
-@check("straight-through gradient with a learnable codebook (requires_grad)", function=QS)
+@check("straight-through gradient with a learnable codebook (requires_grad)", function=QS, weight=2)
 def qs_gradient_learned_codebook(sub, rng):
     n, k, d = int(rng.integers(2, 9)), int(rng.integers(3, 9)), int(rng.integers(2, 6))
     z_e, codebook = separated(rng, n, k, d)
