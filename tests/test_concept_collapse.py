@@ -72,11 +72,13 @@ def source_with(**slips) -> str:
 
 
 WRONG = {
-    "le_instead_of_lt": (source_with(collapsed="np.all(kl <= threshold)"), "collapse.le_not_lt", "use <, not <="),
+    "le_instead_of_lt": (source_with(collapsed="np.all(kl <= threshold)"), "collapse.le_not_lt",
+                         "use <, not <="),
     "any_instead_of_all": (source_with(collapsed="np.any(kl < threshold)"), "collapse.any_not_all",
                            "every dimension"),
     "total_kl": (source_with(collapsed="kl.sum() < threshold"), "collapse.total_kl", "total KL"),
-    "ignores_threshold": (source_with(collapsed="np.all(kl < 1e-3)", active="list(np.flatnonzero(kl >= 1e-3))"),
+    "ignores_threshold": (source_with(collapsed="np.all(kl < 1e-3)",
+                                      active="list(np.flatnonzero(kl >= 1e-3))"),
                           "collapse.ignores_threshold", "threshold argument"),
     "returns_collapsed_dims": (source_with(active="[int(i) for i in np.flatnonzero(kl < threshold)]"),
                                "collapse.returns_collapsed", "collapsed dimensions"),

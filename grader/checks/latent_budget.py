@@ -74,6 +74,8 @@ def _as_int(value, what: str) -> int:
 
 
 def _as_grid(value, what: str) -> tuple[int, int]:
+    if isinstance(value, TensorValue):
+        value = value.array
     if isinstance(value, np.ndarray) and value.shape == (2,):
         value = value.tolist()
     if isinstance(value, (tuple, list)) and len(value) == 2:
@@ -121,8 +123,8 @@ def expect_value_error(sub, func: str, h, w, d, why: str, returned_id: str) -> N
         if got.type_name == "NotImplementedError":
             raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
         if got.type_name == "ZeroDivisionError":
-            raise Fail(f"{what} raised ZeroDivisionError: check that downsample is positive first and "
-                       "raise ValueError with a clear message.", "latent_budget.zero_division")
+            raise Fail(f"{what} raised ZeroDivisionError: check that every argument is positive "
+                       "first, and raise ValueError with a clear message.", "latent_budget.zero_division")
         raise Fail(f"{what} should raise ValueError ({why}), but it raised {got.type_name}: {got.message}")
     if returned_id == "latent_budget.rounds_instead_of_raising":
         raise Fail(f"{what} returned {describe(got)} instead of raising ValueError: {why}. Rounding "
