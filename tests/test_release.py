@@ -1,0 +1,213 @@
+"""Release bundles: the learner's copy holds no solution, no hidden check, no plaintext key, and
+installs and runs; the autograder bundle holds everything; the Gradescope zip follows its format."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from grader import manifest
+from grader.checks import checks_for
+from grader.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.schema.json").read_text())
+
+
+def _texts(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_bytes().decode("utf-8", "replace")
+            for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("release")
+    runner = CliRunner()
+    for kind, name in (("student", "student"), ("autograder", "autograder"), ("gradescope", "autograder.zip")):
+        result = runner.invoke(cli, ["release", kind, str(tmp / name)])
+        assert result.exit_code == 0, result.output
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def installed(bundles, tmp_path_factory):
+    """The student bundle pip-installed into a fresh venv (torch and numpy from this machine)."""
+    venv = tmp_path_factory.mktemp("venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", str(bundles / "student")], check=True, capture_output=True)
+    return venv
+
+
+def _run(venv: Path, *args, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAEGRADE_", "GITHUB_", "PYTHON"))}
+    return subprocess.run([str(venv / "bin" / "vaegrade"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+# --- what the learner's copy must not hold ------------------------------------------------------
+
+
+def test_student_bundle_holds_no_solution(bundles):
+    # What learners may see anyway: the stubs (their TODO hints), the manifest's hints and the grader's
+    # own non-check code. A solution line found in the bundle and in none of those is a leak.
+    public = [p.read_text() for p in (ROOT / "exercises").glob("*.py")]
+    public += [p.read_text() for p in (ROOT / "grader").rglob("*.py") if "checks" not in p.parts]
+    public.append((ROOT / "grader" / "concepts.toml").read_text())
+    public_text = "\n".join(public)
+    distinctive = set()
+    for path in (ROOT / "solutions").glob("*.py"):
+        for line in path.read_text().splitlines():
+            s = line.strip()
+            if len(s) >= 12 and s not in public_text and not s.startswith(("#", "import ", "from ", '"""')):
+                distinctive.add(s)
+    assert len(distinctive) > 40
+    texts = _texts(bundles / "student")
+    assert not (bundles / "student" / "solutions").exists()
+    leaks = {(name, s) for name, text in texts.items() for s in distinctive if s in text}
+    assert not leaks, sorted(leaks)[:5]
+    # The autograder bundle does hold them: the search above can find a leak.
+    autograder = "\n".join(_texts(bundles / "autograder").values())
+    assert all(s in autograder for s in distinctive)
+
+
+def test_student_bundle_holds_no_hidden_check(bundles):
+    texts = _texts(bundles / "student")
+    hidden = [(c.name, c.run.__name__) for concept in manifest.load() for c in checks_for(concept.id) if not c.public]
+    assert len(hidden) > 50
+    for name, _ in hidden:
+        assert not any(name in text for text in texts.values()), name
+    for concept in manifest.load():
+        module = texts[f"grader/checks/{concept.id}.py"]
+        assert "@check" not in module and "def " not in module  # only the replay of recorded public checks
+        recorded = json.loads(texts[f"grader/checks/{concept.id}.public.json"])
+        assert [c["name"] for c in recorded["checks"]] == [c.name for c in checks_for(concept.id) if c.public]
+
+
+def test_student_bundle_holds_no_plaintext_key(bundles):
+    import tomllib as toml
+
+    staff = toml.loads((ROOT / "quizzes" / "mastery.toml").read_text())
+    texts = _texts(bundles / "student")
+    assert "quizzes/mastery.toml" not in texts
+    assert not any("answer = " in text for name, text in texts.items() if name.startswith("quizzes/"))
+    for q in staff["questions"]:
+        secret_bits = [q["explanation"][:60]] + [o["why_not"][:60] for o in q["options"] if "why_not" in o]
+        for bit in secret_bits:
+            assert not any(bit in text for text in texts.values()), bit
+    learner = json.loads(texts["quizzes/mastery.learner.json"])
+    for q in learner["questions"]:
+        assert not {"answer", "explanation", "correct"} & set(q)
+        assert all(set(o) == {"id", "text", "feedback"} for o in q["options"])
+
+
+# --- what a learner does with it ----------------------------------------------------------------
+
+
+def test_learner_installs_and_checks(installed, bundles, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(bundles / "student", course)
+    got = _run(installed, "check", cwd=course)
+    assert got.returncode == 1 and "0 of" in got.stdout, got.stdout + got.stderr
+    assert "not implemented yet" in got.stdout
+    for path in (ROOT / "solutions").glob("*.py"):
+        shutil.copy(path, course / "exercises" / path.name)
+    (course / "exercises" / "sigma.py").write_text(  # one slip: the variance instead of sigma
+        "import numpy as np\n\ndef logvar_to_sigma(logvar):\n    return np.exp(np.asarray(logvar, dtype=float))\n")
+    got = _run(installed, "check", cwd=course)
+    assert got.returncode == 1, got.stdout + got.stderr
+    public = sum(c.public for concept in manifest.load() for c in checks_for(concept.id))
+    assert f"{public - 1} of {public} public checks pass" in got.stdout
+    assert "the right value is [0.7047, 1.0513]" in got.stdout
+
+
+def test_learner_takes_the_quiz_from_a_file(installed, bundles, tmp_path):
+    from grader import quiz as engine
+
+    staff = engine.load_quiz(ROOT / "quizzes" / "mastery.toml")
+    chosen = {q.id: staff.answer(q) for q in staff.questions}
+    answers = tmp_path / "quiz_answers.json"
+    answers.write_text(json.dumps(engine.answers_file_dict(engine.grade(staff, chosen, learner="ada"))))
+    got = _run(installed, "quiz", "--answers", str(answers), "--format", "json", "--no-record", cwd=tmp_path)
+    assert got.returncode == 0, got.stdout + got.stderr
+    data = json.loads(got.stdout)
+    assert data["score"] == 10 and data["graded_with"] == "learner copy" and data["authoritative"] is False
+
+
+def test_learner_copy_refuses_to_grade_ci(installed, bundles, tmp_path):
+    got = _run(installed, "ci", "--exercises", str(bundles / "student" / "exercises"), "--out", str(tmp_path),
+               cwd=tmp_path)
+    assert got.returncode == 2 and "learner's copy" in got.stderr
+
+
+# --- what staff keep -----------------------------------------------------------------------------
+
+
+def test_autograder_bundle_holds_everything(bundles):
+    root = bundles / "autograder"
+    assert tomllib.loads((root / "grader" / "BUNDLE.toml").read_text())["kind"] == "autograder"
+    assert sorted(p.name for p in (root / "solutions").glob("*.py")) == sorted(c.file for c in manifest.load())
+    assert (root / "quizzes" / "mastery.toml").read_bytes() == (ROOT / "quizzes" / "mastery.toml").read_bytes()
+    for concept in manifest.load():
+        assert (root / "grader" / "checks" / f"{concept.id}.py").read_bytes() == \
+            (ROOT / "grader" / "checks" / f"{concept.id}.py").read_bytes()
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["vaegrade"] == "grader.cli:main"
+    assert "grader._content.solutions" in project["tool"]["setuptools"]["packages"]
+
+
+def test_gradescope_zip_follows_the_autograder_format(bundles, tmp_path):
+    with zipfile.ZipFile(bundles / "autograder.zip") as zf:
+        names = zf.namelist()
+        for script in ("setup.sh", "run_autograder"):
+            assert script in names  # at the root of the archive, not in a folder
+            assert stat.S_IMODE(zf.getinfo(script).external_attr >> 16) & 0o111
+        assert "autograder/pyproject.toml" in names and "autograder/solutions/mse.py" in names
+        setup = zf.read("setup.sh").decode()
+        run = zf.read("run_autograder").decode()
+        zf.extractall(tmp_path / "source")
+    assert setup.startswith("#!/usr/bin/env bash") and "torch==2.13.0" in setup
+    assert "pip install --quiet /autograder/source/autograder" in setup
+    assert run.startswith("#!/usr/bin/env bash")
+    assert "vaegrade grade" in run and "--format json" in run and "/autograder/results/results.json" in run
+    # Run it the way Gradescope does, with /autograder moved under tmp and this machine's vaegrade.
+    home = tmp_path / "autograder"
+    (home / "submission").mkdir(parents=True)
+    for name in ("mse.py", "latent_budget.py"):
+        shutil.copy(ROOT / "solutions" / name, home / "submission" / name)
+    script = home / "run_autograder"
+    script.write_text(run.replace("/autograder", str(home)).replace(f"export PATH={home}/venv/bin:$PATH", ""))
+    script.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAEGRADE_")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    subprocess.run([str(script)], cwd=home, env=env, check=True, timeout=300, capture_output=True)
+    results = json.loads((home / "results" / "results.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(results)
+    assert results["concepts"]["mse"]["passed"] and results["concepts"]["latent_budget"]["passed"]
+    assert results["score"] == 20.0 and results["passed"] is False
+    # An unusable submission still leaves a results.json that Gradescope accepts.
+    shutil.rmtree(home / "submission")
+    (home / "submission").write_text("not a folder")
+    subprocess.run([str(script)], cwd=home, env=env, check=True, timeout=300, capture_output=True)
+    results = json.loads((home / "results" / "results.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(results)
+    assert results["score"] == 0.0
+
+
+def test_release_refuses_to_overwrite(bundles):
+    result = CliRunner().invoke(cli, ["release", "student", str(bundles / "student")])
+    assert result.exit_code == 2 and "already exists" in result.output
+    result = CliRunner().invoke(cli, ["release", "gradescope", str(bundles / "x.tar")])
+    assert result.exit_code == 2 and ".zip" in result.output
