@@ -370,12 +370,21 @@ def _concept_views(result: dict | None) -> list[ConceptView]:
         if not isinstance(entry, dict):
             views.append(ConceptView(cid, title, section, 0.0, points, "not graded", "", [], c.hints if c else ()))
             continue
-        fails = failures.get(cid, [])
+        fails = _merge_same_feedback(failures.get(cid, []))
         status = _status(entry, fails)
         views.append(ConceptView(cid, title, str(entry.get("section", section)), float(entry.get("score", 0) or 0),
                                  float(entry.get("max_score", points) or 0), status, str(entry.get("note", "") or ""),
                                  fails, c.hints if (c and status != "passed") else ()))
     return views
+
+
+def _merge_same_feedback(failures: list[Failure]) -> list[Failure]:
+    """Checks that failed with the same words are shown once ("a stub" fails every check the same way)."""
+    names: dict[str, list[str]] = {}
+    for f in failures:
+        names.setdefault(f.feedback, []).append(f.check)
+    return [Failure(checks[0] + (f" (and {len(checks) - 1} more check{'s' if len(checks) > 2 else ''})"
+                                 if len(checks) > 1 else ""), feedback) for feedback, checks in names.items()]
 
 
 def _quiz_view(answers: list[tuple[str, str | None, bool]], result: dict, attempts: list[AttemptRow]
@@ -584,6 +593,15 @@ class MisconceptionRow:
 
 
 @dataclass(frozen=True)
+class CodeProblemRow:
+    id: str
+    label: str
+    concepts: list[str]
+    learners: int
+    percent: float
+
+
+@dataclass(frozen=True)
 class QuizItem:
     number: int
     id: str
@@ -617,6 +635,7 @@ class ClassReport:
     concept_chart: charts.HBarChart | None
     concepts: list[ConceptRate]
     misconceptions: list[MisconceptionRow]
+    code_problems: list[CodeProblemRow]
     quiz_chart: charts.HBarChart | None
     quiz_items: list[QuizItem]
     roster: list[RosterRow]
@@ -628,7 +647,35 @@ class ClassReport:
 GENERIC_MISCONCEPTIONS = {
     "shape": "Returns the right values in the wrong shape",
     "numeric.nonfinite": "NaN or infinity for extreme logvar (not numerically stable)",
+    "torch.no_grad_path": "Gradients do not reach mu and logvar (detached, converted to numpy, or no_grad)",
 }
+
+# Ids for code that did not run as a function should (the runner's): not misconceptions about the
+# lesson, so the class overview counts them apart. "code.not_implemented" is ours: a code.exception
+# that is the stub's NotImplementedError.
+CODE_PROBLEMS = {
+    "code.not_implemented": "Still the stub: raises NotImplementedError",
+    "code.exception": "Raises an exception",
+    "code.missing_file": "File missing from the submission",
+    "code.missing_function": "Function missing from its file",
+    "code.import_error": "File does not import (syntax or import error)",
+    "code.crash": "The process running it crashed",
+    "code.protocol": "Sent back something the grader cannot read",
+    "grader.unjudgeable": "The grader could not judge the result",
+}
+
+
+def _is_code_problem(mid: str) -> bool:
+    return mid in CODE_PROBLEMS or mid == "limit" or mid.startswith(("code.", "limit.", "grader."))
+
+
+def _code_problem_label(mid: str) -> str:
+    if mid in CODE_PROBLEMS:
+        return CODE_PROBLEMS[mid]
+    if mid.startswith("limit"):
+        which = mid.partition(".")[2].replace("_", " ")
+        return f"Stopped by the {which} limit" if which else "Stopped by a limit"
+    return mid
 
 
 def misconception_label(mid: str, feedbacks: list[str]) -> str:
@@ -687,8 +734,16 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
     who: dict[tuple[str, str], set] = defaultdict(set)
     feedback: dict[tuple[str, str], list[str]] = defaultdict(list)
     concept_ids = {c.id for c in known}
+    code_who: dict[str, set] = defaultdict(set)
+    code_concepts: dict[str, set] = defaultdict(set)
     for lid in graded:
         for concept, mid, text in snap.misconceptions.get(lid, []):
+            if _is_code_problem(mid):
+                if mid == "code.exception" and "NotImplementedError" in text:
+                    mid = "code.not_implemented"
+                code_who[mid].add(lid)
+                code_concepts[mid].add(concept)
+                continue
             owner = mid.split(".", 1)[0]
             slot = (owner if owner in concept_ids else concept, mid)
             who[slot].add(lid)
@@ -698,6 +753,11 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         (MisconceptionRow(mid, concept, misconception_label(mid, feedback[(concept, mid)]), len(lids),
                           100 * len(lids) / len(graded)) for (concept, mid), lids in who.items()),
         key=lambda m: (-m.learners, m.concept, m.id))[:15]
+    order = {c.id: i for i, c in enumerate(known)}
+    code_problems = sorted(
+        (CodeProblemRow(mid, _code_problem_label(mid), sorted(code_concepts[mid], key=lambda c: (order.get(c, 99), c)),
+                        len(lids), 100 * len(lids) / len(graded)) for mid, lids in code_who.items()),
+        key=lambda m: (-m.learners, m.id))
 
     # Quiz item analysis over each learner's latest quiz attempt.
     questions = quiz_questions()
@@ -770,6 +830,7 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         quiz_passed=sum(quiz_pass.values()), complete=sum(r.complete for r in roster),
         median=median, mean=round(sum(scores) / len(scores), 2) if scores else None, max_score=top_max,
         histogram=hist, concept_chart=concept_chart, concepts=rates, misconceptions=misconceptions,
+        code_problems=code_problems,
         quiz_chart=quiz_chart, quiz_items=items, roster=roster,
         problems=[(lid, at, reason) for lid, ps in snap.problems.items() for at, reason in ps],
         most_missed=most_missed)

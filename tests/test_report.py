@@ -399,3 +399,25 @@ def test_generic_misconceptions_are_counted_per_concept(tmp_path):
     rows = [(m.concept, m.id, m.learners, m.label) for m in report.class_report(snapshot(path)).misconceptions]
     assert rows == [("kl", "shape", 2, report.GENERIC_MISCONCEPTIONS["shape"]),
                     ("vq", "shape", 1, report.GENERIC_MISCONCEPTIONS["shape"])]
+
+
+def test_code_that_did_not_run_is_counted_apart_from_misconceptions(tmp_path):
+    path = tmp_path / "gradebook.sqlite"
+    stub = "reconstruction_mse is not implemented yet: it still raises NotImplementedError (line 32 of mse.py)."
+    with Gradebook(path) as gb:
+        gb.record_exercises("a", make_result({"mse": ("code.exception", stub), "kl": ("limit.time", "stopped")}),
+                            None)
+        gb.record_exercises("b", make_result({"mse": ("code.exception", stub),
+                                              "sigma": ("sigma.variance", SIGMA_FEEDBACK)}), None)
+    view = report.class_report(snapshot(path))
+    assert [(m.id, m.learners) for m in view.misconceptions] == [("sigma.variance", 1)]
+    assert [(c.id, c.learners, c.concepts) for c in view.code_problems] == [
+        ("code.not_implemented", 2, ["mse"]), ("limit.time", 1, ["kl"])]
+    page = report.render_class(view)
+    assert "Still the stub: raises NotImplementedError" in page and "Stopped by the time limit" in page
+
+
+def test_identical_feedback_is_shown_once_per_concept():
+    result = make_result(zero=("mse",)).to_gradescope_dict()
+    mse = next(c for c in report.learner_report_from_results(result).concepts if c.id == "mse")
+    assert len(mse.failures) == 1 and mse.failures[0].check == "check 1 of mse (and 3 more checks)"
