@@ -5,8 +5,8 @@ Archives are untrusted: every member is checked before anything is written
 file), sizes are capped both as declared and as actually decompressed, and
 nothing is ever extracted through a link. A folder submission gets the same
 checks. A nested single top folder (``alice.zip`` holding ``alice/mse.py``)
-is unwrapped. Only the top-level ``.py`` files are graded; other files are
-ignored and listed.
+is unwrapped. Only the top-level ``.py`` files are graded (and a top-level
+quiz answers file, for the quiz); other files are ignored and listed.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ MAX_FILES = 200                      #: entries (files, folders, links) one subm
 MAX_PY_BYTES = 1024 * 1024           #: a larger .py file is not graded (the same cap as runner.stage)
 ARCHIVE_KINDS = {".zip": "zip", ".tar.gz": "tar", ".tgz": "tar", ".tar": "tar"}
 JUNK = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
+QUIZ_FILES = ("quiz_answers.json", "quiz_answers.toml", "quiz_answers.txt")   #: kept for the quiz, at the top
 CHUNK = 64 * 1024
 
 
@@ -48,9 +49,11 @@ class Prepared:
     """A submission ready to grade: its top-level .py files copied into `folder`."""
 
     folder: Path
-    files: list[str]                                   #: the .py files that are graded, sorted
+    files: list[str]                                   #: the .py files that are graded, sorted (may be
+                                                       #: empty only when there are quiz answers)
     content_hash: str                                  #: see content_hash()
     ignored: list[str] = field(default_factory=list)   #: other files, not graded
+    quiz_folder: Path | None = None                    #: holds the quiz answers file, when there is one
 
 
 @dataclass
@@ -304,30 +307,34 @@ def prepare(entry: Entry, work: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_f
     top = _top(source)
     prefix = os.path.relpath(top, source)
     prefix = "" if prefix == "." else prefix + os.sep
-    graded, ignored = [], []
+    graded, ignored, quiz = [], [], []
     for rel in every:
         inner = rel[len(prefix):] if rel.startswith(prefix) else None
-        if inner is not None and os.sep not in inner and inner.endswith(".py"):
+        if inner in QUIZ_FILES:
+            quiz.append(inner)
+        elif inner is not None and os.sep not in inner and inner.endswith(".py"):
             if os.lstat(top / inner).st_size <= MAX_PY_BYTES:
                 graded.append(inner)
                 continue
             ignored.append(f"{rel} (larger than {MAX_PY_BYTES // 2**20} MB)")
         else:
             ignored.append(rel)
-    if not graded and not ignored:
+    if not graded and not ignored and not quiz:
         raise BadSubmission("the submission is empty")
-    if not graded:
+    if not graded and not quiz:
         shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
         raise BadSubmission("no Python file at the top of the submission"
                             + (f" (found: {shown})" if shown else ""))
-    folder = work / "files"
+    folder, quiz_folder = work / "files", work / "quiz"
     folder.mkdir()
     graded.sort()
     try:
-        for name in graded:   # O_NOFOLLOW: a file swapped for a link meanwhile is refused, not read
+        for name, dest in [(n, folder) for n in graded] + [(n, quiz_folder) for n in quiz]:
+            dest.mkdir(exist_ok=True)   # O_NOFOLLOW: a file swapped for a link meanwhile is refused, not read
             fd = os.open(top / name, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as src:
-                _write(src, folder / name, _Budget(MAX_PY_BYTES, 1))
+                _write(src, dest / name, _Budget(MAX_PY_BYTES, 1))
     except OSError as exc:
         raise BadSubmission(f"cannot read the submission ({exc.strerror or exc})") from None
-    return Prepared(folder, graded, content_hash(folder, graded), sorted(ignored))
+    return Prepared(folder, graded, content_hash(folder, graded), sorted(ignored),
+                    quiz_folder if quiz else None)

@@ -59,6 +59,7 @@ class Outcome:
 class Summary:
     graded: int = 0
     skipped: int = 0
+    quizzes: int = 0             #: quiz answers files graded (new answers only)
     failed: list[tuple[str, str]] = field(default_factory=list)   #: (learner, reason)
     ignored: list[str] = field(default_factory=list)               #: names in SUBMISSIONS that are not submissions
     learners: int = 0            #: submissions found
@@ -96,6 +97,7 @@ class Worker:
         self.limits, self.pass_fraction, self.force = limits, pass_fraction, force
         self.done, self.work_root = done, work_root
         self.local = threading.local()
+        self.quiz = None   # the staff copy of the quiz, loaded once
         self.zygotes: list = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -127,7 +129,6 @@ class Worker:
         try:
             with tempfile.TemporaryDirectory(dir=self.work_root, prefix="work-") as work:
                 outcome = self._grade(entry, Path(work))
-                _grade_quiz(outcome, entry, Path(work), self.pass_fraction)
         except Exception as exc:  # a fault of the grader itself: reported for this learner, the batch goes on
             outcome = Outcome(entry.learner, "failed", f"the grader failed on this submission "
                                                       f"({type(exc).__name__}: {exc}); rerun to retry")
@@ -141,8 +142,13 @@ class Worker:
             prepared = archives.prepare(entry, work)
         except archives.BadSubmission as exc:
             return Outcome(entry.learner, "failed", str(exc))
+        quiz, quiz_problem = self._quiz(entry.learner, prepared)
+        if not prepared.files:
+            return Outcome(entry.learner, "failed", "no Python file at the top of the submission (only quiz answers)",
+                           quiz=quiz, quiz_problem=quiz_problem)
         if not self.force and prepared.content_hash in self.done.get(entry.learner, ()):
-            return Outcome(entry.learner, "skipped", content_hash=prepared.content_hash)
+            return Outcome(entry.learner, "skipped", content_hash=prepared.content_hash, quiz=quiz,
+                           quiz_problem=quiz_problem)
         for attempt in (1, 2):
             if self.stopping.is_set():
                 return Outcome(entry.learner, "cancelled")
@@ -160,20 +166,22 @@ class Worker:
         result.extra.update(learner=entry.learner, content_hash=prepared.content_hash, files=prepared.files)
         if prepared.ignored:
             result.extra["ignored_files"] = prepared.ignored[:50]
-        return Outcome(entry.learner, "graded", result=result, content_hash=prepared.content_hash)
+        return Outcome(entry.learner, "graded", result=result, content_hash=prepared.content_hash,
+                       quiz=quiz, quiz_problem=quiz_problem)
 
+    def _quiz(self, learner: str, prepared: archives.Prepared):
+        """The quiz answers file in the submission, graded with the staff key: (QuizResult or None, problem)."""
+        if prepared.quiz_folder is None:
+            return None, ""
+        from grader import quiz
 
-def _grade_quiz(outcome: Outcome, entry: archives.Entry, work: Path, pass_fraction: float) -> None:
-    """The quiz answers file at the top of the submission, graded with the staff key (cheap: no sandbox)."""
-    from grader import quiz
-
-    source = entry.path if entry.kind == "folder" else work / "unpacked"
-    if outcome.status == "cancelled" or not source.is_dir():
-        return
-    try:
-        outcome.quiz = quiz.grade_submission_quiz(archives._top(source), outcome.learner, pass_fraction=pass_fraction)
-    except (quiz.AnswersError, quiz.QuizDataError, archives.BadSubmission) as exc:
-        outcome.quiz_problem = f"quiz answers: {exc}"
+        try:
+            if self.quiz is None:
+                self.quiz = quiz.load_quiz()
+            return quiz.grade_submission_quiz(prepared.quiz_folder, learner, quiz=self.quiz,
+                                              pass_fraction=self.pass_fraction), ""
+        except (quiz.AnswersError, quiz.QuizDataError) as exc:
+            return None, f"quiz answers: {exc}"
 
 
 _PROCESS_WORKER: Worker | None = None
@@ -253,21 +261,33 @@ def _lock(out: Path):
     return handle
 
 
-def _record(book: Gradebook, outcome: Outcome, problems: dict[str, tuple[str, str]],
-            latest_graded: dict[str, str]) -> None:
+def _record(book: Gradebook, outcome: Outcome, reported: dict[str, set[str]]) -> int:
+    """Write one outcome to the gradebook (each attempt in its own transaction); 1 if a quiz was recorded.
+
+    A problem already reported since the learner's latest grade is not written again.
+    """
     if outcome.status == "graded":
         book.record_exercises(outcome.learner, outcome.result, outcome.content_hash)
-    elif outcome.status == "failed":
-        last = problems.get(outcome.learner)
-        graded_at = latest_graded.get(outcome.learner, "")
-        if last is None or last[1] != outcome.reason or last[0] < graded_at:   # not reported yet
-            book.record_problem(outcome.learner, outcome.reason)
+    reasons = [outcome.reason] if outcome.status == "failed" else []
+    for reason in reasons + ([outcome.quiz_problem] if outcome.quiz_problem else []):
+        if reason not in reported.setdefault(outcome.learner, set()):
+            book.record_problem(outcome.learner, reason)
+            reported[outcome.learner].add(reason)
     if outcome.quiz is not None:
         from grader import quiz
 
-        quiz.record_new(book, outcome.quiz)
-    elif outcome.quiz_problem and problems.get(outcome.learner, ("", ""))[1] != outcome.quiz_problem:
-        book.record_problem(outcome.learner, outcome.quiz_problem)
+        return int(quiz.record_new(book, outcome.quiz))
+    return 0
+
+
+def _reported(book: Gradebook) -> dict[str, set[str]]:
+    """learner -> problems reported since that learner's latest exercises attempt."""
+    graded_at = {k: a.graded_at for k, a in book.latest_all("exercises").items()}
+    reported: dict[str, set[str]] = {}
+    for learner, at, reason in book.problems():
+        if at >= graded_at.get(learner, ""):
+            reported.setdefault(learner, set()).add(reason)
+    return reported
 
 
 def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
@@ -308,12 +328,11 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
     except OSError as exc:
         raise BatchError(f"cannot read {submissions}: {exc.strerror or exc}") from None
     summary = Summary(ignored=found.ignored, learners=len(found.entries) + len(found.problems), jobs=jobs, out=out)
-    problems = book.latest_problems()
-    latest_graded = {k: a.graded_at for k, a in book.latest_all("exercises").items()}
+    reported = _reported(book)
     bar = Progress(summary.learners, progress)
     for learner, reason in found.problems:
         outcome = Outcome(learner, "failed", reason)
-        _record(book, outcome, problems, latest_graded)
+        _record(book, outcome, reported)
         summary.failed.append((learner, reason))
         bar.update(outcome)
     settings = dict(limits=limits, pass_fraction=pass_fraction, force=force,
@@ -343,7 +362,7 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
                                       f"the grader's worker died ({type(exc).__name__}); rerun to retry")
                 if outcome.status == "cancelled":
                     continue
-                _record(book, outcome, problems, latest_graded)
+                summary.quizzes += _record(book, outcome, reported)
                 if outcome.status == "graded":
                     summary.graded += 1
                 elif outcome.status == "skipped":
@@ -387,6 +406,8 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
                  f"graded (skipped; --force regrades), {len(summary.failed)} could not be graded "
                  f"[{summary.seconds:.1f} s, {rate:.1f} graded/s, {summary.jobs} worker"
                  f"{'s' if summary.jobs != 1 else ''}]")
+    if summary.quizzes:
+        lines.append(f"quiz: {summary.quizzes} new answers file{'s' if summary.quizzes != 1 else ''} graded")
     if summary.mean_score is not None:
         lines.append(f"class: mean score {summary.mean_score:.1f} / {summary.max_score:g}, pass rate "
                      f"{summary.pass_rate:.0%} ({summary.scored} learners with a grade)")

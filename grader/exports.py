@@ -81,7 +81,11 @@ def _num(value: float | None) -> str:
 def grade_rows(book: Gradebook) -> list[dict[str, str]]:
     """One row per learner in the gradebook (graded, quiz only, or only a reported problem)."""
     exercises, quizzes = book.latest_all("exercises"), book.latest_all("quiz")
-    problems = book.latest_problems()
+    problems: dict[str, list[str]] = {}
+    for learner, at, reason in book.problems():   # those reported since the latest grade (or ever, if none)
+        ex = exercises.get(learner)
+        if (ex is None or at >= ex.graded_at) and reason not in problems.get(learner, []):
+            problems.setdefault(learner, []).append(reason)
     rows = []
     for learner in book.all_learners():
         ex: Attempt | None = exercises.get(learner)
@@ -100,9 +104,7 @@ def grade_rows(book: Gradebook) -> list[dict[str, str]]:
         if quiz is not None:
             row.update(quiz_score=_num(quiz.score), quiz_max=_num(quiz.max_score), quiz_passed=_flag(quiz.passed))
         row["lesson_complete"] = _flag(bool(ex and ex.passed and quiz and quiz.passed))
-        problem = problems.get(learner)
-        if problem is not None and (ex is None or problem[0] >= ex.graded_at):
-            row["problem"] = problem[1]   # reported since the latest grade (or never graded)
+        row["problem"] = " | ".join(problems.get(learner, []))
         rows.append(row)
     return rows
 
