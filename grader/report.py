@@ -537,7 +537,7 @@ def learner_report_from_results(result: dict, *, learner: str | None = None, thr
     when = str(extra.get("graded_at", "")) or _now()
     attempt = AttemptRow(0, "exercises", when, score, max_score, passes(score, max_score, threshold))
     ex = ExercisesView(score, max_score, attempt.passed, when, 1, extra.get("seed"))
-    name = learner or str(extra.get("learner", "") or extra.get("submission", "") or "you")
+    name = learner or str(extra.get("learner", "") or default_learner())
     return _assemble(name, ex, _concept_views(result), None, [attempt], [], threshold, "", "", source)
 
 
