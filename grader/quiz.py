@@ -204,6 +204,8 @@ def parse_answers(path: str | Path, quiz: Quiz, *, canonical: bool = False, part
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AnswersError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise AnswersError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not text.strip():
         raise AnswersError(f"{path}: the file is empty (expected answers for {len(quiz.questions)} questions)")
     try:
@@ -466,6 +468,16 @@ def take(quiz: Quiz, *, learner: str, ask: Callable[[str], str], echo: Callable[
     progress = Path(progress)
     total = len(quiz.questions)
     answers = {} if restart else load_progress(progress, quiz, learner)
+    warned = []
+
+    def save() -> None:
+        try:
+            save_progress(progress, quiz, learner, answers)
+        except OSError as exc:   # a read-only folder: the quiz still works, only resuming does not
+            if not warned:
+                warned.append(exc)
+                echo(f"(cannot save progress in {progress}: {exc.strerror or exc}; an interruption will lose "
+                     "your answers)")
     try:
         if answers:
             reply = _ask_until(ask, echo, f"You answered {len(answers)} of {total} questions earlier. "
@@ -474,7 +486,7 @@ def take(quiz: Quiz, *, learner: str, ask: Callable[[str], str], echo: Callable[
             if reply.startswith("N"):
                 answers = {}
         if restart or not answers:
-            save_progress(progress, quiz, learner, answers)
+            save()
         echo(f"{quiz.title}: {total} questions, one at a time. Answer with a letter; q stops and saves "
              "(so do Ctrl-C and Ctrl-D).\n")
         for q in quiz.questions:
@@ -490,7 +502,7 @@ def take(quiz: Quiz, *, learner: str, ask: Callable[[str], str], echo: Callable[
             if reply == "Q":
                 raise Interrupted(len(answers), total, progress)
             answers[q.id] = order[LETTERS.index(reply)]
-            save_progress(progress, quiz, learner, answers)
+            save()
             echo("")
     except (EOFError, KeyboardInterrupt):
         raise Interrupted(len(answers), total, progress) from None
@@ -501,10 +513,17 @@ def finish(result: QuizResult, *, progress: Path = PROGRESS_FILE, answers_out: P
     """After a completed session: save the answers file, then drop the progress file. Returns notes to show."""
     notes = []
     if answers_out is not None:
-        _write_atomic(Path(answers_out), answers_file_dict(result))
-        notes.append(f"Your answers are saved in {answers_out}: submit it with your exercises; "
-                     "staff or CI grade it with the key.")
-    Path(progress).unlink(missing_ok=True)
+        try:
+            _write_atomic(Path(answers_out), answers_file_dict(result))
+            notes.append(f"Your answers are saved in {answers_out}: submit it with your exercises; "
+                         "staff or CI grade it with the key.")
+        except OSError as exc:
+            notes.append(f"warning: cannot save your answers in {answers_out} ({exc.strerror or exc}); "
+                         "use --save-answers PATH")
+    try:
+        Path(progress).unlink(missing_ok=True)
+    except OSError:
+        pass
     return notes
 
 

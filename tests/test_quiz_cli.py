@@ -315,3 +315,13 @@ def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):
     assert rows[-1]["chosen"] != staff.answer(staff.questions[-1])
     grades = {r["learner"]: r for r in csv.DictReader((out / "grades.csv").open())}
     assert (grades["ada"]["quiz_score"], grades["ada"]["quiz_passed"]) == ("9", "true")
+
+
+def test_an_unwritable_folder_still_lets_the_quiz_run(run, staff, monkeypatch):
+    Path(".vaegrade").write_text("a file where the state folder should be")
+    result = run("quiz", "--no-record", "--save-answers", ".vaegrade/x/answers.json",
+                 input="\n".join(_letters(staff, ADA)) + "\n")
+    assert result.exit_code == 0 and "Score: 10 / 10" in result.output
+    assert "cannot save progress" in result.output and "cannot save your answers" in result.output
+    unreadable = run("quiz", "--answers", ".vaegrade/nothing.json")
+    assert unreadable.exit_code == 2
