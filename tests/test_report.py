@@ -6,12 +6,15 @@ import fnmatch
 import html
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from markupsafe import escape
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
 from grader import charts, manifest, report
 from grader.cli import cli

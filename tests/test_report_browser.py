@@ -13,10 +13,13 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
 from grader import report
 from grader.gradebook import Gradebook
