@@ -7,7 +7,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from grader.checks import elbo
@@ -107,6 +106,7 @@ WRONG = {
         """, "elbo.negative_beta", "raise ValueError"),
     "zero_beta_rejected": (variant().replace("beta < 0", "beta <= 0"), "elbo.beta_zero_rejected",
                            "zero is a valid weight"),
+    "default_beta_not_one": (variant().replace("beta=1.0", "beta=0.1"), "elbo.default_beta", "default is beta=1.0"),
     "kl_mean_over_latent": (variant(kl="terms.mean()"), "elbo.kl_mean_over_latent", "sum over the latent axis"),
 }
 

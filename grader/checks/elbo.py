@@ -129,6 +129,11 @@ def expect_loss(sub, x, x_hat, mu, logvar, beta=None, *, what: str, show: bool =
                            "elbo.order")
     expect_close(got[1], expected[1], f"{what}: recon", mistakes=recon_mistakes(x, x_hat), show=show, scalar=True)
     expect_close(got[2], expected[2], f"{what}: kl", mistakes=kl_mistakes(mu, logvar), show=show, scalar=True)
+    if beta is None and not close(values[0], expected[0]) and values[0].ndim == 0 and expected[2] > 1e-3:
+        implied = (float(values[0]) - expected[1]) / expected[2]
+        if np.isfinite(implied) and implied >= 0 and abs(implied - 1) > 1e-3:  # recon and kl are right
+            raise Fail(f"{what}: total weights the KL by about {implied:.3g} when beta is not given; the "
+                       "default is beta=1.0, the standard VAE objective.", "elbo.default_beta")
     expect_close(got[0], expected[0], f"{what}: total", mistakes=total_mistakes(x, x_hat, mu, logvar, b),
                  show=show, scalar=True)
     if tensors:

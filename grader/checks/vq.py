@@ -276,10 +276,10 @@ def tie_case(rng):
 @check("ties go to the lowest index", function=NC, weight=2)
 def nc_ties(sub, rng):
     (z_dup, dup), (z_half, half) = tie_case(rng)
-    expect_nearest(sub, z_dup, dup, "nearest_code with a duplicated code", show=True)
-    expect_nearest(sub, z_half, half, "nearest_code of a point exactly halfway between two codes", show=True)
+    expect_nearest(sub, z_dup, dup, "nearest_code with a duplicated code")
+    expect_nearest(sub, z_half, half, "nearest_code of a point exactly halfway between two codes")
     expect_nearest(sub, np.stack([z_half, z_half + [0.0, 9.0], z_half + [-1.0, 0.0]]), half,
-                   "nearest_code of a batch with a tie", show=True)
+                   "nearest_code of a batch with a tie")
 
 
 @check("nearest_code with mismatched d raises ValueError", function=NC)
@@ -317,9 +317,9 @@ def qs_forward(sub, rng):
 @check("quantize_straight_through: ties go to the lowest index", function=QS)
 def qs_ties(sub, rng):
     (z_dup, dup), (z_half, half) = tie_case(rng)
-    expect_quantized(sub, np.stack([z_dup]), dup, "quantize_straight_through with a duplicated code", show=True)
+    expect_quantized(sub, np.stack([z_dup]), dup, "quantize_straight_through with a duplicated code")
     expect_quantized(sub, np.stack([z_half, z_half + [0.0, 9.0]]), half,
-                     "quantize_straight_through of a point halfway between two codes", show=True)
+                     "quantize_straight_through of a point halfway between two codes")
 
 
 @check("straight-through gradient: dz_q/dz_e is the identity", function=QS, weight=3)
