@@ -206,7 +206,7 @@ class _ConceptRun:
 
     def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits):
         self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
-        self.deadline = time.monotonic() + limits.concept_seconds
+        self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
         self.output = ""
@@ -214,11 +214,13 @@ class _ConceptRun:
     def request(self, msg):
         if self.fatal is not None:
             return self.fatal
-        if time.monotonic() >= self.deadline:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
             self.fatal = ("limit", "time")
             return self.fatal
         if self.child is None or not self.child.alive:
             self.child = self.zygote.spawn(self.root, self.limits)
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.limits.concept_seconds
         got = self.child.request(msg, self.deadline)
         if isinstance(got, Failure):
             reply = ("limit", "time") if got.kind == "timeout" else ("failure", got.kind, got.detail)

@@ -1,0 +1,795 @@
+"""The attack suite: submissions that would fool a naive grader (pytest run in the submission's own
+process) and earn nothing here.
+
+Every attack is a small submission written to tmp_path. Its trick sits in mse.py, the concept it
+targets, around an implementation that is WRONG (mean absolute error instead of mean squared
+error) unless the trick worked: most attacks switch to a correct MSE only when the trick
+succeeded, so any point earned is proof that it did. Each submission also holds an honest, correct
+sigma.py, which must keep its full marks: the rest of the submission carries on. For every
+attack the grader must finish with a valid result (every concept present, JSON-serialisable), and
+no process of the submission may survive grading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import grader
+from grader import manifest
+from grader.checks import checks_for
+from grader.config import Limits
+from grader.results import GradingResult
+from grader.runner import Raised, grade_submission
+from grader.sandbox.session import Zygote
+
+PACKAGE = Path(grader.__file__).resolve().parent
+REPO = PACKAGE.parent
+LIMITS = Limits(concept_seconds=3.0, memory_mb=512, output_chars=2000)
+MARKER = "vaegrade-attack-marker-7d1e"
+CONCEPTS = [c.id for c in manifest.load()]
+
+HONEST_SIGMA = """
+import numpy as np
+
+def logvar_to_sigma(logvar):
+    return np.exp(0.5 * np.asarray(logvar, dtype=np.float64))
+"""
+
+# The two halves of every attacking mse.py: a right and a wrong MSE.
+BASE = """
+import numpy as np
+
+def _right(x, x_hat):
+    x, x_hat = np.asarray(x, dtype=np.float64), np.asarray(x_hat, dtype=np.float64)
+    if x.shape != x_hat.shape:
+        raise ValueError("shapes differ")
+    return float(np.mean((x - x_hat) ** 2))
+
+def _wrong(x, x_hat):
+    x, x_hat = np.asarray(x, dtype=np.float64), np.asarray(x_hat, dtype=np.float64)
+    if x.shape != x_hat.shape:
+        raise ValueError("shapes differ")
+    return float(np.mean(np.abs(x - x_hat)))  # mean ABSOLUTE error: wrong on purpose
+"""
+
+
+def gated(setup: str, worked: str = "TRICK") -> str:
+    """An mse.py that runs `setup` at import, then answers right only if `worked` is truthy."""
+    return BASE + textwrap.dedent(setup) + f"""
+def reconstruction_mse(x, x_hat):
+    if {worked}:
+        return _right(x, x_hat)
+    return _wrong(x, x_hat)
+"""
+
+
+def in_function(body: str) -> str:
+    """An mse.py whose function runs `body` (which may use x, x_hat), then answers wrong."""
+    body = textwrap.indent(textwrap.dedent(body), "    ")
+    return BASE + f"""
+def reconstruction_mse(x, x_hat):
+{body}
+    return _wrong(x, x_hat)
+"""
+
+
+def attempt(code: str) -> str:
+    """`code` in a try block: TRICK becomes True only if it ran to the end without an error."""
+    return "TRICK = False\ntry:\n" + textwrap.indent(textwrap.dedent(code), "    ") + \
+        "\n    TRICK = True\nexcept BaseException:\n    pass\n"
+
+
+def honest_mse_source() -> str:
+    return BASE + "\ndef reconstruction_mse(x, x_hat):\n    return _right(x, x_hat)\n"
+
+
+# Files that a write attack aims at; none may exist (or change) after grading.
+def _forbidden_files(tmp: Path) -> list[Path]:
+    return [tmp / "cwd" / "results.json", tmp / "sub" / "results.json", Path("/tmp") / f"{MARKER}.json",
+            PACKAGE / f"{MARKER}.json", REPO / f"{MARKER}.json", Path.home() / f"{MARKER}.json"]
+
+
+GRADER_FILES = [PACKAGE / "checks" / "mse.py"]
+
+
+def _digest(paths) -> dict:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+# --- the attacks -----------------------------------------------------------------------------
+
+FAKE_GRADESCOPE = json.dumps({"score": 80, "max_score": 80, "output": "All tests passed",
+                              "tests": [{"name": "mse", "score": 10, "max_score": 10, "status": "passed"}]})
+
+ATTACKS: dict[str, str] = {
+    # Early exits: a naive grader that runs pytest in-process stops with status 0 and "no failures".
+    "sys_exit_at_import": "import sys\nsys.exit(0)\n" + honest_mse_source(),
+    "os_exit_at_import": "import os\nos._exit(0)\n" + honest_mse_source(),
+    "sys_exit_in_function": in_function("import sys\nsys.exit(0)"),
+    "os_exit_in_function": in_function("import os\nos._exit(0)"),
+    "raise_systemexit_in_function": in_function("raise SystemExit(0)"),
+    "raise_keyboardinterrupt_in_function": in_function("raise KeyboardInterrupt"),
+    # Fake results on stdout, with terminal escapes that would repaint a staff terminal.
+    "print_fake_gradescope_json": f"print({FAKE_GRADESCOPE!r})\n" + in_function(
+        f"print({FAKE_GRADESCOPE!r})\nprint('===== 10 passed in 0.01s =====')"),
+    "print_ansi_fake_pass": in_function(
+        "print('\\x1b[2J\\x1b[H\\x1b[32mvaegrade: 80 / 80 PASSED\\x1b[0m\\x07')\n"
+        "raise ValueError('\\x1b[2J\\x1b[32m all checks passed \\u202e')"),
+    # Result files written where a grader or Gradescope might pick them up.
+    "write_results_json_cwd": gated(attempt(f"""
+        for path in ("results.json", "__SUB__/results.json", "__CWD__/results.json"):
+            try:
+                open(path, "w").write({FAKE_GRADESCOPE!r})
+            except OSError:
+                pass
+        open("results.json", "w").write({FAKE_GRADESCOPE!r})
+    """)),
+    "write_results_json_everywhere": gated(attempt(f"""
+        import os, pathlib
+        for d in ("/tmp", {str(PACKAGE)!r}, {str(REPO)!r}, os.path.expanduser("~"), "/autograder/results"):
+            try:
+                pathlib.Path(d, "{MARKER}.json").write_text({FAKE_GRADESCOPE!r})
+            except OSError:
+                pass
+        fd = os.open("/tmp/{MARKER}.json", os.O_WRONLY | os.O_CREAT, 0o644)
+    """)),
+    "overwrite_grader_checks": gated(attempt(f"""
+        import os
+        path = {str(PACKAGE / "checks" / "mse.py")!r}
+        try:
+            os.truncate(path, 0)
+        except OSError:
+            pass
+        with open(path, "r+") as f:
+            f.write("CHECKS = []\\n")
+    """)),
+    "atexit_fake_results": gated(attempt(f"""
+        import atexit
+        atexit.register(lambda: open("/tmp/{MARKER}.json", "w").write({FAKE_GRADESCOPE!r}))
+        atexit.register(print, {FAKE_GRADESCOPE!r})
+    """), worked="False"),
+    # Monkeypatching what a naive grader compares with.
+    "patch_numpy_comparisons": gated(attempt("""
+        import sys, numpy
+        np_mod = sys.modules["numpy"]
+        np_mod.allclose = lambda *a, **k: True
+        np_mod.isclose = lambda *a, **k: np.True_
+        np_mod.array_equal = lambda *a, **k: True
+        np_mod.testing.assert_allclose = lambda *a, **k: None
+        np_mod.isfinite = lambda *a, **k: np.True_
+    """), worked="False"),
+    "patch_torch_comparisons": gated(attempt("""
+        import sys, torch
+        t = sys.modules["torch"]
+        t.allclose = lambda *a, **k: True
+        t.testing.assert_close = lambda *a, **k: None
+        t.Tensor.__eq__ = lambda self, other: torch.tensor(True)
+    """), worked="False"),
+    "patch_math_and_builtins": gated(attempt("""
+        import math, builtins
+        math.isclose = lambda *a, **k: True
+        builtins.abs = lambda v: 0.0
+        builtins.isinstance = lambda *a: True
+        builtins.round = lambda *a, **k: 0
+    """), worked="False"),
+    "patch_pytest": gated(attempt("""
+        import sys, types
+        class _Approx:
+            def __eq__(self, other): return True
+            def __ne__(self, other): return False
+        fake = types.ModuleType("pytest")
+        fake.approx = lambda *a, **k: _Approx()
+        fake.fail = fake.skip = lambda *a, **k: None
+        sys.modules["pytest"] = fake
+        import pytest
+        pytest.approx = fake.approx
+    """), worked="False"),
+    "patch_grader_via_sys_modules": gated(attempt("""
+        import sys, types
+        import grader.checks, grader.config
+        grader.checks.close = lambda *a, **k: True
+        grader.checks.expect_close = lambda *a, **k: None
+        grader.config.RELATIVE_TOLERANCE = 1e9
+        sys.modules["grader.checks"].as_array = lambda value, what: value
+        for name in ("grader.runner", "grader.checks.mse"):
+            fake = types.ModuleType(name)
+            fake.grade_submission = lambda *a, **k: None
+            sys.modules[name] = fake
+    """)),
+    "patch_sandbox_harness": gated(attempt("""
+        import grader.sandbox.child as child
+        child.encode_result = lambda value, depth=0: ("float", 0.0)
+        child._describe = lambda exc, path=None: ("ValueError", "", None, ("ValueError", "Exception"))
+    """), worked="False"),
+    # Values that lie when compared.
+    "rigged_eq_object": BASE + """
+class Anything:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __lt__(self, other): return False
+    def __gt__(self, other): return False
+    def __abs__(self): return 0.0
+    def __sub__(self, other): return 0.0
+    __rsub__ = __sub__
+    def __float__(self): return 0.0
+    def __repr__(self): return "0.001725"
+
+def reconstruction_mse(x, x_hat):
+    return Anything()
+""",
+    "float_subclass_lies_in_comparison": BASE + """
+import sys
+
+class Liar(float):
+    def _comparing(self):
+        frame = sys._getframe(2)
+        return any(k in (frame.f_code.co_filename or "") for k in ("pytest", "numpy", "checks", "unittest"))
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __sub__(self, other): return 0.0
+    def __rsub__(self, other): return 0.0
+    def __abs__(self): return Liar(0.0)
+    def __float__(self): return 0.0 if self._comparing() else float.__float__(self)
+    __hash__ = float.__hash__
+
+def reconstruction_mse(x, x_hat):
+    return Liar(_wrong(x, x_hat))
+""",
+    "ndarray_subclass_lies_in_comparison": BASE + """
+class LyingArray(np.ndarray):
+    def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
+    def __ne__(self, other): return np.zeros(np.shape(other), dtype=bool)
+    def __array__(self, dtype=None, copy=None): return np.zeros(self.shape)
+    def __float__(self): return 0.0
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs): return np.zeros(())
+
+def reconstruction_mse(x, x_hat):
+    return np.asarray(_wrong(x, x_hat)).view(LyingArray)
+""",
+    "tensor_subclass_lies_in_comparison": BASE + """
+import torch
+
+class LyingTensor(torch.Tensor):
+    def __eq__(self, other): return torch.tensor(True)
+    def __float__(self): return 0.0
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func.__name__ in ("allclose", "isclose", "equal", "eq"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+def reconstruction_mse(x, x_hat):
+    return torch.tensor(_wrong(x, x_hat), dtype=torch.float64).as_subclass(LyingTensor)
+""",
+    "nan_poison": in_function("return float('nan')"),
+    # Looking for the expected value where a naive grader keeps it.
+    "caller_frames_getframe": BASE + """
+import sys
+
+def _find():
+    f = sys._getframe(1)
+    while f is not None:
+        for name in ("expected", "reference", "want", "right", "ref"):
+            value = f.f_locals.get(name)
+            if isinstance(value, (float, np.floating)):
+                return float(value)
+            if callable(value) and name == "reference":
+                return value
+        f = f.f_back
+    return None
+
+def reconstruction_mse(x, x_hat):
+    found = _find()
+    if callable(found):
+        return found(x, x_hat)
+    return found if found is not None else _wrong(x, x_hat)
+""",
+    "caller_frames_inspect_stack": BASE + """
+import inspect
+
+def reconstruction_mse(x, x_hat):
+    for info in inspect.stack():
+        g = info.frame.f_globals
+        if callable(g.get("reference")):
+            return g["reference"](x, x_hat)
+        for name, value in info.frame.f_locals.items():
+            if name.startswith("expect") and isinstance(value, float):
+                return value
+    return _wrong(x, x_hat)
+""",
+    "gc_scan_for_expected": BASE + """
+import gc, types
+
+def reconstruction_mse(x, x_hat):
+    for obj in gc.get_objects():
+        if isinstance(obj, types.FunctionType) and obj.__name__ in ("reference", "expect_mse", "mistakes"):
+            if obj.__name__ == "reference":
+                return obj(x, x_hat)
+        if isinstance(obj, dict) and "reference" in obj and callable(obj["reference"]):
+            return obj["reference"](x, x_hat)
+    return _wrong(x, x_hat)
+""",
+    "sys_modules_scan_for_checks": BASE + """
+import sys
+
+def reconstruction_mse(x, x_hat):
+    for name, mod in list(sys.modules.items()):
+        ref = getattr(mod, "reference", None)
+        if callable(ref) and ("check" in name or "solution" in name or name.endswith("mse")):
+            return ref(x, x_hat)
+    return _wrong(x, x_hat)
+""",
+    # Getting the answer key or the reference solutions.
+    "import_solutions_package": gated(attempt(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        import solutions.mse as ref
+        assert callable(ref.reconstruction_mse)
+    """)),
+    "importlib_solution_by_path": gated(attempt(f"""
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("ref", {str(REPO / "solutions" / "mse.py")!r})
+        ref = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ref)
+    """)),
+    "read_and_exec_hidden_checks": gated(attempt(f"""
+        ns = {{"__name__": "__main__"}}
+        src = open({str(PACKAGE / "checks" / "mse.py")!r}).read()
+        exec(compile(src, "hidden_checks", "exec"), ns)
+        assert "reference" in src
+    """)),
+    "read_quiz_key_and_packaged_content": gated(attempt(f"""
+        import glob, os
+        found = glob.glob({str(REPO / "quizzes" / "*.toml")!r}) + glob.glob({str(PACKAGE / "**" / "*.py")!r}, recursive=True)
+        data = open(found[0]).read() if found else open({str(REPO / "quizzes" / "mastery.toml")!r}).read()
+        assert data
+    """)),
+    "read_installed_package_files": gated(attempt("""
+        import importlib.metadata, importlib.resources, os, grader
+        texts = []
+        try:
+            for f in importlib.metadata.files("vae-grader") or []:
+                if str(f).endswith((".py", ".toml")) and "checks" in str(f):
+                    texts.append(f.read_text())
+        except Exception:
+            pass
+        texts.append((importlib.resources.files("grader") / "checks" / "mse.py").read_text())
+        texts.append(open(os.path.join(os.path.dirname(grader.__file__), "checks", "mse.py")).read())
+        assert any("reference" in t for t in texts)
+    """)),
+    "read_with_torch_from_file": gated(attempt(f"""
+        import torch
+        data = torch.from_file({str(REPO / "solutions" / "mse.py")!r}, size=64, dtype=torch.uint8)
+        assert bytes(data.tolist())
+    """)),
+    "c_level_calls_with_cffi": gated(attempt(f"""
+        import cffi
+        ffi = cffi.FFI()
+        ffi.cdef("int open(const char *, int, ...); long read(int, void *, long); int fork(void);"
+                 "int kill(int, int); int getppid(void); int system(const char *);")
+        C = ffi.dlopen(None)
+        C.system(b"touch /tmp/{MARKER}.json")
+        C.kill(C.getppid(), 9)
+        fd = C.open({str(REPO / "solutions" / "mse.py").encode()!r}, 0)
+        assert fd >= 0
+        buf = ffi.new("char[]", 4096)
+        assert C.read(fd, buf, 4096) > 0
+        assert C.open(b"/tmp/{MARKER}.json", 0o101, 0o644) >= 0
+    """)),
+    "ctypes_calls": gated(attempt(f"""
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.system(b"touch /tmp/{MARKER}.json")
+    """)),
+    "read_other_process_memory_and_env": gated(attempt("""
+        import os
+        ppid = os.getppid()
+        env = open(f"/proc/{ppid}/environ", "rb").read()
+        cmdline = open(f"/proc/{ppid}/cmdline", "rb").read()
+        assert env or cmdline
+    """)),
+    # Limits: time, memory, processes, output.
+    "infinite_loop_at_import": "while True:\n    pass\n" + honest_mse_source(),
+    "infinite_loop_in_function": in_function("while True:\n    pass"),
+    "sigterm_ignored_then_loop": in_function(
+        "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "while True:\n    pass"),
+    "memory_bomb_bytearray": in_function("blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 1024 * 1024))"),
+    "memory_bomb_numpy": in_function("big = np.ones((1 << 36,), dtype=np.float64)"),
+    "memory_bomb_torch": in_function("import torch\nbig = torch.ones(1 << 36)"),
+    "memory_bomb_at_import": "huge = bytearray(1 << 40)\n" + honest_mse_source(),
+    "fork_bomb_os_fork": in_function(
+        "import os\nfor _ in range(1000):\n    try:\n        os.fork()\n    except OSError:\n        pass"),
+    "subprocess_that_outlives": gated(attempt(f"""
+        import subprocess
+        subprocess.Popen(["sleep", "1000", "{MARKER}"], start_new_session=True)
+    """)),
+    "multiprocessing_worker": gated(attempt("""
+        import multiprocessing
+        ctx = multiprocessing.get_context("spawn")
+        ctx.Process(target=print, daemon=False).start()
+    """)),
+    "thread_outlives_call": in_function(f"""
+        import threading, time
+        def worker():
+            while True:
+                try:
+                    open("/tmp/{MARKER}.json", "w").write("{{}}")
+                except OSError:
+                    pass
+                print("still running")
+                time.sleep(0.01)
+        threading.Thread(target=worker, daemon=False).start()
+    """),
+    "stdout_flood_print": in_function("for i in range(20000):\n    print('flood', i, 'x' * 50)"),
+    "stdout_flood_fd_write": in_function(
+        "import os, sys\nfor i in range(20000):\n    os.write(1, b'x' * 1000)\n    os.write(2, b'y' * 1000)\n"
+        "    sys.__stdout__.write('z' * 100)"),
+    "recursion_error": in_function("def f(n):\n    return f(n + 1)\nreturn f(0)"),
+    "c_stack_overflow": in_function(
+        "import sys\nsys.setrecursionlimit(10 ** 6)\ndef f(n):\n    return f(n + 1) + 1\nreturn f(0)"),
+    "environment_tampering": gated(attempt(f"""
+        import os, sys
+        os.environ["PYTHONPATH"] = {str(REPO)!r}
+        os.environ["VAEGRADE_SEED"] = "0"
+        sys.path[:0] = [{str(REPO)!r}, {str(REPO / "solutions")!r}]
+        os.chdir({str(REPO)!r})
+        import mse as maybe_reference  # the learner's own module is cached; try the solutions' by path
+        import importlib
+        ref = importlib.import_module("solutions.mse")
+    """)),
+    "forge_reply_on_protocol_socket": in_function("""
+        import os, pickle, stat, struct
+        for fd in range(3, 1024):
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    forged = pickle.dumps((("ok", ("float", 0.0), {}), "", 0), protocol=5)
+                    for _ in range(20):
+                        os.write(fd, struct.pack("!Q", len(forged)) + forged)
+                    os.write(fd, struct.pack("!Q", 2 ** 40))
+            except OSError:
+                pass
+    """),
+    "drip_feed_reply_past_deadline": in_function("""
+        import os, stat, struct, time
+        for fd in range(3, 1024):
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.write(fd, struct.pack("!Q", 10 ** 6))
+                    while True:
+                        os.write(fd, b"(")
+                        time.sleep(0.5)
+            except OSError:
+                pass
+    """),
+    "kill_parent_and_zygote": in_function("""
+        import os, signal
+        for pid in (os.getppid(), os.getpgid(0) - 1):
+            for how in (lambda: os.kill(pid, signal.SIGKILL), lambda: os.killpg(os.getpgid(pid), signal.SIGKILL),
+                        lambda: signal.pidfd_send_signal(os.pidfd_open(pid), signal.SIGKILL)):
+                try:
+                    how()
+                except (OSError, AttributeError):
+                    pass
+    """),
+    "network_access": gated(attempt("""
+        import socket, os
+        port = __PORT__
+        s = socket.create_connection(("127.0.0.1", port), timeout=1)
+        s.sendall(b"expected values please")
+    """)),
+    "sqlite_side_channel": gated(attempt(f"""
+        import sqlite3
+        db = sqlite3.connect("/tmp/{MARKER}.db")
+        db.execute("create table t (x)")
+        db.commit()
+    """)),
+    "huge_return_value": in_function("return np.zeros(3 * 10 ** 6)"),
+    "huge_return_list": in_function("return [[float(i)] * 50 for i in range(1_000_000)]"),
+    "hostile_return_object": BASE + """
+import os
+
+class Bomb:
+    def __repr__(self):
+        os._exit(0)
+    def __float__(self):
+        raise SystemExit(0)
+    def __len__(self):
+        raise KeyboardInterrupt
+
+def reconstruction_mse(x, x_hat):
+    return Bomb()
+""",
+}
+
+
+# --- running them ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    with Zygote() as z:
+        yield z
+
+
+def _sandbox_processes(zygote: Zygote) -> set[int]:
+    """Every process the warm parent still has below it (children, orphans it reaped up)."""
+    pids = set()
+    for tid in os.listdir(f"/proc/{zygote.pid}/task"):
+        with open(f"/proc/{zygote.pid}/task/{tid}/children") as f:
+            pids.update(int(p) for p in f.read().split())
+    return pids
+
+
+def _marked_processes() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if MARKER.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def _write_submission(tmp_path: Path, mse_source: str) -> Path:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "mse.py").write_text(mse_source)
+    (sub / "sigma.py").write_text(HONEST_SIGMA)
+    (tmp_path / "cwd").mkdir()
+    return sub
+
+
+def _assert_valid(result: GradingResult) -> dict:
+    assert isinstance(result, GradingResult)
+    assert [c.id for c in result.concepts] == CONCEPTS
+    data = json.loads(json.dumps(result.to_gradescope_dict()))
+    assert set(data["concepts"]) == set(CONCEPTS)
+    return data
+
+
+@pytest.fixture
+def listener():
+    """A local TCP server that records whether anything connected to it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    connections = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                connections.append(conn)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], connections
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_earns_nothing(name, tmp_path, zygote, listener, monkeypatch):
+    port, connections = listener
+    source = ATTACKS[name].replace("__PORT__", str(port)).replace("__SUB__", str(tmp_path / "sub"))
+    sub = _write_submission(tmp_path, source.replace("__CWD__", str(tmp_path / "cwd")))
+    for path in _forbidden_files(tmp_path):
+        assert not path.exists(), f"left over: {path}"
+    before = _digest(GRADER_FILES)
+    sub_before = sorted(p.name for p in sub.iterdir())
+    monkeypatch.chdir(tmp_path / "cwd")
+
+    started = time.monotonic()
+    result = grade_submission(sub, limits=LIMITS, zygote=zygote)
+    elapsed = time.monotonic() - started
+
+    data = _assert_valid(result)
+    scores = {c.id: c.score for c in result.concepts}
+    assert scores["mse"] == 0, [c.feedback for c in result.concepts[0].checks]
+    assert scores["sigma"] == 10, "the honest concept beside the attack must keep its marks"
+    assert result.score == 10 and data["score"] == 10
+    # Seven concepts' limits at most, plus the honest sigma: the run always ends.
+    assert elapsed < 4 * LIMITS.concept_seconds + 10
+    # Nothing written, nothing changed, nothing still running, no connection made.
+    for path in _forbidden_files(tmp_path):
+        assert not path.exists(), f"the submission wrote {path}"
+    assert not Path(f"/tmp/{MARKER}.db").exists()
+    assert _digest(GRADER_FILES) == before
+    assert sorted(p.name for p in sub.iterdir()) == sub_before
+    assert _sandbox_processes(zygote) == set()
+    assert _marked_processes() == []
+    assert connections == []
+    assert zygote.alive()
+    for check in result.checks:
+        assert "\x1b" not in check.output and "\x1b" not in check.feedback
+        assert len(check.output) <= LIMITS.output_chars + 100
+
+
+def test_there_are_at_least_thirty_distinct_attacks():
+    assert len(ATTACKS) >= 30
+    assert len(set(ATTACKS.values())) == len(ATTACKS)
+
+
+def test_the_honest_parts_score_as_expected(tmp_path, zygote):
+    """The control: the same submission without a trick. A correct mse earns 10, the wrong one 0."""
+    sub = _write_submission(tmp_path, honest_mse_source())
+    assert grade_submission(sub, limits=LIMITS, zygote=zygote).score == 20
+    (sub / "mse.py").write_text(gated("TRICK = False"))
+    assert grade_submission(sub, limits=LIMITS, zygote=zygote).score == 10
+    (sub / "mse.py").write_text(gated("TRICK = True"))
+    assert grade_submission(sub, limits=LIMITS, zygote=zygote).score == 20
+
+
+@pytest.mark.parametrize("name, limit", [
+    ("infinite_loop_at_import", "time limit"), ("infinite_loop_in_function", "time limit"),
+    ("sigterm_ignored_then_loop", "time limit"), ("drip_feed_reply_past_deadline", "time limit"),
+    ("memory_bomb_bytearray", "memory limit"), ("memory_bomb_numpy", "memory limit"),
+    ("memory_bomb_torch", "memory limit"), ("memory_bomb_at_import", "memory limit"),
+])
+def test_a_stopped_concept_says_which_limit(name, limit, tmp_path, zygote):
+    sub = _write_submission(tmp_path, ATTACKS[name])
+    result = grade_submission(sub, limits=LIMITS, zygote=zygote, concepts=["mse", "sigma"])
+    mse = result.concepts[0]
+    assert limit in mse.note and mse.score == 0
+    assert any(limit in c.feedback for c in mse.checks)
+    assert result.concepts[1].score == 10
+
+
+def test_output_floods_are_cut(tmp_path, zygote):
+    sub = _write_submission(tmp_path, ATTACKS["stdout_flood_print"])
+    result = grade_submission(sub, limits=LIMITS, zygote=zygote, concepts=["mse"])
+    outputs = [c.output for c in result.checks if c.output]
+    assert outputs and all("more characters cut" in o for o in outputs)
+    assert all(len(o) <= LIMITS.output_chars + 60 for o in outputs)
+
+
+def test_feedback_and_output_carry_no_terminal_escapes(tmp_path, zygote):
+    sub = _write_submission(tmp_path, ATTACKS["print_ansi_fake_pass"])
+    result = grade_submission(sub, limits=LIMITS, zygote=zygote, concepts=["mse"])
+    text = json.dumps(result.to_gradescope_dict())
+    assert "80 / 80 PASSED" in text  # shown, as the learner's text ...
+    for check in result.checks:        # ... but inert
+        for field in (check.output, check.feedback):
+            assert not any(ord(ch) < 32 and ch not in "\n\t" for ch in field)
+            assert "\u202e" not in field
+
+
+# --- replaying last run's expected values ----------------------------------------------------
+
+
+class _Recorder:
+    """A naive, in-process stand-in for Submission: records every input and answers with the truth."""
+
+    def __init__(self):
+        self.table = {}
+
+    @staticmethod
+    def key(x, x_hat) -> str:
+        return repr((np.round(np.asarray(x, dtype=np.float64), 9).tolist(),
+                     np.round(np.asarray(x_hat, dtype=np.float64), 9).tolist()))
+
+    def call(self, func, x, x_hat):
+        x, x_hat = np.asarray(x, dtype=np.float64), np.asarray(x_hat, dtype=np.float64)
+        value = float(np.mean((x - x_hat) ** 2))
+        self.table[self.key(x, x_hat)] = value
+        return value
+
+    def outcome(self, func, x, x_hat):
+        if np.shape(x) != np.shape(x_hat):
+            return Raised("ValueError", "shapes differ", None, ("ValueError", "Exception", "BaseException"))
+        return self.call(func, x, x_hat)
+
+
+def _replay_table(seed: int) -> dict:
+    """The values a run with `seed` expected, without those of the lesson's fixed, public examples."""
+    tables = []
+    for s in (seed, seed + 1):
+        recorder = _Recorder()
+        for number, chk in enumerate(checks_for("mse")):
+            chk.run(recorder, np.random.default_rng([s, 0, number]))
+        tables.append(recorder.table)
+    return {k: v for k, v in tables[0].items() if k not in tables[1]}
+
+
+def test_replaying_last_runs_expected_values_earns_nothing(tmp_path, zygote):
+    """Every expected value of an earlier run (seed 1234), stored with the submission and replayed."""
+    table = _replay_table(1234)
+    source = BASE + f"""
+import json
+TABLE = json.loads({json.dumps(table)!r})
+
+def _key(x, x_hat):
+    return repr((np.round(np.asarray(x, dtype=np.float64), 9).tolist(),
+                 np.round(np.asarray(x_hat, dtype=np.float64), 9).tolist()))
+
+def reconstruction_mse(x, x_hat):
+    try:  # keep this run's inputs for the next run, too
+        open("seen.json", "a").write(_key(x, x_hat))
+    except OSError:
+        pass
+    if _key(x, x_hat) in TABLE:
+        return TABLE[_key(x, x_hat)]
+    return _wrong(x, x_hat)
+"""
+    sub = _write_submission(tmp_path, source)
+    same_seed = grade_submission(sub, limits=LIMITS, zygote=zygote, seed=1234, concepts=["mse"])
+    assert same_seed.score > 0, "the replay table does fool a grader that reuses its inputs"
+    fresh = grade_submission(sub, limits=LIMITS, zygote=zygote, concepts=["mse"])
+    _assert_valid(grade_submission(sub, limits=LIMITS, zygote=zygote))
+    assert fresh.seed != 1234 and fresh.score == 0
+    assert not (sub / "seen.json").exists()
+
+
+# --- a naive grader, for contrast --------------------------------------------------------------
+
+
+def test_a_naive_in_process_grader_is_fooled(tmp_path):
+    """The baseline these attacks are written against: the same tricks do fool a grader that
+    compares in the submission's own process (if this stopped holding, the suite would prove nothing)."""
+    import importlib.util
+    import sys
+
+    fooled = []
+    for name in ("rigged_eq_object", "float_subclass_lies_in_comparison"):
+        path = tmp_path / f"{name}.py"
+        path.write_text(ATTACKS[name])
+        spec = importlib.util.spec_from_file_location(f"naive_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules.pop(f"naive_{name}", None)
+        got = module.reconstruction_mse([0.10, 0.90, 0.85, 0.12], [0.12, 0.84, 0.80, 0.14])
+        fooled.append(got == pytest.approx(0.001725))  # what a naive pytest check asserts
+    assert fooled == [True, True]
+
+
+# Tricks that are harmless to run unconfined: outside the sandbox each one works (TRICK is True),
+# so their earning nothing above is the sandbox's doing, not a bug in the attack.
+HARMLESS_TRICKS = ["import_solutions_package", "importlib_solution_by_path", "read_and_exec_hidden_checks",
+                   "read_quiz_key_and_packaged_content", "read_installed_package_files",
+                   "read_with_torch_from_file", "environment_tampering", "patch_grader_via_sys_modules",
+                   "network_access", "read_other_process_memory_and_env"]
+
+
+def test_the_tricks_work_without_the_sandbox(tmp_path, listener):
+    import subprocess
+    import sys
+
+    port, connections = listener
+    script = textwrap.dedent("""
+        import json, os, runpy, sys
+        worked = {}
+        for path in sys.argv[1:]:
+            os.chdir(os.path.dirname(path))
+            worked[os.path.basename(os.path.dirname(path))] = bool(runpy.run_path(path)["TRICK"])
+        print(json.dumps(worked))
+    """)
+    paths = []
+    for name in HARMLESS_TRICKS:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "mse.py").write_text(ATTACKS[name].replace("__PORT__", str(port)))
+        paths.append(str(folder / "mse.py"))
+    out = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    worked = json.loads(out.stdout.strip().splitlines()[-1])
+    assert worked == {name: True for name in HARMLESS_TRICKS}
+    assert len(connections) == 1
