@@ -85,8 +85,8 @@ def cap(annotations: list[Annotation], limit: int = ANNOTATION_CAP) -> list[Anno
         if len(mine) > limit:
             rest = mine[limit - 1:]
             names = ", ".join(a.title or a.message[:40] for a in rest)
-            mine = mine[:limit - 1] + [Annotation(level, f"{len(rest)} more: {names}. The job summary and "
-                                                  "the results artifact list every one.",
+            mine = mine[:limit - 1] + [Annotation(level, f"{len(rest)} more: {names}. The job summary lists "
+                                                  "every one.",
                                                   title=f"{len(rest)} more {level}s")]
         kept += mine
     return kept
@@ -215,7 +215,8 @@ def lesson_verdict(result: GradingResult, quiz: dict | None) -> str:
     return "lesson complete" if both else "lesson not complete yet (exercises and quiz must both pass)"
 
 
-def markdown_summary(result: GradingResult, quiz: dict | None, dropped: int = 0) -> str:
+def markdown_summary(result: GradingResult, quiz: dict | None, annotations: list[Annotation] = (),
+                     dropped: int = 0) -> str:
     from grader.formats import _md_cell, to_markdown
 
     lines = [to_markdown(result), ""]
@@ -226,8 +227,15 @@ def markdown_summary(result: GradingResult, quiz: dict | None, dropped: int = 0)
         if quiz.get("note"):
             lines += [_md_cell(quiz["note"]), ""]
     lines.append(f"**{lesson_verdict(result, quiz).capitalize()}.**")
+    if annotations:
+        lines += ["", "<details><summary>Every function to fix</summary>", ""]
+        for a in annotations:
+            where = f"`{_md_cell(a.file)}`" + (f" line {a.line}" if a.line else "") if a.file else ""
+            lines.append(f"- {'❌' if a.level == 'error' else '⚠️'} {where}: {_md_cell(a.title or '')}")
+        lines += ["", "</details>"]
     if dropped:
-        lines += ["", f"{dropped} more annotations were summed up to stay within GitHub's limits."]
+        lines += ["", f"{dropped} annotations were summed up in one to stay within GitHub's limit of "
+                  f"{ANNOTATION_CAP} per kind; the list above has them all."]
     return "\n".join(lines) + "\n"
 
 
@@ -355,7 +363,7 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
     shown = cap(everything)
     counts = [sum(a.level == level for a in everything) for level in ("error", "warning")]
     dropped = sum(n - (ANNOTATION_CAP - 1) for n in counts if n > ANNOTATION_CAP)
-    summary_md = markdown_summary(result, quiz, dropped)
+    summary_md = markdown_summary(result, quiz, everything, dropped)
 
     data = result.to_gradescope_dict()
     if quiz is not None:

@@ -195,6 +195,7 @@ def test_step_summary_is_appended_markdown(actions_run):
         assert f"| {by_id(concept).title} |" in summary
     assert "| mastery check | 7 / 10 | ❌ |" in summary
     assert "Lesson not complete yet" in summary
+    assert f"`exercises/sigma.py` line {_def_line(WRONG_SIGMA, 'logvar_to_sigma')}: logvar_to_sigma" in summary
     assert not any(line.lstrip().startswith("::") for line in summary.splitlines())
 
 
@@ -287,6 +288,8 @@ def test_annotations_stay_within_githubs_per_step_caps(tmp_path):
     assert errors[-1].file is None and f"{len(found) - 9} more" in errors[-1].message
     for a in errors[:-1]:
         assert a.line == _def_line((tmp_path / Path(a.file).name).read_text(), a.title.split(":")[0])
+    summary = ci.markdown_summary(result, None, found, len(found) - 9)
+    assert all(a.title in summary for a in found)  # the summary lists what the annotations had to drop
 
 
 def test_stubs_are_warnings_and_syntax_errors_point_at_their_line(tmp_path):
