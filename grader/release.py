@@ -411,6 +411,8 @@ def build_student(out: Path, *, force: bool = False) -> Path:
                 encoding="utf-8")
         build_learner_copy(staff_quiz, root / "quizzes" / LEARNER_FILE)
         (root / "README.md").write_text(STUDENT_README.format(torch=TORCH_PIN, index=TORCH_INDEX), encoding="utf-8")
+        (root / ".gitignore").write_text("__pycache__/\n*.egg-info/\nbuild/\n.vaegrade/\nvaegrade-results/\n",
+                                         encoding="utf-8")
         (root / "pyproject.toml").write_text(_pyproject(
             root, "student", "Exercises, public checks and the mastery quiz for the lesson 'Autoencoders and VAEs'."),
             encoding="utf-8")
@@ -505,8 +507,16 @@ def build_gradescope(out: Path, *, force: bool = False) -> Path:
 
 def main(*, kind: str, out: Path, force: bool = False) -> str:
     """Build one bundle; returns what to tell the person who asked for it."""
+    from grader.quizdata import QuizDataError
+    from grader.sandbox.session import SandboxError
+
     build = {"student": build_student, "autograder": build_autograder, "gradescope": build_gradescope}[kind]
-    path = build(out, force=force)
+    try:
+        path = build(out, force=force)
+    except (QuizDataError, SandboxError) as exc:
+        raise ReleaseError(f"cannot build the {kind} bundle: {exc}") from None
+    except OSError as exc:
+        raise ReleaseError(f"cannot write {exc.filename or out}: {exc.strerror}") from None
     files = sum(1 for p in path.rglob("*") if p.is_file()) if path.is_dir() else len(zipfile.ZipFile(path).namelist())
     advice = {
         "student": "give it to learners (it holds no solution, no hidden check, no plaintext key): "

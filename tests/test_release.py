@@ -113,6 +113,16 @@ def test_student_bundle_holds_no_plaintext_key(bundles):
         assert all(set(o) == {"id", "text", "feedback"} for o in q["options"])
 
 
+def test_student_bundle_is_a_course_repository(bundles):
+    root = bundles / "student"
+    assert (root / ".github" / "workflows" / "grade.yml").read_text() == \
+        (ROOT / ".github" / "workflows" / "grade.yml").read_text()
+    assert tomllib.loads((root / "grader" / "BUNDLE.toml").read_text())["kind"] == "student"
+    readme = (root / "README.md").read_text()
+    assert "pip install torch==2.13.0" in readme and "vaegrade check" in readme and "vaegrade quiz" in readme
+    assert sorted(p.name for p in (root / "exercises").glob("*.py")) == sorted(c.file for c in manifest.load())
+
+
 # --- what a learner does with it ----------------------------------------------------------------
 
 
