@@ -17,7 +17,6 @@ import ast
 import json
 import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
