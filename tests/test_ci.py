@@ -339,3 +339,13 @@ def test_workflow_template_is_read_only_pull_request_grading():
     assert data["env"]["AUTOGRADER_REF"] == "autograder"
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
     assert upload["if"] == "always()" and "vaegrade-results" in upload["with"]["path"]
+
+
+def test_a_malformed_answers_file_scores_zero_with_a_note(tmp_path):
+    bad = tmp_path / "quiz_answers.json"
+    bad.write_text('{"answers": {"1": "Z"}}')
+    quiz = ci.grade_quiz(bad, tmp_path, "octocat")
+    assert quiz["score"] == 0.0 and quiz["passed"] is False
+    assert quiz["file"] == "quiz_answers.json" and "could not be graded" in quiz["note"]
+    [annotation] = ci.annotations_for(GradingResult([], 1, "t", "s"), tmp_path, tmp_path, quiz)
+    assert annotation.level == "error" and annotation.file == "quiz_answers.json"
