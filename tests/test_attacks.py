@@ -384,7 +384,7 @@ def reconstruction_mse(x, x_hat):
         assert fd >= 0
         buf = ffi.new("char[]", 4096)
         assert C.read(fd, buf, 4096) > 0
-        assert C.open(b"/tmp/{MARKER}.json", 0o101, 0o644) >= 0
+        assert C.open(b"/tmp/{MARKER}.json", 0o101, ffi.cast("int", 0o644)) >= 0
     """)),
     "ctypes_calls": gated(attempt(f"""
         import ctypes

@@ -1,0 +1,450 @@
+"""Unit tests of the sandbox: the protocol, the guard and the kernel confinement, limits, output
+capture, process clean-up and the warm parent's recovery."""
+
+from __future__ import annotations
+
+import ast
+import os
+import pickle
+import signal
+import socket
+import struct
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import grader
+from grader.checks import Opaque
+from grader.config import Limits
+from grader.runner import clean_text, decode_result, grade_submission
+from grader.sandbox import confine, protocol
+from grader.sandbox.child import _BoundedText
+from grader.sandbox.session import Failure, Zygote
+
+PACKAGE = Path(grader.__file__).resolve().parent
+REPO = PACKAGE.parent
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    with Zygote() as z:
+        yield z
+
+
+# --- protocol ---------------------------------------------------------------------------------
+
+
+def _pair():
+    a, b = socket.socketpair()
+    return a, b
+
+
+def _frame(body: bytes) -> bytes:
+    return protocol.HEADER.pack(len(body)) + body
+
+
+def test_plain_data_round_trips():
+    a, b = _pair()
+    value = ("ok", ("list", [("float", 1.5), ("int", 3), ("none",)]), {"history": [(1, 0.5)]}, b"\x00", None, True)
+    protocol.send(a, value)
+    assert protocol.recv(b) == value
+
+
+class Rigged:
+    def __eq__(self, other):
+        return True
+
+
+@pytest.mark.parametrize("payload", [
+    Rigged(), np.float64(1.0), np.zeros(3), os.system, {1, 2}, bytearray(b"x"), frozenset(),
+    ("ok", [Rigged()]), {"key": Rigged()}, {1: "non-str key"},
+])
+def test_refuses_globals_objects_and_non_plain_types(payload):
+    a, b = _pair()
+    a.sendall(_frame(pickle.dumps(payload, protocol=5)))
+    with pytest.raises(protocol.ProtocolError):
+        protocol.recv(b)
+
+
+def test_refuses_a_reduce_that_would_run_code():
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > /dev/null",))
+
+    a, b = _pair()
+    a.sendall(_frame(pickle.dumps(Evil())))
+    with pytest.raises(protocol.ProtocolError, match="refused to unpickle"):
+        protocol.recv(b)
+
+
+def test_refuses_oversize_frames_before_reading_them():
+    a, b = _pair()
+    a.sendall(protocol.HEADER.pack(protocol.MAX_REPLY + 1))
+    with pytest.raises(protocol.ProtocolError, match="exceeds"):
+        protocol.recv(b, max_bytes=protocol.MAX_REPLY)
+
+
+@pytest.mark.parametrize("body", [b"garbage", b"\x80\x05", pickle.dumps(("ok",))[:-3], b""])
+def test_refuses_malformed_frames(body):
+    a, b = _pair()
+    a.sendall(_frame(body))
+    with pytest.raises(protocol.ProtocolError):
+        protocol.recv(b)
+
+
+def test_refuses_deep_nesting_self_reference_and_huge_integers():
+    deep = ("x",)
+    for _ in range(200):
+        deep = (deep,)
+    loop = []
+    loop.append(loop)
+    for payload in (deep, loop, ("int", 1 << 5000)):
+        a, b = _pair()
+        a.sendall(_frame(pickle.dumps(payload, protocol=5)))
+        with pytest.raises(protocol.ProtocolError):
+            protocol.recv(b)
+
+
+def test_a_frame_dripped_byte_by_byte_misses_the_deadline():
+    a, b = _pair()
+    body = pickle.dumps(("ok", "x" * 100))
+    stop = threading.Event()
+
+    def drip():
+        data = _frame(body)
+        for i in range(len(data)):
+            if stop.is_set():
+                return
+            try:
+                a.sendall(data[i:i + 1])
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=drip, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        protocol.recv(b, deadline=time.monotonic() + 0.5)
+    stop.set()
+    assert time.monotonic() - started < 1.5
+
+
+def test_closed_connection_is_eof():
+    a, b = _pair()
+    a.sendall(protocol.HEADER.pack(10) + b"abc")
+    a.close()
+    with pytest.raises(EOFError):
+        protocol.recv(b)
+
+
+def test_arrays_must_be_numeric_and_match_their_shape():
+    good = protocol.encode_array(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert protocol.decode_array(good).shape == (2, 3)
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_array(("nd", "|O", (1,), b"\x00" * 8))
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_array(("nd", "<f8", (2, 2), b"\x00" * 8))
+
+
+@pytest.mark.parametrize("enc", [
+    ("nope",), ("float", "1.0"), ("int", 1.0), ("list", "abc"), ("t", "<f4", (1,)), (), "float", ("nd", 1, 2, 3),
+])
+def test_decode_result_refuses_malformed_values(enc):
+    with pytest.raises(protocol.ProtocolError):
+        decode_result(enc)
+
+
+def test_decode_result_gives_plain_values_and_inert_text():
+    assert decode_result(("tuple", [("float", 1.0), ("none",)])) == (1.0, None)
+    opaque = decode_result(("other", "str\x1b[2J", "'\x1b[31mred'"))
+    assert isinstance(opaque, Opaque) and "\x1b" not in opaque.type_name + opaque.text
+    assert clean_text("ok\n\ttab\x07\x1b[0m\u202e", 100) == "ok\n\ttab\ufffd\ufffd[0m\ufffd"
+    assert len(clean_text("x" * 5000, 100)) == 100
+
+
+# --- output capture ---------------------------------------------------------------------------
+
+
+def test_bounded_text_keeps_the_start_and_counts_the_rest():
+    out = _BoundedText(10)
+    for _ in range(1000):
+        out.write("abcdef")
+    text, total = out.take()
+    assert text == "abcdefabcd" and total == 6000
+    assert out.take() == ("", 0)
+
+
+# --- running code in a child --------------------------------------------------------------------
+
+
+PROBE = '''
+import os, sys
+
+def run(code):
+    ns = {"out": None, "os": os, "sys": sys}
+    try:
+        exec(code, ns)
+    except BaseException as exc:
+        return "raised " + type(exc).__name__ + ": " + str(exc)
+    return "ok " + repr(ns["out"])
+'''
+
+
+@pytest.fixture(scope="module")
+def probe_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("probe")
+    (folder / "probe.py").write_text(PROBE)
+    (folder / "data.txt").write_text("readable")
+    return folder
+
+
+def run_in_child(zygote, folder, code: str, limits: Limits = Limits(), seconds: float = 10):
+    """Run `code` in a fresh sandboxed child; its result text, or the Failure that stopped it."""
+    child = zygote.spawn(str(folder), limits)
+    try:
+        got = child.request(("call", "probe.py", "run", [("str", textwrap.dedent(code))], {}, {}),
+                            time.monotonic() + seconds)
+        if isinstance(got, Failure):
+            return got
+        reply, _, _ = got
+        return ast.literal_eval(decode_result(reply[1]).text) if reply[0] == "ok" else reply
+    finally:
+        child.kill()
+
+
+@pytest.mark.parametrize("what, code", [
+    ("write a file", "open('new.txt', 'w')"),
+    ("append to a file", "open('data.txt', 'a')"),
+    ("create with os.open", "os.open('/tmp/x-vaegrade-test', os.O_WRONLY | os.O_CREAT)"),
+    ("remove a file", "os.remove('data.txt')"),
+    ("rename a file", "os.rename('data.txt', 'moved.txt')"),
+    ("make a folder", "os.mkdir('sub')"),
+    ("read the hidden checks", f"open({str(PACKAGE / 'checks' / 'mse.py')!r}).read()"),
+    ("list the grader package", f"os.listdir({str(PACKAGE)!r})"),
+    ("read the solutions", f"open({str(REPO / 'solutions' / 'mse.py')!r}).read()"),
+    ("read the quiz key", f"open({str(REPO / 'quizzes' / 'mastery.toml')!r}).read()"),
+    ("read /etc/passwd", "open('/etc/passwd').read()"),
+    ("read another process", "open(f'/proc/{os.getppid()}/environ').read()"),
+    ("start a subprocess", "import subprocess; subprocess.run(['true'])"),
+    ("os.system", "os.system('true')"),
+    ("fork", "os.fork()"),
+    ("exec", "os.execv('/bin/true', ['true'])"),
+    ("posix_spawn", "os.posix_spawn('/bin/true', ['true'], {})"),
+    ("open a socket", "import socket; socket.socket()"),
+    ("connect out", "import socket; socket.create_connection(('127.0.0.1', 9), timeout=1)"),
+    ("kill the parent", "import signal; os.kill(os.getppid(), signal.SIGKILL)"),
+    ("killpg", "import signal; os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)"),
+    ("pidfd signal", "import signal; signal.pidfd_send_signal(os.pidfd_open(os.getppid()), signal.SIGKILL)"),
+    ("ctypes", "import ctypes; ctypes.CDLL(None)"),
+    ("sqlite", "import sqlite3; sqlite3.connect('db.sqlite')"),
+    ("raise a limit", "import resource; resource.setrlimit(resource.RLIMIT_AS, (-1, -1))"),
+    ("open an inherited fd", "open(0).read()"),
+])
+def test_the_guard_blocks(what, code, zygote, probe_dir):
+    result = run_in_child(zygote, probe_dir, code)
+    assert isinstance(result, str) and result.startswith(("raised PermissionError", "raised OSError")), (what, result)
+    assert (probe_dir / "data.txt").read_text() == "readable"
+    assert sorted(p.name for p in probe_dir.iterdir()) == ["data.txt", "probe.py"]
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("out = open('data.txt').read()", "ok 'readable'"),
+    ("import numpy as np; out = float(np.linalg.norm(np.ones(4)))", "ok 2.0"),
+    ("import torch; x = torch.ones(3, requires_grad=True); (x * x).sum().backward(); out = x.grad.tolist()",
+     "ok [2.0, 2.0, 2.0]"),
+    ("import threading; t = threading.Thread(target=print); t.start(); t.join(); out = 'thread'", "ok 'thread'"),
+    ("import json, math, collections, fractions; out = math.sqrt(16)", "ok 4.0"),
+    ("import torch.nn.functional as F, torch; out = float(F.mse_loss(torch.zeros(2), torch.ones(2)))", "ok 1.0"),
+    ("os.environ['X'] = '1'; out = sorted(k for k in os.environ if 'TOKEN' in k or 'KEY' in k)", "ok []"),
+])
+def test_the_guard_allows_ordinary_numeric_code(code, expected, zygote, probe_dir):
+    assert run_in_child(zygote, probe_dir, code) == expected
+
+
+def test_kernel_confinement_holds_below_python(zygote, probe_dir):
+    """C-level calls (cffi) bypass the audit hook; seccomp and Landlock stop them anyway."""
+    pytest.importorskip("cffi")
+    status = run_in_child(zygote, probe_dir, "from grader.sandbox import child; out = child.CONFINEMENT")
+    assert "'seccomp': True" in status and "'capabilities_dropped': True" in status
+    code = f"""
+        import cffi
+        ffi = cffi.FFI()
+        ffi.cdef("int fork(void); int kill(int, int); int getppid(void); int open(const char *, int, ...);")
+        C = ffi.dlopen(None)
+        out = [C.fork(), C.kill(C.getppid(), 0), C.open(b"/tmp/vaegrade-cffi-test", 0o101, ffi.cast("int", 0o644)),
+               C.open({str(REPO / 'solutions' / 'mse.py').encode()!r}, 0)]
+    """
+    result = run_in_child(zygote, probe_dir, code)
+    assert result.startswith("ok [-1, -1, -1, ")
+    if confine.landlock_abi() > 0:
+        assert "'landlock': 0" not in status
+        assert result == "ok [-1, -1, -1, -1]"
+    assert not Path("/tmp/vaegrade-cffi-test").exists()
+
+
+def test_read_paths_carve_out_the_grader():
+    paths = confine.read_paths()
+    denied = confine.denied_paths()
+    assert PACKAGE.as_posix() in denied
+    for path in paths:
+        assert not any(path == d or path.startswith(d + "/") for d in denied), path
+        assert not any(d.startswith(path + "/") for d in denied), f"{path} holds a denied path"
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+def _submission(tmp_path, body: str) -> Path:
+    (tmp_path / "mse.py").write_text("import numpy as np\n\ndef reconstruction_mse(x, x_hat):\n"
+                                     + textwrap.indent(textwrap.dedent(body), "    "))
+    return tmp_path
+
+
+def test_a_loop_is_stopped_by_the_time_limit(tmp_path, zygote):
+    sub = _submission(tmp_path, "while True:\n    pass")
+    started = time.monotonic()
+    result = grade_submission(sub, concepts=["mse"], limits=Limits(concept_seconds=1), zygote=zygote)
+    assert time.monotonic() - started < 5
+    concept = result.concepts[0]
+    assert concept.score == 0 and "time limit" in concept.note
+    assert all("time limit" in c.feedback for c in concept.checks)
+    assert {c.misconception for c in concept.checks} == {"limit.time"}
+
+
+def test_the_cpu_limit_is_reported_as_the_time_limit(tmp_path, zygote):
+    sub = _submission(tmp_path, "while True:\n    pass")
+    result = grade_submission(sub, concepts=["mse"], limits=Limits(concept_seconds=30, cpu_seconds=1),
+                              zygote=zygote)
+    assert "time limit" in result.concepts[0].note
+
+
+def test_memory_is_limited_and_the_limit_configurable(tmp_path, zygote):
+    sub = _submission(tmp_path, "block = np.ones(40 * 1024 * 1024 // 8)  # 40 MB\n"
+                                "return float(np.mean((np.asarray(x) - np.asarray(x_hat)) ** 2))")
+    small = grade_submission(sub, concepts=["mse"], limits=Limits(memory_mb=16), zygote=zygote).concepts[0]
+    assert small.score == 0 and "memory limit" in small.note and "16 MB" in small.note
+    roomy = grade_submission(sub, concepts=["mse"], limits=Limits(memory_mb=256), zygote=zygote).concepts[0]
+    assert "memory limit" not in roomy.note and roomy.score > 0
+
+
+def test_a_limit_zeroes_checks_passed_before_it(tmp_path, zygote):
+    sub = _submission(tmp_path, """
+        import os
+        x, x_hat = np.asarray(x, dtype=float), np.asarray(x_hat, dtype=float)
+        if x.shape != x_hat.shape:
+            raise ValueError("shapes")
+        if x.ndim == 2 and x.shape[0] >= 2:  # batches loop forever
+            while True:
+                pass
+        return float(np.mean((x - x_hat) ** 2))
+    """)
+    concept = grade_submission(sub, concepts=["mse"], limits=Limits(concept_seconds=1), zygote=zygote).concepts[0]
+    assert concept.score == 0 and "time limit" in concept.note
+    assert any(c.feedback.startswith("Not counted") for c in concept.checks)
+
+
+def test_the_time_limit_does_not_count_the_warm_parents_start(tmp_path):
+    (tmp_path / "mse.py").write_text((REPO / "solutions" / "mse.py").read_text())
+    with Zygote() as cold:  # importing torch takes about a second: longer than the limit
+        result = grade_submission(tmp_path, concepts=["mse"], limits=Limits(concept_seconds=0.5), zygote=cold)
+    assert result.concepts[0].score == 10, result.concepts[0].note
+
+
+def test_output_is_captured_cut_and_kept_off_the_graders_terminal(tmp_path, zygote, capfd):
+    sub = _submission(tmp_path, """
+        import os, sys
+        print("hello from the learner" + "!" * 5000)
+        os.write(1, b"raw fd write\\n")
+        sys.__stderr__.write("to the real stderr\\n")
+        return float(np.mean((np.asarray(x) - np.asarray(x_hat)) ** 2))
+    """)
+    result = grade_submission(sub, concepts=["mse"], limits=Limits(output_chars=100), zygote=zygote)
+    first = result.checks[0].output
+    assert first.startswith("hello from the learner") and "more characters cut" in first
+    assert len(first) < 160
+    seen = capfd.readouterr()
+    assert "hello" not in seen.out + seen.err and "raw fd" not in seen.out + seen.err
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    kids = {int(k) for k in f.read().split()}
+            except OSError:
+                continue
+            todo += list(kids - found)
+            found |= kids
+    return found
+
+
+def test_no_process_of_the_submission_survives(tmp_path, zygote):
+    sub = _submission(tmp_path, """
+        import threading, time, os, subprocess, multiprocessing
+        def spin():
+            while True:
+                time.sleep(0.01)
+        if not os.environ.get("STARTED"):  # once per process: four threads that never end
+            os.environ["STARTED"] = "1"
+            for _ in range(4):
+                threading.Thread(target=spin).start()
+        for start in (lambda: os.fork(), lambda: subprocess.Popen(["sleep", "600"]),
+                      lambda: multiprocessing.get_context("fork").Process(target=spin).start()):
+            try:
+                start()
+            except OSError:
+                pass
+        x, x_hat = np.asarray(x, dtype=float), np.asarray(x_hat, dtype=float)
+        if x.shape != x_hat.shape:
+            raise ValueError("shapes differ")
+        return float(np.mean((x - x_hat) ** 2))
+    """)
+    child_pids = []
+    original_spawn = zygote.spawn
+
+    def spying_spawn(root, limits):
+        child = original_spawn(root, limits)
+        child_pids.append(child.pid)
+        return child
+
+    zygote.spawn = spying_spawn
+    try:
+        result = grade_submission(sub, concepts=["mse"], zygote=zygote)
+    finally:
+        del zygote.spawn
+    assert result.concepts[0].score == 10  # the threads did not stop it working
+    assert child_pids
+    assert _descendants(zygote.pid) == set()
+    for pid in child_pids:
+        assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_dead_warm_parent_is_restarted(tmp_path):
+    (tmp_path / "mse.py").write_text((REPO / "solutions" / "mse.py").read_text())
+    with Zygote() as z:
+        assert grade_submission(tmp_path, concepts=["mse"], zygote=z).score == 10
+        os.kill(z.pid, signal.SIGKILL)
+        z.proc.wait()
+        assert grade_submission(tmp_path, concepts=["mse"], zygote=z).score == 10
+        assert z.restarts == 1 and z.alive()
+
+
+def test_a_crashing_child_says_how_it_ended(tmp_path, zygote):
+    sub = _submission(tmp_path, "import os\nos._exit(7)")
+    concept = grade_submission(sub, concepts=["mse"], zygote=zygote).concepts[0]
+    assert concept.score == 0
+    assert "exited with status 7" in concept.checks[0].feedback
