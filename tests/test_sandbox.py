@@ -448,3 +448,15 @@ def test_a_crashing_child_says_how_it_ended(tmp_path, zygote):
     concept = grade_submission(sub, concepts=["mse"], zygote=zygote).concepts[0]
     assert concept.score == 0
     assert "exited with status 7" in concept.checks[0].feedback
+
+
+def test_read_paths_carve_an_installed_grader_out_of_site_packages(monkeypatch):
+    """A non-editable install puts the grader inside site-packages: that folder is granted entry by
+    entry, without the grader's."""
+    site = next(p for p in confine.python_roots() if p.endswith(("site-packages", "dist-packages")))
+    installed = os.path.join(site, "numpy")  # stands in for site-packages/grader
+    monkeypatch.setattr(confine, "denied_paths", lambda: [installed])
+    paths = confine.read_paths()
+    assert installed not in paths and site not in paths
+    assert not any(installed.startswith(p + "/") for p in paths)
+    assert os.path.join(site, "torch") in paths

@@ -41,15 +41,25 @@ _X86_64 = platform.machine() in ("x86_64", "AMD64")
 # --- capabilities -----------------------------------------------------------------
 
 
+def _last_capability() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 63
+
+
+_LAST_CAP = _last_capability()
+_CAP_HEADER = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)  # version 3, this process
+_CAP_DATA = ctypes.create_string_buffer(bytes(24), 24)  # {effective, permitted, inheritable} x 2, all zero
+
+
 def drop_capabilities() -> bool:
     """Drop every capability (bounding set, effective, permitted, inheritable)."""
-    for cap in range(64):
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
-            break
-    header = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    data = bytes(24)  # two {effective, permitted, inheritable} u32 triples, all zero
-    hbuf, dbuf = ctypes.create_string_buffer(header, 8), ctypes.create_string_buffer(data, 24)
-    return _libc.syscall(126 if _X86_64 else 91, hbuf, dbuf) == 0  # capset
+    prctl = _libc.prctl
+    for cap in range(_LAST_CAP + 1):
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    return _libc.syscall(126 if _X86_64 else 91, _CAP_HEADER, _CAP_DATA) == 0  # capset
 
 
 # --- Landlock -------------------------------------------------------------------------
@@ -69,17 +79,24 @@ class ReadRoots:
 
     def __init__(self, paths: list[str]) -> None:
         self.fds: list[tuple[int, bool]] = []
+        self.rules = []  # the landlock_path_beneath_attr of each, built once
         for path in paths:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue
             self.fds.append((fd, os.path.isdir(path)))
+            self.rules.append(_rule(fd, os.path.isdir(path)))
 
     def close(self) -> None:
         for fd, _ in self.fds:
             os.close(fd)
-        self.fds = []
+        self.fds, self.rules = [], []
+
+
+def _rule(fd: int, is_dir: bool):
+    rights = _FS_READ_FILE | (_FS_READ_DIR if is_dir else 0)
+    return ctypes.create_string_buffer(struct.pack("=Qi", rights, fd), 12)
 
 
 def landlock(roots: ReadRoots, extra_dirs: list[str]) -> int:
@@ -108,10 +125,9 @@ def landlock(roots: ReadRoots, extra_dirs: list[str]) -> int:
                 extra.append((os.open(path, os.O_PATH | os.O_CLOEXEC), os.path.isdir(path)))
             except OSError:
                 pass
-        for fd, is_dir in roots.fds + extra:
-            rights = _FS_READ_FILE | (_FS_READ_DIR if is_dir else 0)
-            rule = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd), 12)
-            _libc.syscall(_LL_ADD, ctypes.c_int(ruleset), ctypes.c_int(1), rule, ctypes.c_uint32(0))
+        syscall = _libc.syscall
+        for rule in roots.rules + [_rule(fd, is_dir) for fd, is_dir in extra]:
+            syscall(_LL_ADD, ruleset, 1, rule, 0)
         if _libc.syscall(_LL_RESTRICT, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
             return 0
     finally:
@@ -200,10 +216,17 @@ def seccomp_program(own_pid: int) -> bytes:
     return b"".join(prog)
 
 
+_PID_SENTINEL = 0x7EADBEEF
+_PROGRAM_TEMPLATE: bytes | None = None
+
+
 def seccomp(own_pid: int) -> bool:
+    global _PROGRAM_TEMPLATE
     if not _X86_64:
         return False
-    program = seccomp_program(own_pid)
+    if _PROGRAM_TEMPLATE is None:  # built once in the warm parent; each child writes in its pid
+        _PROGRAM_TEMPLATE = seccomp_program(_PID_SENTINEL)
+    program = _PROGRAM_TEMPLATE.replace(struct.pack("I", _PID_SENTINEL), struct.pack("I", own_pid))
     count = len(program) // 8
     filt = ctypes.create_string_buffer(program, len(program))
     fprog = struct.pack("HxxxxxxQ", count, ctypes.addressof(filt))
@@ -252,7 +275,7 @@ def read_paths() -> list[str]:
     """
     denied = denied_paths()
     roots = python_roots() + [os.path.realpath(p) for p in SYSTEM_READ if os.path.exists(p)]
-    special = set(denied) | set(roots)
+    special = set(denied)
     granted: list[str] = []
 
     def grant(path: str) -> None:
@@ -293,6 +316,13 @@ def confine(roots: ReadRoots | None, submission_root: str) -> dict:
     _STATUS.clear()
     _STATUS.update(status)
     return status
+
+
+def prepare() -> None:
+    """Everything that can be computed before forking, computed once in the warm parent."""
+    global _PROGRAM_TEMPLATE
+    if _X86_64 and _PROGRAM_TEMPLATE is None:
+        _PROGRAM_TEMPLATE = seccomp_program(_PID_SENTINEL)
 
 
 def status() -> dict:

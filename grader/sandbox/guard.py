@@ -42,13 +42,22 @@ def _under(path: str, roots) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def install(read_roots: list[str]) -> None:
-    import grader
+_PREPARED: tuple[list[str], list[str]] | None = None
 
-    denied = [os.path.realpath(os.path.dirname(grader.__file__))]
-    project = os.path.dirname(denied[0])  # a source checkout keeps solutions/ and quizzes/ beside it
-    denied += [os.path.join(project, d) for d in ("solutions", "quizzes", "tests", ".git")]
-    allowed = [os.path.realpath(r) for r in read_roots] + _python_roots()
+
+def prepare() -> tuple[list[str], list[str]]:
+    """Work out, once (in the warm parent), what every child denies and allows."""
+    global _PREPARED
+    if _PREPARED is None:
+        from grader.sandbox.confine import denied_paths
+
+        _PREPARED = (denied_paths(), _python_roots())
+    return _PREPARED
+
+
+def install(read_roots: list[str]) -> None:
+    denied, python_roots = prepare()
+    allowed = [os.path.realpath(r) for r in read_roots] + python_roots
     own = frozenset(os.path.realpath(r) for r in read_roots)
     system_read = _SYSTEM_READ + (f"/proc/{os.getpid()}/",)
     realpath, fspath = os.path.realpath, os.fspath

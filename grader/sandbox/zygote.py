@@ -26,10 +26,12 @@ def _warm_imports() -> None:
     torch.set_num_interop_threads(1)
     import grader.sandbox.child  # noqa: F401
     import grader.tinyvae  # noqa: F401
-    from grader.sandbox import confine
+    from grader.sandbox import confine, guard
 
     global _READ_ROOTS
     _READ_ROOTS = confine.ReadRoots(confine.read_paths())
+    confine.prepare()
+    guard.prepare()
 
 
 _READ_ROOTS = None
