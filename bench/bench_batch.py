@@ -196,6 +196,21 @@ def _steady_rate(arrivals: list[tuple[float, int]]) -> float | None:
     return (c1 - c0) / (t1 - t0) if t1 > t0 else None
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds of a live process and of the children it has reaped."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
 def _latencies(gradebook: Path) -> list[float]:
     db = sqlite3.connect(gradebook)
     try:
@@ -215,18 +230,20 @@ def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, mode: str 
                 f"s = run_batch(Path({str(subs)!r}), Path({str(out)!r}), jobs={jobs}, progress=None, "
                 f"limits=Limits(concept_seconds={time_limit}), mode={mode!r}); print(s.graded)")
         cmd = [sys.executable, "-c", code]
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), _children_cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = Sampler(proc.pid, out / "gradebook.sqlite")
     sampler.start()
     stdout, stderr = proc.communicate()
     wall = time.monotonic() - started
+    cpu = _children_cpu() - cpu0   # the whole tree: the batch reaps its zygotes, they reap their children
     sampler.stop.set()
     sampler.join()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"batch failed ({proc.returncode}):\n{stdout}\n{stderr}")
     lat = sorted(_latencies(out / "gradebook.sqlite"))
     return {"wall": wall, "graded": len(lat), "rate": len(lat) / wall, "steady": _steady_rate(sampler.arrivals),
+            "cpu_per_sub": cpu / max(1, len(lat)),
             "median": statistics.median(lat), "p95": lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))],
             "peak_mb": sampler.peak_kb / 1024, "peak_procs": sampler.peak_procs, "stdout": stdout}
 
@@ -275,21 +292,24 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
 
     sandboxed = runner._ConceptRun
     zygote = Zygote()
-    isolated, floor = [], []
+    figures: dict[str, list[tuple[float, float]]] = {"isolated": [], "floor": []}
     try:
         for phase in ("warm-up", *range(rounds)):
             for which in ("isolated", "floor"):
                 runner._ConceptRun = sandboxed if which == "isolated" else InProcessRun
-                started = time.perf_counter()
-                for folder in folders if phase != "warm-up" else folders[:2]:
+                started, cpu0, zcpu0 = time.perf_counter(), time.process_time(), _proc_cpu(zygote.pid)
+                todo = folders if phase != "warm-up" else folders[:2]
+                for folder in todo:
                     runner.grade_submission(folder, zygote=zygote if which == "isolated" else object(), seed=1)
-                per = (time.perf_counter() - started) / len(folders)
+                wall = (time.perf_counter() - started) / len(todo)
+                cpu = (time.process_time() - cpu0 + _proc_cpu(zygote.pid) - zcpu0) / len(todo)
                 if phase != "warm-up":
-                    (isolated if which == "isolated" else floor).append(per)
+                    figures[which].append((wall, cpu))
     finally:
         runner._ConceptRun = sandboxed
         zygote.close()
-    return {"isolated": min(isolated), "floor": min(floor)}
+    return {k: min(v[0] for v in got) for k, got in figures.items()} | {
+        f"{k}_cpu": min(v[1] for v in got) for k, got in figures.items()}
 
 
 # --- vaegrade grade, and the naive baseline ----------------------------------------------------------------------
@@ -436,11 +456,12 @@ def naive_baseline(folders: list[Path], work: Path, *, workers: int, timeout: fl
             pass
         return time.monotonic() - started
 
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), _children_cpu()
     with ThreadPoolExecutor(workers) as pool:
         each = list(pool.map(one, tests))
     wall = time.monotonic() - started
-    return {"wall": wall, "rate": len(tests) / wall, "median": statistics.median(each)}
+    return {"wall": wall, "rate": len(tests) / wall, "median": statistics.median(each),
+            "cpu_per_sub": (_children_cpu() - cpu0) / len(tests)}
 
 
 # --- the report ---------------------------------------------------------------------------------------------------
@@ -465,7 +486,7 @@ def main() -> None:
     counts = {k: sum(v.split(":")[0] == k for v in kinds.values()) for k in ("correct", "wrong", "adversarial")}
     print(f"{args.n} submissions: {counts['correct']} correct, {counts['wrong']} wrong, "
           f"{counts['adversarial']} adversarial ({', '.join(v.split(':')[1] for v in kinds.values() if v.startswith('adv'))}); "
-          f"cores: {os.cpu_count()}; per-concept time limit {args.time_limit:g} s")
+          f"cores: {os.cpu_count()}; per-concept time limit {args.time_limit:g} s; load average {_load()}")
     print(f"work folder: {work}")
     try:
         j1 = run_batch(subs, work / "out-j1", jobs=1, time_limit=args.time_limit)
@@ -476,11 +497,12 @@ def main() -> None:
                                                               time_limit=args.time_limit, mode="threads")))
             rows.append(("library, -j 2, processes", run_batch(subs, work / "out-processes", jobs=2,
                                                                 time_limit=args.time_limit, mode="processes")))
-        print(f"\n{'':27} {'wall s':>7} {'subs/s':>7} {'steady/s':>9} {'median s':>9} {'p95 s':>7} {'peak PSS MB':>12}")
+        print(f"\n{'':27} {'wall s':>7} {'subs/s':>7} {'steady/s':>9} {'median s':>9} {'p95 s':>7} "
+              f"{'CPU s/sub':>10} {'peak PSS MB':>12}")
         for name, r in rows:
             steady = f"{r['steady']:.2f}" if r["steady"] else "-"
             print(f"{name:27} {r['wall']:7.2f} {r['rate']:7.2f} {steady:>9} {r['median']:9.3f} {r['p95']:7.3f} "
-                  f"{r['peak_mb']:8.0f} ({r['peak_procs']} procs)")
+                  f"{r['cpu_per_sub']:10.3f} {r['peak_mb']:8.0f} ({r['peak_procs']} procs)")
 
         folders = prepared_folders(subs, kinds, work / "prepared")
         over = isolation_overhead(folders, args.rounds)
@@ -488,7 +510,9 @@ def main() -> None:
         print(f"\nin-process floor (no isolation, {len(folders)} correct+wrong submissions): "
               f"{over['floor']:.3f} s per submission")
         print(f"sandboxed, warm zygote, one at a time (same submissions):  {over['isolated']:.3f} s per submission")
-        print(f"isolation overhead: {ratio:.2f}x the floor ({(ratio - 1) * 100:+.0f}%)")
+        print(f"isolation overhead: {ratio:.2f}x the floor in wall time ({(ratio - 1) * 100:+.0f}%); in CPU time "
+              f"{over['isolated_cpu']:.3f} s against {over['floor_cpu']:.3f} s: "
+              f"{over['isolated_cpu'] / over['floor_cpu']:.2f}x")
 
         correct = next(f for f in folders if kinds[f.parent.name] == "correct")
         walls = single_grade(correct)
@@ -499,10 +523,12 @@ def main() -> None:
             every = [archives_folder for archives_folder in _all_prepared(subs, work / "prepared-all")]
             naive = naive_baseline(every, work / "naive", workers=2, timeout=8 * args.time_limit + 10)
             print(f"\nnaive baseline (one pytest process per submission, 2 at a time): {naive['wall']:.1f} s, "
-                  f"{naive['rate']:.2f} subs/s, median {naive['median']:.2f} s per process")
+                  f"{naive['rate']:.2f} subs/s, median {naive['median']:.2f} s per process, "
+                  f"{naive['cpu_per_sub']:.2f} CPU s per submission")
             print(f"batch -j 2 vs naive: {j2['rate'] / naive['rate']:.1f}x end to end"
                   + (f", {j2['steady'] / naive['rate']:.1f}x steady state" if j2["steady"] else ""))
-        print("\ntargets: -j 2 >= 15x naive (about 12 subs/s); isolation overhead <= 1.25x; "
+        print(f"\nload average at the end: {_load()} (other work on this machine slows every figure above)")
+        print("targets: -j 2 >= 15x naive (about 12 subs/s); isolation overhead <= 1.25x; "
               "vaegrade grade < 2.5 s; -j 2 peak PSS < 1024 MB")
     finally:
         if args.keep is None:
