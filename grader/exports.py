@@ -70,6 +70,11 @@ def columns() -> list[str]:
                "graded_at", "grader_version", "content_hash", "results_file", "problem"])
 
 
+def _text(value: str) -> str:
+    """A cell a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with ' and kept as text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _flag(value: bool | None) -> str:
     return "" if value is None else ("true" if value else "false")
 
@@ -91,7 +96,7 @@ def grade_rows(book: Gradebook) -> list[dict[str, str]]:
         ex: Attempt | None = exercises.get(learner)
         quiz: Attempt | None = quizzes.get(learner)
         row = dict.fromkeys(columns(), "")
-        row["learner"] = learner
+        row["learner"] = _text(learner)
         if ex is not None:
             concepts = ex.result.get("concepts", {})
             for c in manifest.load():
@@ -104,7 +109,7 @@ def grade_rows(book: Gradebook) -> list[dict[str, str]]:
         if quiz is not None:
             row.update(quiz_score=_num(quiz.score), quiz_max=_num(quiz.max_score), quiz_passed=_flag(quiz.passed))
         row["lesson_complete"] = _flag(bool(ex and ex.passed and quiz and quiz.passed))
-        row["problem"] = " | ".join(problems.get(learner, []))
+        row["problem"] = _text(" | ".join(problems.get(learner, [])))
         rows.append(row)
     return rows
 

@@ -161,3 +161,9 @@ def test_reading_while_a_writer_holds_the_database(book, tmp_path):
     assert reader.execute("SELECT COUNT(*) FROM problems").fetchone()[0] == 0   # nor see half an attempt
     reader.close()
     book.db.rollback()
+
+
+def test_a_learner_id_that_looks_like_a_formula_stays_text(book, tmp_path):
+    book.record_exercises("=HYPERLINK(\"http://x\")", result(FULL), "h")
+    exports.write_exports(book, tmp_path / "out")
+    assert list(rows(tmp_path / "out")) == ["'=HYPERLINK(\"http://x\")"]
