@@ -375,8 +375,8 @@ vaegrade quiz                                   # the quiz; your answers go to e
 vaegrade quiz --answers exercises/quiz_answers.json   # re-check a saved answers file
 ```
 
-`vaegrade check` runs only the public checks. Your grade comes from the
-hidden checks (fresh random inputs, batches, edge cases), which run when you
+`vaegrade check` runs only the public checks (so does `vaegrade grade` in
+this copy, which holds no other). Your grade comes from the hidden checks (fresh random inputs, batches, edge cases), which run when you
 open a pull request: its "grade" check shows a summary, and the lines of any
 failing function are annotated in the "Files changed" tab. This copy of the
 quiz has no answer key in plain text; the attempt that counts is the one CI
