@@ -34,7 +34,7 @@ from grader.sandbox.session import Zygote
 
 PACKAGE = Path(grader.__file__).resolve().parent
 REPO = PACKAGE.parent
-LIMITS = Limits(concept_seconds=3.0, memory_mb=512, output_chars=2000)
+LIMITS = Limits(concept_seconds=2.0, memory_mb=512, output_chars=2000)
 MARKER = "vaegrade-attack-marker-7d1e"
 CONCEPTS = [c.id for c in manifest.load()]
 
@@ -494,6 +494,23 @@ def reconstruction_mse(x, x_hat):
         db.execute("create table t (x)")
         db.commit()
     """)),
+    "copy_a_classmates_submission": gated(attempt("""
+        import glob
+        ns = {}
+        found = glob.glob("/tmp/vaegrade-*/mse.py") + glob.glob("__CLASSMATE__/mse.py")
+        exec(open(found[-1]).read(), ns)
+        _right = ns["reconstruction_mse"]
+    """)),
+    "slow_down_the_grader": in_function("""
+        import os
+        for how in (lambda: os.setpriority(os.PRIO_USER, 0, 19),
+                    lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 19),
+                    lambda: os.sched_setaffinity(os.getppid(), {0})):
+            try:
+                how()
+            except OSError:
+                pass
+    """),
     "huge_return_value": in_function("return np.zeros(3 * 10 ** 6)"),
     "huge_return_list": in_function("return [[float(i)] * 50 for i in range(1_000_000)]"),
     "hostile_return_object": BASE + """
@@ -590,7 +607,11 @@ def listener():
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_attack_earns_nothing(name, tmp_path, zygote, listener, monkeypatch):
     port, connections = listener
+    (tmp_path / "classmate").mkdir()
+    (tmp_path / "classmate" / "mse.py").write_text(honest_mse_source())
+    priority, affinity = os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0)
     source = ATTACKS[name].replace("__PORT__", str(port)).replace("__SUB__", str(tmp_path / "sub"))
+    source = source.replace("__CLASSMATE__", str(tmp_path / "classmate"))
     sub = _write_submission(tmp_path, source.replace("__CWD__", str(tmp_path / "cwd")))
     for path in _forbidden_files(tmp_path):
         assert not path.exists(), f"left over: {path}"
@@ -619,6 +640,7 @@ def test_attack_earns_nothing(name, tmp_path, zygote, listener, monkeypatch):
     assert _marked_processes() == []
     assert connections == []
     assert zygote.alive()
+    assert (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0)) == (priority, affinity)
     for check in result.checks:
         assert "\x1b" not in check.output and "\x1b" not in check.feedback
         assert len(check.output) <= LIMITS.output_chars + 100
@@ -766,7 +788,7 @@ def test_a_naive_in_process_grader_is_fooled(tmp_path):
 HARMLESS_TRICKS = ["import_solutions_package", "importlib_solution_by_path", "read_and_exec_hidden_checks",
                    "read_quiz_key_and_packaged_content", "read_installed_package_files",
                    "read_with_torch_from_file", "environment_tampering", "patch_grader_via_sys_modules",
-                   "network_access", "read_other_process_memory_and_env"]
+                   "network_access", "read_other_process_memory_and_env", "copy_a_classmates_submission"]
 
 
 def test_the_tricks_work_without_the_sandbox(tmp_path, listener):
@@ -783,10 +805,13 @@ def test_the_tricks_work_without_the_sandbox(tmp_path, listener):
         print(json.dumps(worked))
     """)
     paths = []
+    (tmp_path / "classmate").mkdir()
+    (tmp_path / "classmate" / "mse.py").write_text(honest_mse_source())
     for name in HARMLESS_TRICKS:
         folder = tmp_path / name
         folder.mkdir()
-        (folder / "mse.py").write_text(ATTACKS[name].replace("__PORT__", str(port)))
+        (folder / "mse.py").write_text(ATTACKS[name].replace("__PORT__", str(port)).replace(
+            "__CLASSMATE__", str(tmp_path / "classmate")))
         paths.append(str(folder / "mse.py"))
     out = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True, timeout=120,
                          cwd=tmp_path)

@@ -240,6 +240,10 @@ def run_in_child(zygote, folder, code: str, limits: Limits = Limits(), seconds: 
     ("killpg", "import signal; os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)"),
     ("pidfd signal", "import signal; signal.pidfd_send_signal(os.pidfd_open(os.getppid()), signal.SIGKILL)"),
     ("ctypes", "import ctypes; ctypes.CDLL(None)"),
+    ("renice the grader", "os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)"),
+    ("renice every process of the user", "os.setpriority(os.PRIO_USER, 0, 19)"),
+    ("pin the grader to one cpu", "os.sched_setaffinity(os.getppid(), {0})"),
+    ("read another process's file", f"open('/proc/self/root{REPO}/solutions/mse.py').read()"),
     ("sqlite", "import sqlite3; sqlite3.connect('db.sqlite')"),
     ("raise a limit", "import resource; resource.setrlimit(resource.RLIMIT_AS, (-1, -1))"),
     ("open an inherited fd", "open(0).read()"),
@@ -259,6 +263,7 @@ def test_the_guard_blocks(what, code, zygote, probe_dir):
     ("import threading; t = threading.Thread(target=print); t.start(); t.join(); out = 'thread'", "ok 'thread'"),
     ("import json, math, collections, fractions; out = math.sqrt(16)", "ok 4.0"),
     ("import torch.nn.functional as F, torch; out = float(F.mse_loss(torch.zeros(2), torch.ones(2)))", "ok 1.0"),
+    ("os.sched_setaffinity(0, os.sched_getaffinity(0)); out = len(os.sched_getaffinity(0)) > 0", "ok True"),
     ("os.environ['X'] = '1'; out = sorted(k for k in os.environ if 'TOKEN' in k or 'KEY' in k)", "ok []"),
 ])
 def test_the_guard_allows_ordinary_numeric_code(code, expected, zygote, probe_dir):
@@ -276,13 +281,14 @@ def test_kernel_confinement_holds_below_python(zygote, probe_dir):
         ffi.cdef("int fork(void); int kill(int, int); int getppid(void); int open(const char *, int, ...);")
         C = ffi.dlopen(None)
         out = [C.fork(), C.kill(C.getppid(), 0), C.open(b"/tmp/vaegrade-cffi-test", 0o101, ffi.cast("int", 0o644)),
-               C.open({str(REPO / 'solutions' / 'mse.py').encode()!r}, 0)]
+               C.open({str(REPO / 'solutions' / 'mse.py').encode()!r}, 0),
+               C.open({('/proc/self/root' + str(REPO / 'solutions' / 'mse.py')).encode()!r}, 0)]
     """
     result = run_in_child(zygote, probe_dir, code)
     assert result.startswith("ok [-1, -1, -1, ")
     if confine.landlock_abi() > 0:
         assert "'landlock': 0" not in status
-        assert result == "ok [-1, -1, -1, -1]"
+        assert result == "ok [-1, -1, -1, -1, -1]"
     assert not Path("/tmp/vaegrade-cffi-test").exists()
 
 

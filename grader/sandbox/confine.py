@@ -165,7 +165,8 @@ _DENIED = {  # x86-64 numbers
     "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "fanotify_init": 300,
     "syslog": 103, "ioperm": 173, "iopl": 172, "migrate_pages": 256, "move_pages": 279,
     "kcmp": 312, "mount_setattr": 442, "fsopen": 430, "fsmount": 432, "open_tree": 428,
-    "move_mount": 429, "fspick": 433, "fsconfig": 431,
+    "move_mount": 429, "fspick": 433, "fsconfig": 431, "setpriority": 141, "ioprio_set": 251,
+    "process_madvise": 440, "process_mrelease": 448,
 }
 _NO_SUCH = {"clone3": 435, "openat2": 437}  # ENOSYS: libc falls back to the checkable clone/openat
 
@@ -198,10 +199,14 @@ def seccomp_program(own_pid: int) -> bytes:
     # clone: threads only.
     prog += on(56, [_ins(_LD_W_ABS, arg(0)), _ins(_JSET, CLONE_THREAD, 0, 1), _ins(_RET, _ALLOW),
                     _ins(_RET, eperm)])
-    # kill / tgkill: only this process.
-    for nr in (62, 234):
+    # Signals: only to this process (kill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo).
+    for nr in (62, 234, 129, 297):
         prog += on(nr, [_ins(_LD_W_ABS, arg(0)), _ins(_JEQ, own_pid, 0, 1), _ins(_RET, _ALLOW),
                         _ins(_RET, eperm)])
+    # Scheduling: of this process (0 or its pid) only, so the grader cannot be slowed or pinned.
+    for nr in (203, 144, 142, 314):  # sched_setaffinity, sched_setscheduler, sched_setparam, sched_setattr
+        prog += on(nr, [_ins(_LD_W_ABS, arg(0)), _ins(_JEQ, 0, 1, 0), _ins(_JEQ, own_pid, 0, 1),
+                        _ins(_RET, _ALLOW), _ins(_RET, eperm)])
     # open / openat: read-only.
     for nr, i in ((2, 1), (257, 2)):
         prog += on(nr, [_ins(_LD_W_ABS, arg(i)), _ins(_JSET, _O_WRITE_FLAGS, 0, 1),
