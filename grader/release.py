@@ -114,7 +114,7 @@ def record_public_checks(solutions: Path) -> dict[str, list[dict]]:
     from grader import manifest
     from grader.checks import Fail, checks_for
     from grader.config import Limits
-    from grader.runner import Submission, _ConceptRun, stage
+    from grader.runner import Raised, Submission, _ConceptRun, stage
     from grader.sandbox.session import Zygote
 
     class Recorder(Submission):
@@ -123,7 +123,10 @@ def record_public_checks(solutions: Path) -> dict[str, list[dict]]:
             self.steps = []
 
         def call(self, func, *args, **kwargs):
-            return self._record("call", func, args, kwargs, super().outcome(func, *args, **kwargs))
+            got = self._record("call", func, args, kwargs, super().outcome(func, *args, **kwargs))
+            if isinstance(got, Raised):
+                raise Fail(self._raised_feedback(func, got), "code.exception")
+            return got
 
         def outcome(self, func, *args, **kwargs):
             return self._record("call", func, args, kwargs, super().outcome(func, *args, **kwargs))
