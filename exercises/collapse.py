@@ -27,8 +27,8 @@ def is_collapsed(kl_per_dim, threshold=1e-3):
     >>> is_collapsed([0.31, 0.18])       # False
     >>> is_collapsed([0.0003, 0.0001])   # True
     """
-    # TODO: convert with np.asarray(..., dtype=np.float64), raise ValueError when it
-    # is empty, and return bool(np.all(kl < threshold)).
+    # TODO: turn the input into an array, refuse an empty one, then decide whether
+    # every dimension is strictly below the threshold (mind < versus <=).
     raise NotImplementedError
 
 
@@ -52,6 +52,6 @@ def active_dimensions(kl_per_dim, threshold=1e-3):
     >>> active_dimensions([0.31, 0.18])       # [0, 1]
     >>> active_dimensions([0.0003, 0.0001])   # []
     """
-    # TODO: raise ValueError on empty input and return the sorted indices i with
-    # kl[i] >= threshold as Python ints.
+    # TODO: refuse an empty input, then list (in increasing order, as ints) the
+    # dimensions that still carry information: KL at or above the threshold.
     raise NotImplementedError

@@ -34,6 +34,6 @@ def vae_loss(x, x_hat, mu, logvar, beta=1.0):
 
     >>> vae_loss(x, x_hat, mu, logvar, beta=0.1)  # total=0.0218, recon=0.0017, kl=0.2009 (rounded)
     """
-    # TODO: raise ValueError for a negative beta; compute recon and kl with torch
-    # operations only (no numpy, no .item()), and return (recon + beta * kl, recon, kl).
+    # TODO: reject a negative beta; compute the two terms with torch operations only
+    # (numpy or .item() would cut the graph), then combine them with beta.
     raise NotImplementedError

@@ -32,9 +32,9 @@ def kl_to_standard_normal(mu, logvar):
     >>> kl_to_standard_normal([0.4, -0.2], [-0.7, 0.1])   # 0.2009
     >>> kl_to_standard_normal([2.0, -1.5], [-1.5, 1.2])   # 4.0466
     """
-    # TODO: compute the elementwise terms -0.5 * (1 + logvar - mu**2 - exp(logvar)),
-    # sum over the last axis (then average over the batch for 2-D input), clip at 0.0
-    # and return a Python float that is never -0.0.
+    # TODO: check the shapes match, compute the lesson's formula per element, reduce it
+    # over the latent axis (and then over the batch for 2-D input, as the docstring
+    # says), and make sure round-off can never give a negative number or -0.0.
     raise NotImplementedError
 
 
@@ -60,6 +60,6 @@ def kl_per_dimension(mu, logvar):
 
     >>> kl_per_dimension([0.4, -0.2], [-0.7, 0.1])  # two values that sum to 0.2009
     """
-    # TODO: compute the same elementwise terms, average over axis 0 for 2-D input,
-    # clip at 0.0 with np.maximum and add 0.0 so no entry is -0.0.
+    # TODO: the same per-element terms, kept per dimension: average over the batch
+    # for 2-D input; no entry may be negative or -0.0.
     raise NotImplementedError

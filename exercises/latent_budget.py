@@ -24,7 +24,8 @@ def latent_grid(height, width, downsample):
 
     >>> latent_grid(512, 512, 8)  # (64, 64)
     """
-    # TODO: validate the three arguments, then return (height // downsample, width // downsample).
+    # TODO: validate the three arguments (positive integers, sizes divisible by the
+    # factor), then shrink each spatial axis by the factor.
     raise NotImplementedError
 
 
@@ -47,6 +48,6 @@ def spatial_reduction(height, width, downsample):
 
     >>> spatial_reduction(512, 512, 8)  # 64
     """
-    # TODO: call latent_grid (so the same inputs raise ValueError) and divide the
-    # pixel positions by the latent positions.
+    # TODO: reuse latent_grid (so the same inputs are refused) and compare the number
+    # of positions before and after.
     raise NotImplementedError

@@ -27,6 +27,6 @@ def reconstruction_mse(x, x_hat):
 
     >>> reconstruction_mse([0.10, 0.90, 0.85, 0.12], [0.12, 0.84, 0.80, 0.14])  # 0.001725
     """
-    # TODO: convert both inputs with np.asarray(..., dtype=np.float64), raise
-    # ValueError when the shapes differ, and return float(mean of the squared differences).
+    # TODO: turn both inputs into arrays, refuse mismatched shapes, and return the
+    # mean of the squared differences as a Python float.
     raise NotImplementedError

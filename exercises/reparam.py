@@ -29,6 +29,6 @@ def reparameterize(mu, logvar, epsilon=None):
     >>> reparameterize(torch.tensor([0.4, -0.2]), torch.tensor([-0.7, 0.1]),
     ...                torch.tensor([0.5, -1.0]))  # tensor([0.752, -1.251]) (rounded)
     """
-    # TODO: if epsilon is None draw it with torch.randn_like(mu); return
-    # mu + torch.exp(0.5 * logvar) * epsilon.
+    # TODO: draw the noise when none is given, turn logvar into a standard deviation,
+    # and move from mu by the scaled noise, all in torch so gradients flow.
     raise NotImplementedError

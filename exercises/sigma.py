@@ -25,5 +25,6 @@ def logvar_to_sigma(logvar):
 
     >>> logvar_to_sigma([-0.70, 0.10])  # array([0.705, 1.051]) (rounded)
     """
-    # TODO: convert logvar with np.asarray(..., dtype=np.float64) and return exp(0.5 * logvar).
+    # TODO: turn logvar into an array and convert it to a standard deviation
+    # (a variance is not a standard deviation).
     raise NotImplementedError

@@ -27,8 +27,8 @@ def squared_distances(z_e, codebook):
     >>> squared_distances([0.72, -0.10], [[-0.80, 0.20], [0.65, -0.05], [0.10, 0.90]])
     ... # array([2.4004, 0.0074, 1.3844])
     """
-    # TODO: check the shapes, then sum the squared differences over the last axis
-    # (broadcast z_e[..., None, :] against the codebook).
+    # TODO: check the code sizes match, then compute every squared distance between
+    # encoder vector(s) and codebook rows.
     raise NotImplementedError
 
 
@@ -53,8 +53,8 @@ def nearest_code(z_e, codebook):
     >>> nearest_code([0.72, -0.10], [[-0.80, 0.20], [0.65, -0.05], [0.10, 0.90]])
     ... # (1, array([0.65, -0.05]))
     """
-    # TODO: take the argmin (not argmax) of squared_distances over the last axis
-    # and look the winning rows up in the codebook.
+    # TODO: pick the closest code for each encoder vector (ties: the lowest index)
+    # and look it up in the codebook.
     raise NotImplementedError
 
 
@@ -80,6 +80,6 @@ def quantize_straight_through(z_e, codebook):
     ...     torch.tensor([[-0.80, 0.20], [0.65, -0.05], [0.10, 0.90]]))
     ... # (tensor([[0.65, -0.05]]), tensor([1]))
     """
-    # TODO: compute the (n, K) squared distances, take torch.argmin over dim 1,
-    # gather codebook[indices] and return (z_e + (codes - z_e).detach(), indices).
+    # TODO: find the nearest codes with torch, then build z_q so its forward value is
+    # the codes while its gradient flows to z_e unchanged (the straight-through estimator).
     raise NotImplementedError
