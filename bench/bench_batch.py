@@ -214,21 +214,32 @@ def _load() -> str:
 def _latencies(gradebook: Path) -> list[float]:
     db = sqlite3.connect(gradebook)
     try:
-        return [json.loads(r[0])["execution_time"] for r in db.execute("SELECT result_json FROM attempts")]
+        return [json.loads(r[0])["execution_time"] for r in db.execute(
+            "SELECT result_json FROM attempts WHERE kind = 'exercises'")]
     finally:
         db.close()
 
 
-def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, mode: str | None = None) -> dict:
+def _scores(gradebook: Path) -> dict[str, tuple[float, float]]:
+    db = sqlite3.connect(gradebook)
+    try:
+        return {k: (s, m) for k, s, m in db.execute("SELECT learner, score, max_score FROM attempts")}
+    finally:
+        db.close()
+
+
+def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, memory_limit: int,
+              mode: str | None = None) -> dict:
     """One batch as its own process (the CLI, or the library with a worker mode), measured from outside."""
     if mode is None:
         cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", str(jobs),
-               "-q", "--time-limit", str(time_limit)]
+               "-q", "--time-limit", str(time_limit), "--memory-limit", str(memory_limit)]
     else:
         code = ("import sys; from pathlib import Path; from grader.batch import run_batch; "
                 "from grader.config import Limits; "
                 f"s = run_batch(Path({str(subs)!r}), Path({str(out)!r}), jobs={jobs}, progress=None, "
-                f"limits=Limits(concept_seconds={time_limit}), mode={mode!r}); print(s.graded)")
+                f"limits=Limits(concept_seconds={time_limit}, memory_mb={memory_limit}), mode={mode!r}); "
+                "print(s.graded)")
         cmd = [sys.executable, "-c", code]
     started, cpu0 = time.monotonic(), _children_cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -472,6 +483,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40, help="synthetic submissions (default 40)")
     parser.add_argument("--time-limit", type=float, default=2.0,
                         help="per-concept time limit for the batch runs, seconds (default 2)")
+    parser.add_argument("--memory-limit", type=int, default=256,
+                        help="memory limit of each sandboxed process for the batch runs, MB (default 256; the "
+                             "memory bomb fills it, so it bounds the peak)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the floor/isolated comparison")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     parser.add_argument("--skip-naive", action="store_true", help="skip the pytest baseline (the slowest part)")
@@ -486,23 +500,31 @@ def main() -> None:
     counts = {k: sum(v.split(":")[0] == k for v in kinds.values()) for k in ("correct", "wrong", "adversarial")}
     print(f"{args.n} submissions: {counts['correct']} correct, {counts['wrong']} wrong, "
           f"{counts['adversarial']} adversarial ({', '.join(v.split(':')[1] for v in kinds.values() if v.startswith('adv'))}); "
-          f"cores: {os.cpu_count()}; per-concept time limit {args.time_limit:g} s; load average {_load()}")
+          f"cores: {os.cpu_count()}; per-concept time limit {args.time_limit:g} s, memory limit "
+          f"{args.memory_limit} MB; load average {_load()}")
     print(f"work folder: {work}")
     try:
-        j1 = run_batch(subs, work / "out-j1", jobs=1, time_limit=args.time_limit)
-        j2 = run_batch(subs, work / "out-j2", jobs=2, time_limit=args.time_limit)
+        limits = dict(time_limit=args.time_limit, memory_limit=args.memory_limit)
+        j1 = run_batch(subs, work / "out-j1", jobs=1, **limits)
+        j2 = run_batch(subs, work / "out-j2", jobs=2, **limits)
         rows = [("vaegrade batch -j 1", j1), ("vaegrade batch -j 2", j2)]
         if not args.skip_modes:
-            rows.append(("library, -j 2, threads", run_batch(subs, work / "out-threads", jobs=2,
-                                                              time_limit=args.time_limit, mode="threads")))
+            rows.append(("library, -j 2, threads", run_batch(subs, work / "out-threads", jobs=2, mode="threads",
+                                                              **limits)))
             rows.append(("library, -j 2, processes", run_batch(subs, work / "out-processes", jobs=2,
-                                                                time_limit=args.time_limit, mode="processes")))
+                                                                mode="processes", **limits)))
         print(f"\n{'':27} {'wall s':>7} {'subs/s':>7} {'steady/s':>9} {'median s':>9} {'p95 s':>7} "
               f"{'CPU s/sub':>10} {'peak PSS MB':>12}")
         for name, r in rows:
             steady = f"{r['steady']:.2f}" if r["steady"] else "-"
             print(f"{name:27} {r['wall']:7.2f} {r['rate']:7.2f} {steady:>9} {r['median']:9.3f} {r['p95']:7.3f} "
                   f"{r['cpu_per_sub']:10.3f} {r['peak_mb']:8.0f} ({r['peak_procs']} procs)")
+
+        scores = _scores(work / "out-j2" / "gradebook.sqlite")
+        full = [k for k, v in kinds.items() if v == "correct" and scores[k][0] == scores[k][1]]
+        print(f"sanity: {len(full)} of {counts['correct']} correct submissions got full marks; "
+              f"wrong ones scored {_mean(scores, kinds, 'wrong'):.1f} on average, adversarial ones "
+              f"{_mean(scores, kinds, 'adversarial'):.1f} (of {next(iter(scores.values()))[1]:g})")
 
         folders = prepared_folders(subs, kinds, work / "prepared")
         over = isolation_overhead(folders, args.rounds)
@@ -533,6 +555,11 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _mean(scores: dict, kinds: dict, kind: str) -> float:
+    got = [scores[k][0] for k, v in kinds.items() if v.startswith(kind)]
+    return sum(got) / len(got) if got else float("nan")
 
 
 def _all_prepared(subs: Path, work: Path) -> list[Path]:

@@ -103,15 +103,17 @@ class Worker:
         self.stopping = threading.Event()
 
     def zygote(self, fresh: bool = False):
-        from grader.sandbox.session import Zygote
+        from grader.sandbox.session import SandboxError, Zygote
 
         zygote = getattr(self.local, "zygote", None)
-        if zygote is not None and (fresh or zygote.proc.poll() is not None):
+        if zygote is not None and (fresh or not zygote.alive()):
             zygote.close()
             zygote = None
         if zygote is None:
-            zygote = self.local.zygote = Zygote()
-            with self.lock:
+            with self.lock:   # never start a sandbox that close() would miss
+                if self.stopping.is_set():
+                    raise SandboxError("the batch is stopping")
+                zygote = self.local.zygote = Zygote()
                 self.zygotes.append(zygote)
         return zygote
 
