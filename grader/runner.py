@@ -201,6 +201,21 @@ class Submission:
         return f"{func} raised {raised.type_name}{where}{when}: {raised.message}"
 
 
+def _normalise(reply) -> tuple:
+    """A child's reply in a shape the trusted side can rely on (a forged one becomes a failure)."""
+    kind = reply[0]
+    if kind in ("ok", "raised", "missing_function"):
+        return reply
+    if kind == "missing_file":
+        return ("missing_file",)
+    if kind == "limit" and len(reply) == 2 and reply[1] in ("time", "memory"):
+        return reply
+    if kind == "import_error" and len(reply) >= 3:
+        line = reply[3] if len(reply) > 3 and type(reply[3]) is int else None
+        return ("import_error", clean_text(reply[1], 100), clean_text(reply[2], 500), line)
+    return ("failure", "protocol", "sent a reply the grader does not understand")
+
+
 class _ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
@@ -233,12 +248,9 @@ class _ConceptRun:
             kept = (self.output + text)[: self.limits.output_chars]
             dropped = max(0, total - len(text)) + len(self.output) + len(text) - len(kept)
             self.output = kept + (f"\n... ({dropped} more characters cut)" if dropped > 0 else "")
-        if isinstance(reply, tuple) and reply and reply[0] in ("missing_file", "import_error"):
+        reply = _normalise(reply)
+        if reply[0] in ("missing_file", "import_error", "limit"):
             self.fatal = reply
-        if isinstance(reply, tuple) and reply and reply[0] == "limit":
-            self.fatal = reply
-        if not isinstance(reply, tuple) or not reply:
-            return ("failure", "protocol", "an unreadable reply")
         return reply
 
     def fatal_message(self, reply) -> str:

@@ -460,6 +460,20 @@ def reconstruction_mse(x, x_hat):
             except OSError:
                 pass
     """),
+    "forge_malformed_replies": in_function("""
+        import os, pickle, stat, struct
+        forged = [("import_error",), ("limit", "\\x1b[2J"), ("raised",), ("ok",), ("missing_file", 1, 2),
+                  ("import_error", "\\x1b[31m", 5, "x", None), ("raised", 1, 2, 3, 4), ("ok", ("t", 1), []),
+                  ("ok", ("float", 0.0), {"grads": ("ok", 5), "history": "x"}), ("whatever", 1), ("missing_function",)]
+        for fd in range(3, 1024):
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    for reply in forged:
+                        body = pickle.dumps((reply, "", 0), protocol=5)
+                        os.write(fd, struct.pack("!Q", len(body)) + body)
+            except OSError:
+                pass
+    """),
     "drip_feed_reply_past_deadline": in_function("""
         import os, stat, struct, time
         for fd in range(3, 1024):
