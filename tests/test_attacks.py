@@ -367,6 +367,14 @@ def reconstruction_mse(x, x_hat):
         texts.append(open(os.path.join(os.path.dirname(grader.__file__), "checks", "mse.py")).read())
         assert any("reference" in t for t in texts)
     """)),
+    "dir_fd_relative_open": gated(attempt(f"""
+        import os, numpy
+        site = os.path.dirname(os.path.dirname(numpy.__file__))
+        fd = os.open(site, os.O_RDONLY)
+        for target in ({str(PACKAGE / "checks" / "mse.py")!r}, {str(REPO / "solutions" / "mse.py")!r}):
+            src = os.read(os.open(os.path.relpath(target, site), os.O_RDONLY, dir_fd=fd), 100000)
+        assert b"reconstruction_mse" in src
+    """)),
     "read_with_torch_from_file": gated(attempt(f"""
         import torch
         data = torch.from_file({str(REPO / "solutions" / "mse.py")!r}, size=64, dtype=torch.uint8)
@@ -801,7 +809,7 @@ def test_a_naive_in_process_grader_is_fooled(tmp_path):
 # so their earning nothing above is the sandbox's doing, not a bug in the attack.
 HARMLESS_TRICKS = ["import_solutions_package", "importlib_solution_by_path", "read_and_exec_hidden_checks",
                    "read_quiz_key_and_packaged_content", "read_installed_package_files",
-                   "read_with_torch_from_file", "environment_tampering", "patch_grader_via_sys_modules",
+                   "read_with_torch_from_file", "dir_fd_relative_open", "environment_tampering", "patch_grader_via_sys_modules",
                    "network_access", "read_other_process_memory_and_env", "copy_a_classmates_submission"]
 
 

@@ -228,6 +228,8 @@ def run_in_child(zygote, folder, code: str, limits: Limits = Limits(), seconds: 
     ("read the solutions", f"open({str(REPO / 'solutions' / 'mse.py')!r}).read()"),
     ("read the quiz key", f"open({str(REPO / 'quizzes' / 'mastery.toml')!r}).read()"),
     ("read /etc/passwd", "open('/etc/passwd').read()"),
+    ("open a folder (for dir_fd tricks)", "import numpy; os.open(os.path.dirname(os.path.dirname(numpy.__file__)), os.O_RDONLY)"),
+    ("open a folder with O_PATH", "os.open('.', os.O_PATH)"),
     ("read another process", "open(f'/proc/{os.getppid()}/environ').read()"),
     ("start a subprocess", "import subprocess; subprocess.run(['true'])"),
     ("os.system", "os.system('true')"),

@@ -60,7 +60,7 @@ def install(read_roots: list[str]) -> None:
     allowed = [os.path.realpath(r) for r in read_roots] + python_roots
     own = frozenset(os.path.realpath(r) for r in read_roots)
     system_read = _SYSTEM_READ + (f"/proc/{os.getpid()}/",)
-    realpath, fspath = os.path.realpath, os.fspath
+    realpath, fspath, isdir = os.path.realpath, os.fspath, os.path.isdir
 
     def hook(event: str, args: tuple) -> None:
         if event in _BLOCKED_EVENTS:
@@ -77,6 +77,9 @@ def install(read_roots: list[str]) -> None:
         if event == "open" and isinstance(args[1], str) and any(c in args[1] for c in "wax+"):
             raise PermissionError("the grader's sandbox does not allow writing files")
         path = realpath(fspath(target) if not isinstance(target, bytes) else os.fsdecode(target))
+        if event == "open" and isdir(path):
+            # A folder's fd would let `dir_fd=` resolve a relative path somewhere this hook never sees.
+            raise PermissionError("the grader's sandbox does not allow opening folders")
         if _under(path, own):
             return
         if _under(path, denied) or not (_under(path, allowed) or path.startswith(system_read)):
