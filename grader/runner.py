@@ -164,16 +164,89 @@ class Submission:
         return value, [decode_result(g) for g in grads[1]]
 
     def train_vae(self, func: str, payload: dict):
-        reply = self._request(("train_vae", self.concept.file, func, payload), func)
+        """Train the lesson's TinyVAE with the learner's loss; (trained weights, [(step, loss), ...]).
+
+        The network's forward and backward passes and the Adam updates run here, in trusted numpy;
+        each step the child only evaluates the learner's loss on this step's (x, x_hat, mu, logvar)
+        and its gradients with respect to x_hat, mu and logvar. A submission that replaces the
+        training loop inside its own process therefore changes nothing: the model is trained by
+        the loss function that is graded, or not at all.
+        """
+        x = decode_array(payload["patches"]).astype(np.float64)
+        params = [decode_array(w).astype(np.float64) for w in payload["weights"]]
+        moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+        noise = np.random.default_rng(int(payload["seed"]))
+        lr, beta, b1, b2, adam_eps = float(payload["lr"]), float(payload["beta"]), 0.9, 0.999, 1e-8
+        history = []
+        with np.errstate(all="ignore"):
+            for step in range(1, int(payload["steps"]) + 1):
+                w = params
+                hidden = np.tanh(x @ w[0].T + w[1])
+                mu, logvar = hidden @ w[2].T + w[3], hidden @ w[4].T + w[5]
+                eps = noise.standard_normal(mu.shape)
+                std = np.exp(0.5 * logvar)
+                z = mu + std * eps
+                dec = np.tanh(z @ w[6].T + w[7])
+                x_hat = 1.0 / (1.0 + np.exp(-(dec @ w[8].T + w[9])))
+                value, (g_xhat, g_mu, g_logvar) = self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step)
+                if step % 10 == 0 or step == 1:
+                    history.append((step, value))
+                g_a8 = g_xhat * x_hat * (1.0 - x_hat)
+                g_a6 = (g_a8 @ w[8]) * (1.0 - dec ** 2)
+                g_z = g_a6 @ w[6]
+                g_mu, g_logvar = g_mu + g_z, g_logvar + g_z * eps * 0.5 * std
+                g_a0 = (g_mu @ w[2] + g_logvar @ w[4]) * (1.0 - hidden ** 2)
+                grads = [g_a0.T @ x, g_a0.sum(0), g_mu.T @ hidden, g_mu.sum(0), g_logvar.T @ hidden,
+                         g_logvar.sum(0), g_a6.T @ z, g_a6.sum(0), g_a8.T @ dec, g_a8.sum(0)]
+                for p, g, (m, v) in zip(params, grads, moments):
+                    m *= b1
+                    m += (1 - b1) * g
+                    v *= b2
+                    v += (1 - b2) * g * g
+                    p -= lr * (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + adam_eps)
+        return [p.astype(np.float32) for p in params], history
+
+    def _loss_and_grads(self, func, x, x_hat, mu, logvar, beta, step):
+        """One evaluation of the learner's loss in the sandbox: (total, (dL/dx_hat, dL/dmu, dL/dlogvar))."""
+        args = [T(x), T(x_hat, grad=True), T(mu, grad=True), T(logvar, grad=True)]
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {"beta": encode_arg(beta)}, {"backward": [encode_array(np.ones(()))]}), func)
+
+        def problem(message: str) -> Fail:
+            raised = Raised("LossProblem", message, None, ("LossProblem",))
+            return Fail(self._raised_feedback(func, raised, during="training the TinyVAE"), "code.exception")
+
         if isinstance(reply, Raised):
             raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), "code.exception")
-        weights = decode_result(reply[1])
-        history = reply[2].get("history", [])
-        if not isinstance(history, list) or len(history) > 100_000 or not all(
-                isinstance(h, tuple) and len(h) <= 4 and all(type(v) in (int, float) for v in h)
-                for h in history):
-            raise protocol.ProtocolError("malformed training history")
-        return weights, history
+        out = decode_result(reply[1])
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise problem(f"{func} must return a tuple (total, recon, kl)")
+        total, grads = out[0], reply[2].get("grads")
+        if not isinstance(grads, tuple) or not grads or not isinstance(grads[0], str):
+            raise protocol.ProtocolError("missing gradients")
+        if grads[0] == "raised" and len(grads) > 2:
+            raise Fail(f"backpropagating through {func} raised {clean_text(grads[1], 100)} while training the "
+                       f"TinyVAE: {clean_text(grads[2], 500)}", "torch.no_grad_path")
+        if not isinstance(total, TensorValue) or not total.requires_grad or total.array.size != 1 \
+                or grads[0] != "ok":
+            raise problem("the total loss is not a one-element torch tensor connected to the model, "
+                          "so backpropagation cannot train the VAE")
+        value = float(total.array.reshape(()))
+        if not np.isfinite(value):
+            raise problem(f"the loss became {value} at step {step}")
+        if not isinstance(grads[1], list) or len(grads[1]) != 4:
+            raise protocol.ProtocolError("malformed gradients")
+        found = []
+        for enc, like in zip(grads[1][1:], (x_hat, mu, logvar)):
+            g = decode_result(enc)
+            g = g.array if isinstance(g, TensorValue) else g
+            if g is None:
+                found.append(np.zeros_like(like))
+            elif isinstance(g, np.ndarray) and g.shape == like.shape:
+                found.append(g.astype(np.float64))
+            else:
+                raise protocol.ProtocolError("a gradient of the wrong shape")
+        return value, tuple(found)
 
     # Plumbing -------------------------------------------------------------------
     def _request(self, msg, func: str):

@@ -717,6 +717,55 @@ def test_feedback_and_output_carry_no_terminal_escapes(tmp_path, zygote):
             assert "\u202e" not in field
 
 
+# --- replacing the TinyVAE training loop (targets the elbo concept) ----------------------------
+
+WRONG_ELBO = """
+import torch
+
+def vae_loss(x, x_hat, mu, logvar, beta=1.0):
+    if beta < 0:
+        raise ValueError("beta must be non-negative")
+    recon = torch.mean((x_hat - x) ** 2)
+    terms = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    kl = terms.sum(dim=-1).mean() if terms.dim() == 2 else terms.sum()
+    return recon - 50 * beta * kl, recon, kl  # WRONG: the KL pushes posteriors away, fifty times over
+"""
+
+TRAINING_SWAP = WRONG_ELBO + """
+def _good_loss(x, x_hat, mu, logvar, beta=1.0):
+    recon = torch.mean((x_hat - x) ** 2)
+    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(-1).mean()
+    return recon + beta * kl, recon, kl
+
+import sys
+for name in ("grader.tinyvae", "grader.sandbox.child"):
+    module = sys.modules.get(name)
+    if module is not None and hasattr(module, "train"):
+        _orig = module.train
+        module.train = lambda loss_fn, payload, _orig=_orig: _orig(_good_loss, payload)
+child = sys.modules.get("grader.sandbox.child")
+if child is not None:
+    for key, handler in list(child.HANDLERS.items()):
+        child.HANDLERS[key] = handler
+"""
+
+
+def test_replacing_the_training_loop_earns_nothing(tmp_path, zygote):
+    """The TinyVAE check trains with the graded vae_loss: a wrong loss that swaps in a good one
+    inside its own process earns exactly what the wrong loss alone earns."""
+    honest, attack = tmp_path / "honest", tmp_path / "attack"
+    for folder, source in ((honest, WRONG_ELBO), (attack, TRAINING_SWAP)):
+        folder.mkdir()
+        (folder / "elbo.py").write_text(source)
+    results = [grade_submission(f, zygote=zygote, seed=5) for f in (honest, attack)]
+    for result in results:
+        _assert_valid(result)
+    scores = [{c.name: c.score for c in r.concepts[CONCEPTS.index("elbo")].checks} for r in results]
+    assert scores[0] == scores[1]
+    training = [name for name in scores[1] if "TinyVAE" in name]
+    assert training and all(scores[1][name] == 0 for name in training)
+
+
 # --- replaying last run's expected values ----------------------------------------------------
 
 

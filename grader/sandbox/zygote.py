@@ -25,7 +25,6 @@ def _warm_imports() -> None:
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     import grader.sandbox.child  # noqa: F401
-    import grader.tinyvae  # noqa: F401
     from grader.sandbox import confine, guard
 
     global _READ_ROOTS
