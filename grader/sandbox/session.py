@@ -140,11 +140,18 @@ class Zygote:
                     continue
                 finally:
                     theirs.close()
-                return Child(self, reply[1], ours, limits)
+                return Child(self, reply[1], ours, limits, self.restarts)
         raise SandboxError("the sandbox could not start a process")  # not reached
 
-    def release(self, pid: int) -> int | None:
-        """Kill the child and everything it started; its wait status, when the zygote knows it."""
+    def release(self, pid: int, generation: int | None = None) -> int | None:
+        """Kill the child and everything it started; its wait status, when the zygote knows it.
+
+        Only a child of the current warm parent is signalled by pid (it cannot have been reaped,
+        so its pid cannot have been reused); a child of a warm parent that died is killed through
+        its pidfd by `Child.kill`.
+        """
+        if generation is not None and generation != self.restarts:
+            return None
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -186,10 +193,15 @@ class Zygote:
 class Child:
     """One sandboxed process running one submission's code."""
 
-    def __init__(self, zygote: Zygote, pid: int, sock: socket.socket, limits: Limits):
+    def __init__(self, zygote: Zygote, pid: int, sock: socket.socket, limits: Limits, generation: int = 0):
         self.zygote, self.pid, self.sock, self.limits = zygote, pid, sock, limits
+        self.generation = generation
         self.alive = True
         self.status: int | None = None
+        try:  # a handle that stays this process's even after it is reaped
+            self.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
 
     def request(self, msg, deadline: float):
         """Send one request; return (reply, output, output_total) or a Failure.
@@ -228,7 +240,14 @@ class Child:
                 self.sock.close()
             except OSError:
                 pass
-            self.status = self.zygote.release(self.pid)
+            if self.pidfd is not None:
+                try:
+                    signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+                except OSError:
+                    pass
+                os.close(self.pidfd)
+                self.pidfd = None
+            self.status = self.zygote.release(self.pid, self.generation)
 
     def __enter__(self) -> "Child":
         return self

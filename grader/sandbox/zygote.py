@@ -57,6 +57,8 @@ def _kill(pid: int) -> None:
 
 def _release(pid: int, active: set[int]) -> int | None:
     """Kill a child, its process group and every orphan it left; return the child's wait status."""
+    if pid not in active:  # never signal a pid this process does not own: it may be someone else's now
+        return None
     _kill(pid)
     status = None
     try:
