@@ -1,10 +1,11 @@
 """The lesson's TinyVAE ("Train a tiny VAE"), for checking that a learner's vae_loss trains it.
 
-The trusted process builds the data and the initial weights (numpy only) and
-judges the trained weights with its own numpy forward pass; the sandboxed
-child runs the training loop with the learner's loss (torch). The optimizer is
-Adam written out by hand: it is the same update as ``torch.optim.Adam`` but
-avoids the second of start-up that importing ``torch.optim`` costs.
+Everything here runs in the trusted process, in numpy: the data, the initial
+weights, the forward and backward passes, Adam (the same update as
+``torch.optim.Adam``) and the judgement of the trained weights. The learner's
+``vae_loss`` enters only through ``loss_and_grads``: each step the sandbox
+evaluates it on (x, x_hat, mu, logvar) and returns its gradients, so a
+submission cannot swap in a training loop of its own.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ LOWER_MARK = [0.04, 0.07, 0.06, 0.08, 0.05, 0.10, 0.15, 0.12, 0.10, 0.06, 0.08, 
 # (out, in) of each nn.Linear, in the lesson's order: encoder, mu, logvar, decoder 1, decoder 2.
 LAYERS = [(12, 25), (2, 12), (2, 12), (12, 2), (25, 12)]
 LR, BETA = 0.03, 0.02
-
-
-class LossProblem(Exception):
-    """The learner's loss cannot drive training (wrong return shape, no graph, NaN)."""
 
 
 def make_patches(rng: np.random.Generator, per_family: int = 32) -> np.ndarray:
@@ -52,43 +49,40 @@ def reconstruction_error(weights: list[np.ndarray], patches: np.ndarray, eps: np
     return float(np.mean((x_hat - x) ** 2))
 
 
-def train(loss_fn, payload: dict):
-    """Child side: train with the learner's loss; return the final weights and a loss log."""
-    import torch
-
-    from grader.sandbox.protocol import decode_array
-
-    x = torch.from_numpy(decode_array(payload["patches"]))
-    params = [torch.from_numpy(decode_array(w)).requires_grad_(True) for w in payload["weights"]]
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
-    gen = torch.Generator().manual_seed(int(payload["seed"]))
-    lr, b1, b2, adam_eps = float(payload["lr"]), 0.9, 0.999, 1e-8
+def train(loss_and_grads, x: np.ndarray, weights: list[np.ndarray], *, steps: int, lr: float,
+          beta: float, seed: int) -> tuple[list[np.ndarray], list[tuple[int, float]]]:
+    """Adam on the TinyVAE; loss_and_grads(x, x_hat, mu, logvar, beta, step) -> (loss, (dL/dx_hat, dL/dmu, dL/dlogvar))."""
+    x = np.asarray(x, dtype=np.float64)
+    params = [np.asarray(w, dtype=np.float64).copy() for w in weights]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    noise = np.random.default_rng(seed)
+    b1, b2, adam_eps = 0.9, 0.999, 1e-8
     history = []
-    for step in range(1, int(payload["steps"]) + 1):
-        w = params
-        hidden = torch.tanh(x @ w[0].T + w[1])
-        mu, logvar = hidden @ w[2].T + w[3], hidden @ w[4].T + w[5]
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
-        x_hat = torch.sigmoid(torch.tanh(z @ w[6].T + w[7]) @ w[8].T + w[9])
-        out = loss_fn(x, x_hat, mu, logvar, beta=float(payload["beta"]))
-        if not isinstance(out, (tuple, list)) or len(out) != 3:
-            raise LossProblem("vae_loss must return a tuple (total, recon, kl)")
-        total = out[0]
-        if not isinstance(total, torch.Tensor) or not total.requires_grad or total.numel() != 1:
-            raise LossProblem("the total loss is not a one-element torch tensor connected to the model, "
-                              "so backpropagation cannot train the VAE")
-        grads = torch.autograd.grad(total.reshape(()), params, allow_unused=True)
-        value = float(total.detach())
-        if not np.isfinite(value):
-            raise LossProblem(f"the loss became {value} at step {step}")
-        if step % 10 == 0 or step == 1:
-            history.append((step, value))
-        with torch.no_grad():
+    with np.errstate(all="ignore"):
+        for step in range(1, steps + 1):
+            w = params
+            hidden = np.tanh(x @ w[0].T + w[1])
+            mu, logvar = hidden @ w[2].T + w[3], hidden @ w[4].T + w[5]
+            eps = noise.standard_normal(mu.shape)
+            std = np.exp(0.5 * logvar)
+            z = mu + std * eps
+            dec = np.tanh(z @ w[6].T + w[7])
+            x_hat = 1.0 / (1.0 + np.exp(-(dec @ w[8].T + w[9])))
+            value, (g_xhat, g_mu, g_logvar) = loss_and_grads(x, x_hat, mu, logvar, beta, step)
+            if step % 10 == 0 or step == 1:
+                history.append((step, value))
+            # Backpropagate the learner's gradients through the decoder, the sample and the encoder.
+            g_a8 = g_xhat * x_hat * (1.0 - x_hat)
+            g_a6 = (g_a8 @ w[8]) * (1.0 - dec ** 2)
+            g_z = g_a6 @ w[6]
+            g_mu, g_logvar = g_mu + g_z, g_logvar + g_z * eps * 0.5 * std
+            g_a0 = (g_mu @ w[2] + g_logvar @ w[4]) * (1.0 - hidden ** 2)
+            grads = [g_a0.T @ x, g_a0.sum(0), g_mu.T @ hidden, g_mu.sum(0), g_logvar.T @ hidden,
+                     g_logvar.sum(0), g_a6.T @ z, g_a6.sum(0), g_a8.T @ dec, g_a8.sum(0)]
             for p, g, (m, v) in zip(params, grads, moments):
-                if g is None:
-                    continue
-                m.mul_(b1).add_(g, alpha=1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                m_hat, v_hat = m / (1 - b1 ** step), v / (1 - b2 ** step)
-                p.sub_(lr * m_hat / (v_hat.sqrt() + adam_eps))
-    return [p.detach().numpy().copy() for p in params], history
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * g * g
+                p -= lr * (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + adam_eps)
+    return [p.astype(np.float32) for p in params], history
