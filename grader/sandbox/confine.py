@@ -254,7 +254,9 @@ def denied_paths() -> list[str]:
     package = os.path.realpath(os.path.dirname(grader.__file__))
     project = os.path.dirname(package)
     found = [package] + [os.path.join(project, d) for d in ("solutions", "quizzes", "tests", ".git", "site")]
-    return [os.path.realpath(p) for p in found]
+    # Another installed copy (a checkout run beside `pip install .`) ships solutions and the key too.
+    found += [os.path.join(root, "grader") for root in python_roots() if os.path.isdir(os.path.join(root, "grader"))]
+    return sorted({os.path.realpath(p) for p in found})
 
 
 def python_roots() -> list[str]:
