@@ -702,7 +702,6 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
     percents, scores, max_scores = [], [], []
     ex_pass = {}
     for lid in graded:
-        r = snap.exercises[lid]
         last = [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
         scores.append(last.score)
         max_scores.append(last.max_score)

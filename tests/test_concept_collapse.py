@@ -3,31 +3,18 @@ is named, and correct code in other styles earns full marks."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from concept_helpers import concept_graders
 
 from grader.runner import grade_submission
-from grader.sandbox.session import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCEPT, FILE = "collapse", "collapse.py"
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    with Zygote() as z:
-        yield z
-
-
-def grade(folder, zygote, seed=11):
-    return grade_submission(folder, concepts=[CONCEPT], seed=seed, zygote=zygote).concepts[0]
-
-
-def grade_source(tmp_path, zygote, source: str, seed=11):
-    (tmp_path / FILE).write_text(textwrap.dedent(source))
-    return grade(tmp_path, zygote, seed)
+grade, grade_source = concept_graders(CONCEPT)
 
 
 def test_reference_solution_scores_full_marks(zygote):

@@ -4,33 +4,19 @@ from one that does not."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from concept_helpers import concept_graders
 
 from grader.checks import elbo
-from grader.runner import grade_submission
-from grader.sandbox.session import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCEPT, FILE = "elbo", "elbo.py"
 TRAINING_CHECK = "trains the lesson's TinyVAE (reconstruction error of the lesson's order)"
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    with Zygote() as z:
-        yield z
-
-
-def grade(folder, zygote, seed=11):
-    return grade_submission(folder, concepts=[CONCEPT], seed=seed, zygote=zygote).concepts[0]
-
-
-def grade_source(tmp_path, zygote, source: str, seed=11):
-    (tmp_path / FILE).write_text(textwrap.dedent(source))
-    return grade(tmp_path, zygote, seed)
+grade, grade_source = concept_graders(CONCEPT)
 
 
 def check_named(result, name):

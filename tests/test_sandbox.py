@@ -8,7 +8,6 @@ import os
 import pickle
 import signal
 import socket
-import struct
 import textwrap
 import threading
 import time

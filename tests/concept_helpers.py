@@ -1,0 +1,25 @@
+"""Grading one concept of a folder, or of a source string, for the concept test modules."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from grader import manifest
+from grader.runner import grade_submission
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def concept_graders(concept_id: str):
+    """(grade(folder, zygote, seed), grade_source(tmp_path, zygote, source, seed)) for one concept."""
+    file = manifest.by_id(concept_id).file
+
+    def grade(folder, zygote, seed=11):
+        return grade_submission(folder, concepts=[concept_id], seed=seed, zygote=zygote).concepts[0]
+
+    def grade_source(tmp_path, zygote, source: str, seed=11):
+        (tmp_path / file).write_text(textwrap.dedent(source))
+        return grade(tmp_path, zygote, seed)
+
+    return grade, grade_source
