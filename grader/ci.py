@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.content import bundle_kind
 from grader.config import PASS_FRACTION, Limits
 from grader.results import GradingResult, Status
 
@@ -316,15 +317,6 @@ class Outcome:
     annotations: list[Annotation]
 
 
-def _bundle_kind() -> str | None:
-    import tomllib
-
-    marker = Path(__file__).with_name("BUNDLE.toml")
-    if not marker.is_file():
-        return None
-    return tomllib.loads(marker.read_text(encoding="utf-8")).get("kind")
-
-
 def main(*, exercises: Path | None = None, answers: Path | None = None, out: Path = Path("vaegrade-results"),
          threshold: float = PASS_FRACTION, seed: int | None = None, limits: Limits = Limits(),
          concepts: list[str] | None = None, env: dict | None = None, echo=print) -> Outcome:
@@ -333,7 +325,7 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
     from grader.runner import SandboxError, SubmissionError, grade_submission
 
     env = os.environ if env is None else env
-    if _bundle_kind() == "student":
+    if bundle_kind() == "student":
         raise CIError("this is a learner's copy of the grader (public checks only): CI must grade with the "
                       "autograder bundle (vaegrade release autograder)")
     in_actions = env.get("GITHUB_ACTIONS") == "true"

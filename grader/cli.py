@@ -81,6 +81,11 @@ def grade(submission, fmt, seed, concepts, threshold, verbose, time_limit, memor
     click.echo(render(result))
     if not concepts and not no_record:
         _record_grade(result, submission, learner, gradebook)
+    from grader.content import bundle_kind
+
+    if bundle_kind() == "student":
+        click.echo("Note: this learner's copy runs only the public checks; your grade comes from the "
+                   "hidden checks that staff or CI run.", err=True)
     sys.exit(0 if result.passed else 1)
 
 

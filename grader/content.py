@@ -15,3 +15,13 @@ def content_dir(name: str) -> Path:
         if candidate is not None and candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"the course content folder {name!r} is not installed")
+
+
+def bundle_kind() -> str | None:
+    """"student", "autograder" or "gradescope" in a release bundle (grader/BUNDLE.toml); None in a checkout."""
+    import tomllib
+
+    marker = _PACKAGE / "BUNDLE.toml"
+    if not marker.is_file():
+        return None
+    return tomllib.loads(marker.read_text(encoding="utf-8")).get("kind")
