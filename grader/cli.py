@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def grade(submission, fmt, seed, concepts, threshold, verbose, time_limit, memor
     limits = Limits(concept_seconds=time_limit, memory_mb=memory_limit)
     try:
         result = grade_submission(submission, seed=seed, limits=limits, concepts=list(concepts) or None,
-                                  pass_fraction=threshold)
+                                  pass_fraction=threshold, parallel=os.cpu_count() or 1)
     except (SubmissionError, SandboxError) as exc:
         raise GraderError(str(exc)) from None
     render = {"json": formats.to_json, "markdown": formats.to_markdown,
@@ -104,7 +105,7 @@ def check(concepts, folder) -> None:
     _check_concepts(concepts)
     try:
         result = grade_submission(folder or _default_exercises(), concepts=list(concepts) or None,
-                                  public_only=True)
+                                  public_only=True, parallel=os.cpu_count() or 1)
     except (SubmissionError, SandboxError) as exc:
         raise GraderError(str(exc)) from None
     for c in result.concepts:
