@@ -23,19 +23,6 @@ def check_named(result, name):
     return next(c for c in result.checks if c.name == name)
 
 
-def test_reference_solution_scores_full_marks(zygote):
-    for seed in (1, 2, 3):
-        result = grade(ROOT / "solutions", zygote, seed)
-        assert result.score == result.max_score, [c.feedback for c in result.failed_checks]
-    assert len(result.checks) >= 10
-
-
-def test_stub_scores_zero(zygote):
-    result = grade(ROOT / "exercises", zygote)
-    assert result.score == 0
-    assert all("NotImplementedError" in c.feedback for c in result.checks)
-
-
 def test_reference_values_match_the_lessons_ledger():
     total, recon, kl = elbo.reference(elbo.X, elbo.X_HAT, elbo.MU, elbo.LOGVAR, 0.1)
     assert round(recon, 6) == 0.001725 and round(kl, 4) == 0.2009 and round(total, 4) == 0.0218

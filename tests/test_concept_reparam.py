@@ -18,19 +18,6 @@ CONCEPT, FILE = "reparam", "reparam.py"
 grade, grade_source = concept_graders(CONCEPT)
 
 
-def test_reference_solution_scores_full_marks(zygote):
-    for seed in (1, 2, 3):
-        result = grade(ROOT / "solutions", zygote, seed)
-        assert result.score == result.max_score, [c.feedback for c in result.failed_checks]
-    assert len(result.checks) >= 10
-
-
-def test_stub_scores_zero(zygote):
-    result = grade(ROOT / "exercises", zygote)
-    assert result.score == 0
-    assert all("NotImplementedError" in c.feedback for c in result.checks)
-
-
 WRONG = {
     "variance_as_scale": ("""
         import torch
