@@ -23,3 +23,11 @@ def concept_graders(concept_id: str):
         return grade(tmp_path, zygote, seed)
 
     return grade, grade_source
+
+
+def assert_loses_points_and_names(result, misconception: str, text: str) -> None:
+    """The concept lost points, and a failing check names `misconception` with `text` in its feedback."""
+    assert result.score < result.max_score
+    named = [c for c in result.failed_checks if c.misconception == misconception]
+    assert named, [(c.misconception, c.feedback) for c in result.failed_checks]
+    assert any(text in c.feedback for c in named), [c.feedback for c in named]

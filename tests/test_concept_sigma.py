@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from concept_helpers import concept_graders
+from concept_helpers import assert_loses_points_and_names, concept_graders
 
 from grader.results import Status
 
@@ -54,11 +54,7 @@ WRONG = {
 @pytest.mark.parametrize("name", WRONG)
 def test_wrong_implementation_loses_points_and_is_named(tmp_path, zygote, name):
     source, misconception, text = WRONG[name]
-    result = grade_source(tmp_path, zygote, source)
-    assert result.score < result.max_score
-    named = [c for c in result.failed_checks if c.misconception == misconception]
-    assert named, [(c.misconception, c.feedback) for c in result.failed_checks]
-    assert any(text in c.feedback for c in named), [c.feedback for c in named]
+    assert_loses_points_and_names(grade_source(tmp_path, zygote, source), misconception, text)
 
 
 def test_hard_coded_lesson_answer_earns_nothing(tmp_path, zygote):
