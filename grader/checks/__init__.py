@@ -156,8 +156,13 @@ def expect_close(got, expected, what: str, *, mistakes: dict | None = None, show
     raise Fail(f"{what} does not match the right value.{detail}")
 
 
-def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: str, **kwargs) -> None:
-    """Fail unless the learner's function raises exc_type (or a subclass) for these arguments."""
+def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: str,
+                  returned: tuple[str, str] | None = None, raised: dict | None = None, **kwargs) -> None:
+    """Fail unless the learner's function raises exc_type (or a subclass) for these arguments.
+
+    `returned` = (hint, misconception id) names the slip when a value comes back instead;
+    `raised` maps another exception's name to (message, misconception id).
+    """
     from grader.runner import Raised
 
     got = sub.outcome(func, *args, **kwargs)
@@ -166,6 +171,10 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
             return
         if got.type_name == "NotImplementedError":
             raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
+        if raised and got.type_name in raised:
+            raise Fail(*raised[got.type_name])
         raise Fail(f"{what}: {func} should raise {exc_type.__name__}, but it raised "
                    f"{got.type_name}: {got.message}")
-    raise Fail(f"{what}: {func} should raise {exc_type.__name__}, but it returned {describe(got)}.")
+    hint, mistake = returned or ("", None)
+    raise Fail(f"{what}: {func} returned {describe(got)} instead of raising {exc_type.__name__}."
+               + (f" {hint}" if hint else ""), mistake)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, TensorValue, check, describe
+from grader.checks import Fail, TensorValue, check, describe, expect_raises
 
 COLLAPSED, ACTIVE = "is_collapsed", "active_dimensions"
 DEFAULT = 1e-3
@@ -131,20 +131,10 @@ def expect_active(sub, kl, what: str, threshold=None, show: bool = False) -> Non
 
 
 def expect_empty_refused(sub, func: str, empty) -> None:
-    """Fail unless func raises ValueError on an empty KL vector."""
-    from grader.runner import Raised
-
-    got = sub.outcome(func, empty)
-    if isinstance(got, Raised):
-        if got.is_a(ValueError):
-            return
-        if got.type_name == "NotImplementedError":
-            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
-        raise Fail(f"{func} of an empty KL vector should raise ValueError, but it raised "
-                   f"{got.type_name}: {got.message}")
-    raise Fail(f"{func} of an empty KL vector returned {describe(got)}: with no dimensions there is "
-               "nothing to judge (and np.all of an empty array is True, so an empty run would look "
-               "collapsed). Raise ValueError.", "collapse.empty_not_refused")
+    """func must raise ValueError on an empty KL vector."""
+    expect_raises(sub, ValueError, func, empty, what=f"{func} of an empty KL vector", returned=(
+        "With no dimensions there is nothing to judge (and np.all of an empty array is True, so an "
+        "empty run would look collapsed). Raise ValueError.", "collapse.empty_not_refused"))
 
 
 def kl_vector(rng, n: int, threshold: float = DEFAULT, active_fraction: float = 0.5) -> np.ndarray:
