@@ -14,7 +14,7 @@ exit at import, a memory bomb, an output flood, os._exit) as folders, .zip and
   to the last, polled from the gradebook), median and p95 per-submission
   latency, and the peak memory of the -j 2 batch as PSS summed over its whole
   process tree (sampled from /proc/<pid>/smaps_rollup);
-- worker threads against worker processes at -j 2 (grader.batch's `mode`);
+- worker threads against worker processes at -j 2 (grader.verbs.batch's `mode`);
 - the in-process floor: the same checks on the correct and wrong submissions
   with no isolation at all (the sandbox child's own handlers called in this
   process, values encoded and decoded the same way, everything pre-imported),
@@ -235,8 +235,8 @@ def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, memory_lim
         cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", str(jobs),
                "-q", "--time-limit", str(time_limit), "--memory-limit", str(memory_limit)]
     else:
-        code = ("import sys; from pathlib import Path; from grader.batch import run_batch; "
-                "from grader.config import Limits; "
+        code = ("import sys; from pathlib import Path; from grader.verbs.batch import run_batch; "
+                "from grader.settings import Limits; "
                 f"s = run_batch(Path({str(subs)!r}), Path({str(out)!r}), jobs={jobs}, progress=None, "
                 f"limits=Limits(concept_seconds={time_limit}, memory_mb={memory_limit}), mode={mode!r}); "
                 "print(s.graded)")
@@ -264,7 +264,7 @@ def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, memory_lim
 
 def prepared_folders(subs: Path, kinds: dict[str, str], work: Path) -> list[Path]:
     """The correct and wrong submissions, unpacked (what the batch grades); adversarial ones left out."""
-    from grader import archives
+    from grader.grading import intake as archives
 
     folders = []
     for entry in archives.discover(subs).entries:
@@ -281,7 +281,7 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
     import torch
 
     torch.set_num_threads(1)   # what every sandbox child runs with
-    from grader import runner
+    from grader.grading import runner
     from grader.sandbox import child
     from grader.sandbox.session import Zygote
 
@@ -563,7 +563,7 @@ def _mean(scores: dict, kinds: dict, kind: str) -> float:
 
 
 def _all_prepared(subs: Path, work: Path) -> list[Path]:
-    from grader import archives
+    from grader.grading import intake as archives
 
     folders = []
     for entry in archives.discover(subs).entries:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 import grader
-from grader.config import PASS_FRACTION, Limits
+from grader.settings import PASS_FRACTION, Limits
 
 
 class GraderError(click.ClickException):
@@ -19,7 +19,7 @@ class GraderError(click.ClickException):
 
 
 def _default_exercises() -> Path:
-    from grader.content import content_dir
+    from grader.course.content import content_dir
 
     local = Path("exercises")
     return local if local.is_dir() else content_dir("exercises")
@@ -66,8 +66,8 @@ def grade(submission, fmt, seed, concepts, threshold, verbose, time_limit, memor
 
     Exit status: 0 graded and passed, 1 graded and not passed, 2 could not grade.
     """
-    from grader import formats
-    from grader.runner import SandboxError, SubmissionError, grade_submission
+    from grader.outputs import text as formats
+    from grader.grading.runner import SandboxError, SubmissionError, grade_submission
 
     submission = submission or _default_exercises()
     _check_concepts(concepts)
@@ -82,7 +82,7 @@ def grade(submission, fmt, seed, concepts, threshold, verbose, time_limit, memor
     click.echo(render(result))
     if not concepts and not no_record:
         _record_grade(result, submission, learner, gradebook)
-    from grader.content import bundle_kind
+    from grader.course.content import bundle_kind
 
     if bundle_kind() == "student":
         click.echo("Note: this learner's copy runs only the public checks; your grade comes from the "
@@ -100,7 +100,7 @@ def check(concepts, folder) -> None:
     Give concept ids (mse, sigma, kl, ...) to check only those. The hidden
     checks that decide your grade run with `vaegrade grade`.
     """
-    from grader.runner import SandboxError, SubmissionError, grade_submission
+    from grader.grading.runner import SandboxError, SubmissionError, grade_submission
 
     _check_concepts(concepts)
     try:
@@ -121,7 +121,7 @@ def check(concepts, folder) -> None:
 
 
 def _check_concepts(concepts) -> None:
-    from grader import manifest
+    from grader.course import manifest
 
     known = {c.id for c in manifest.load()}
     unknown = [c for c in concepts if c not in known]
@@ -138,7 +138,7 @@ def dev() -> None:
 @dev.command("check")
 def dev_check() -> None:
     """Prove the content is consistent: manifest, stubs, solutions, checks, quiz."""
-    from grader import devcheck
+    from grader.verbs import dev as devcheck
 
     problems = devcheck.run(echo=click.echo)
     if problems:
@@ -168,7 +168,7 @@ def batch(submissions, out, jobs, force, threshold, quiet, time_limit, memory_li
     stopped batch is finished by running it again. Exit status: 0 all
     graded, 1 some submissions could not be graded (listed), 2 bad input.
     """
-    from grader.batch import BatchError, run_batch, summary_text
+    from grader.verbs.batch import BatchError, run_batch, summary_text
 
     limits = Limits(concept_seconds=time_limit, memory_mb=memory_limit)
     try:
@@ -197,7 +197,7 @@ def _record_grade(result, submission, learner, gradebook) -> None:
     """`vaegrade grade` keeps each full grading in the learner's gradebook (silently: stdout may be JSON)."""
     import sqlite3
 
-    from grader.status import LEARNER_GRADEBOOK, default_learner, record_exercises
+    from grader.verbs.status import LEARNER_GRADEBOOK, default_learner, record_exercises
 
     path = gradebook or LEARNER_GRADEBOOK
     try:
@@ -218,8 +218,8 @@ def _ask(prompt: str) -> str:
 def _record_quiz(result, gradebook, no_record, *, err: bool) -> None:
     import sqlite3
 
-    from grader import quiz as engine
-    from grader.status import LEARNER_GRADEBOOK
+    from grader.grading import quiz as engine
+    from grader.verbs.status import LEARNER_GRADEBOOK
 
     if no_record:
         return
@@ -266,8 +266,8 @@ def quiz(answers_path, fmt, quiz_path, learner, canonical, partial, restart, sav
     """
     import json
 
-    from grader import quiz as engine
-    from grader.status import default_learner
+    from grader.grading import quiz as engine
+    from grader.verbs.status import default_learner
 
     try:
         data = engine.load_quiz(quiz_path)
@@ -307,7 +307,7 @@ def status(learner, gradebook, fmt) -> None:
     import json
     import sqlite3
 
-    from grader.status import LEARNER_GRADEBOOK, default_learner, learner_status, status_text
+    from grader.verbs.status import LEARNER_GRADEBOOK, default_learner, learner_status, status_text
 
     try:
         st = learner_status(gradebook or LEARNER_GRADEBOOK, learner or default_learner())
@@ -323,8 +323,8 @@ def status(learner, gradebook, fmt) -> None:
 @click.argument("dest", required=False, type=click.Path(path_type=Path, dir_okay=False))
 def dev_quiz_copy(src, dest) -> None:
     """Rebuild the learner copy of the quiz (no answer key in plain text) from the staff copy."""
-    from grader import quiz as engine
-    from grader.content import content_dir
+    from grader.grading import quiz as engine
+    from grader.course.content import content_dir
 
     folder = content_dir("quizzes")
     try:
@@ -353,7 +353,7 @@ def report(gradebook, learner, results, class_dir, out, threshold, open_) -> Non
 
     The page works offline: charts are drawn in it, nothing is fetched.
     """
-    from grader import report as reports
+    from grader.outputs import report as reports
 
     if class_dir is not None and results is not None:
         raise GraderError("--results renders one learner's report; it does not go with --class")
@@ -397,7 +397,7 @@ def ci(exercises, answers, out, threshold, seed, concepts, time_limit, memory_li
     annotates the failing functions; elsewhere it prints the summary.
     Exit status: 0 passed, 1 not passed, 2 could not grade.
     """
-    from grader import ci as ci_lib
+    from grader.verbs import ci as ci_lib
 
     _check_concepts(concepts)
     try:
@@ -439,7 +439,7 @@ def release_gradescope(out, force) -> None:
 
 
 def _release(kind, out, force) -> None:
-    from grader import release as release_lib
+    from grader.verbs import release as release_lib
 
     try:
         report = release_lib.main(kind=kind, out=out, force=force)
@@ -473,7 +473,7 @@ def _export_group() -> click.Group:
               help="The quiz assignment's name in the LMS.")
 def export_lms(csv_out, source, roster, exercises_column, quiz_column) -> None:
     """Write OUT.csv in Canvas's gradebook import layout: exercises and quiz as two columns."""
-    from grader import lms
+    from grader.outputs import lms
 
     try:
         count = lms.main(source=source, out=csv_out, roster=roster, exercises_column=exercises_column,

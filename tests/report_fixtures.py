@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from grader import manifest
-from grader.gradebook import Gradebook
-from grader.report import quiz_questions
-from grader.results import CheckResult, ConceptResult, GradingResult, Status
+from grader.course import manifest
+from grader.store.gradebook import Gradebook
+from grader.outputs.report import quiz_questions
+from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 
 # Per concept: (check name, function, weight, misconception id, feedback when it fails).
 MISTAKES = {
@@ -76,7 +76,7 @@ def quiz_answers(skill: float, rng: random.Random) -> list[tuple[str, str | None
 def _keyed_questions() -> list[tuple[str, str, list[str]]]:
     import tomllib
 
-    from grader.content import content_dir
+    from grader.course.content import content_dir
 
     data = tomllib.loads((content_dir("quizzes") / "mastery.toml").read_text(encoding="utf-8"))
     out = []

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import manifest
+from grader.course import manifest
 from grader.cli import cli
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -190,7 +190,7 @@ def test_output_that_is_a_file_is_exit_2(tmp_path):
 
 
 def test_two_batches_on_one_output_folder_are_refused(tmp_path):
-    from grader.batch import BatchError, _lock
+    from grader.verbs.batch import BatchError, _lock
 
     (tmp_path / "subs").mkdir()
     (tmp_path / "out").mkdir()

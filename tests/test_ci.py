@@ -19,10 +19,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from grader import ci, quiz as quiz_lib
+from grader.verbs import ci
+from grader.grading import quiz as quiz_lib
 from grader.cli import cli
-from grader.manifest import by_id
-from grader.results import CheckResult, ConceptResult, GradingResult, Status
+from grader.course.manifest import by_id
+from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCEPTS = ["mse", "sigma", "latent_budget"]
@@ -263,7 +264,7 @@ def test_neutralise_defuses_both_command_syntaxes():
 
 
 def _failing_result(exercises: Path) -> GradingResult:
-    from grader import manifest
+    from grader.course import manifest
 
     concepts = []
     for concept in manifest.load():
@@ -274,7 +275,7 @@ def _failing_result(exercises: Path) -> GradingResult:
 
 
 def test_annotations_stay_within_githubs_per_step_caps(tmp_path):
-    from grader import manifest
+    from grader.course import manifest
 
     for concept in manifest.load():  # written learner code: every function an error
         body = "".join(f"\n\ndef {fn}(*args):\n    return 0\n" for fn in concept.functions)

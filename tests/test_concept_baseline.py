@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from concept_helpers import ROOT, concept_graders
 
-from grader import manifest
+from grader.course import manifest
 
 
 @pytest.mark.parametrize("concept_id", [c.id for c in manifest.load()])

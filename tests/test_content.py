@@ -7,7 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from grader import devcheck, manifest
+from grader.verbs import dev as devcheck
+from grader.course import manifest
 from grader.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent

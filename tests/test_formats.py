@@ -14,11 +14,11 @@ import junitparser
 import pytest
 from click.testing import CliRunner
 
-from grader import manifest
+from grader.course import manifest
 from grader.cli import cli
-from grader.gradebook import Gradebook
-from grader.junit import to_junit_xml
-from grader.results import CheckResult, ConceptResult, GradingResult, Status
+from grader.store.gradebook import Gradebook
+from grader.outputs.junit import to_junit_xml
+from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.schema.json").read_text())

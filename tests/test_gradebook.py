@@ -10,9 +10,10 @@ import sqlite3
 
 import pytest
 
-from grader import exports, manifest
-from grader.gradebook import Gradebook
-from grader.results import CheckResult, ConceptResult, GradingResult, Status
+from grader.outputs import exports
+from grader.course import manifest
+from grader.store.gradebook import Gradebook
+from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 
 
 def result(scores: dict[str, float], *, seed: int = 7, version: str = "0.1.0") -> GradingResult:

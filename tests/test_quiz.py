@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from grader import quiz as engine
-from grader.gradebook import Gradebook
-from grader.quizdata import QuizDataError, learner_copy_text, load_learner, load_staff
+from grader.grading import quiz as engine
+from grader.store.gradebook import Gradebook
+from grader.course.quizdata import QuizDataError, learner_copy_text, load_learner, load_staff
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF = ROOT / "quizzes" / "mastery.toml"
@@ -312,7 +312,7 @@ def test_an_empty_attempt_scores_zero(either):
 
 
 def test_the_threshold_lives_in_config():
-    from grader import config
+    from grader import settings as config
 
     assert engine.needed(10) == 8 and engine.needed(10, config.PASS_FRACTION) == 8
     assert engine.needed(4) == 4   # 3 of 4 is exactly 75%: not above it
@@ -454,9 +454,9 @@ def test_a_graded_attempt_is_recorded_with_canonical_answers(staff, tmp_path):
 
 
 def test_status_combines_the_latest_exercises_and_quiz(staff, tmp_path):
-    from grader import manifest
-    from grader.results import CheckResult, ConceptResult, GradingResult, Status
-    from grader.status import learner_status, status_text
+    from grader.course import manifest
+    from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
+    from grader.verbs.status import learner_status, status_text
 
     book_path = tmp_path / "gb.sqlite"
     st = learner_status(book_path, "ada")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import quiz as engine
+from grader.grading import quiz as engine
 from grader.cli import cli
-from grader.gradebook import Gradebook
-from grader.quizdata import load_staff
+from grader.store.gradebook import Gradebook
+from grader.course.quizdata import load_staff
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF = ROOT / "quizzes" / "mastery.toml"
@@ -287,7 +287,7 @@ def test_batch_helper_finds_and_grades_a_submissions_answers_file(tmp_path, staf
 
 
 def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):
-    from grader.batch import GRADEBOOK, run_batch
+    from grader.verbs.batch import GRADEBOOK, run_batch
 
     subs = tmp_path / "subs"
     for name, answers in (("ada", {"learner": ADA, "answers": {q.id: l for q, l in zip(

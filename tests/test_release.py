@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from grader import manifest
+from grader.course import manifest
 from grader.checks import checks_for
 from grader.cli import cli
 
@@ -65,7 +65,7 @@ def test_student_bundle_holds_no_solution(bundles):
     # own non-check code. A solution line found in the bundle and in none of those is a leak.
     public = [p.read_text() for p in (ROOT / "exercises").glob("*.py")]
     public += [p.read_text() for p in (ROOT / "grader").rglob("*.py") if "checks" not in p.parts]
-    public.append((ROOT / "grader" / "concepts.toml").read_text())
+    public.append((ROOT / "grader" / "course" / "concepts.toml").read_text())
     public_text = "\n".join(public)
     distinctive = set()
     for path in (ROOT / "solutions").glob("*.py"):
@@ -144,7 +144,7 @@ def test_learner_installs_and_checks(installed, bundles, tmp_path):
 
 
 def test_learner_takes_the_quiz_from_a_file(installed, bundles, tmp_path):
-    from grader import quiz as engine
+    from grader.grading import quiz as engine
 
     staff = engine.load_quiz(ROOT / "quizzes" / "mastery.toml")
     chosen = {q.id: staff.answer(q) for q in staff.questions}

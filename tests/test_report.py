@@ -16,9 +16,11 @@ from markupsafe import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
-from grader import charts, manifest, report
+from grader.outputs import report
+from grader.outputs import charts
+from grader.course import manifest
 from grader.cli import cli
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 from report_fixtures import answers_with, build_class, key, make_result, record_quiz
 
 ROOT = Path(__file__).resolve().parents[1]

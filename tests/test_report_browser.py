@@ -21,8 +21,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
-from grader import report
-from grader.gradebook import Gradebook
+from grader.outputs import report
+from grader.store.gradebook import Gradebook
 from report_fixtures import answers_with, build_class, key, make_result, record_quiz
 
 HOSTILE = "<script>alert(1)</script>\"'../x"

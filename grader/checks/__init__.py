@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from grader.config import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE
+from grader.settings import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE
 
 
 class Fail(Exception):
@@ -163,7 +163,7 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
     `returned` = (hint, misconception id) names the slip when a value comes back instead;
     `raised` maps another exception's name to (message, misconception id).
     """
-    from grader.runner import Raised
+    from grader.grading.runner import Raised
 
     got = sub.outcome(func, *args, **kwargs)
     if isinstance(got, Raised):

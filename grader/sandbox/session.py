@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from grader.config import Limits
+from grader.settings import Limits
 from grader.sandbox import protocol
 
 

@@ -20,9 +20,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.content import bundle_kind
-from grader.config import PASS_FRACTION, Limits
-from grader.results import GradingResult, Status
+from grader.course.content import bundle_kind
+from grader.settings import PASS_FRACTION, Limits
+from grader.grading.results import GradingResult, Status
 
 #: GitHub shows at most 10 error and 10 warning annotations per step (50 per job); the rest are dropped.
 ANNOTATION_CAP = 10
@@ -155,7 +155,7 @@ def _relative(path: Path, root: Path | None) -> str:
 def annotations_for(result: GradingResult, exercises: Path, root: Path | None,
                     quiz: dict | None = None) -> list[Annotation]:
     """Errors on the `def` line of each failing function; warnings for functions not started yet."""
-    from grader import manifest
+    from grader.course import manifest
 
     found = []
     for concept in result.concepts:
@@ -217,7 +217,7 @@ def lesson_verdict(result: GradingResult, quiz: dict | None) -> str:
 
 def markdown_summary(result: GradingResult, quiz: dict | None, annotations: list[Annotation] = (),
                      dropped: int = 0) -> str:
-    from grader.formats import _md_cell, to_markdown
+    from grader.outputs.text import _md_cell, to_markdown
 
     lines = [to_markdown(result), ""]
     if quiz is not None:
@@ -240,7 +240,7 @@ def markdown_summary(result: GradingResult, quiz: dict | None, annotations: list
 
 
 def terminal_summary(result: GradingResult, quiz: dict | None) -> str:
-    from grader.formats import to_table
+    from grader.outputs.text import to_table
 
     text = to_table(result)
     if quiz is not None:
@@ -265,12 +265,12 @@ def details_log(result: GradingResult) -> str:
     return "\n".join(parts)
 
 
-# --- the quiz (grader.quiz grades the answers file with the key) ----------------------------
+# --- the quiz (grader.grading.quiz grades the answers file with the key) ----------------------------
 
 
 def find_answers(root: Path | None, exercises: Path) -> Path | None:
     """The quiz answers file of the pull request, if it has one (quiz_answers.json, as `vaegrade quiz` saves it)."""
-    from grader.quiz import ANSWERS_FILE
+    from grader.grading.quiz import ANSWERS_FILE
 
     for base in [b for b in (root, exercises.parent, exercises) if b is not None]:
         candidate = base / ANSWERS_FILE
@@ -285,7 +285,7 @@ def grade_quiz(answers: Path, root: Path | None, learner: str, pass_fraction: fl
     A malformed answers file is the learner's mistake, not the grader's: it scores zero with a
     note saying what to fix, and the run goes on.
     """
-    from grader import quiz as quiz_lib
+    from grader.grading import quiz as quiz_lib
 
     rel = _relative(answers, root)
     try:
@@ -321,8 +321,8 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
          threshold: float = PASS_FRACTION, seed: int | None = None, limits: Limits = Limits(),
          concepts: list[str] | None = None, env: dict | None = None, echo=print) -> Outcome:
     """Grade, write results.json / junit.xml / summary.md to `out`, and report to GitHub Actions if there."""
-    from grader.junit import to_junit_xml
-    from grader.runner import SandboxError, SubmissionError, grade_submission
+    from grader.outputs.junit import to_junit_xml
+    from grader.grading.runner import SandboxError, SubmissionError, grade_submission
 
     env = os.environ if env is None else env
     if bundle_kind() == "student":

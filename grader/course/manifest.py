@@ -1,4 +1,4 @@
-"""The concept manifest (grader/concepts.toml) loaded into typed records."""
+"""The concept manifest (grader/course/concepts.toml) loaded into typed records."""
 
 from __future__ import annotations
 

@@ -61,8 +61,8 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
 def gradebook_rows(book, *, roster: dict | None = None, exercises_column: str = "VAE exercises",
                    quiz_column: str = "VAE mastery quiz") -> list[list[str]]:
     """Header, Points Possible, then one row per learner (roster order first, then the rest sorted)."""
-    from grader import manifest
-    from grader.quizdata import QUESTION_COUNT
+    from grader.course import manifest
+    from grader.course.quizdata import QUESTION_COUNT
 
     roster = roster or {}
     exercises_max = sum(c.points for c in manifest.load())
@@ -87,7 +87,7 @@ def to_csv(rows: list[list[str]]) -> str:
 
 
 def find_gradebook(source: Path) -> Path:
-    from grader.batch import GRADEBOOK
+    from grader.verbs.batch import GRADEBOOK
 
     path = source / GRADEBOOK if source.is_dir() else source
     if not path.is_file():
@@ -100,7 +100,7 @@ def main(*, source: Path, out: Path, roster: Path | None = None, exercises_colum
     """Write the LMS CSV; returns the number of learners in it."""
     import sqlite3
 
-    from grader.gradebook import Gradebook
+    from grader.store.gradebook import Gradebook
 
     path = find_gradebook(Path(source))
     people = read_roster(roster) if roster is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from grader.config import PASS_FRACTION, passes
+from grader.settings import PASS_FRACTION, passes
 
 
 class Status(str, Enum):

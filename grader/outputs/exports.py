@@ -18,8 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import manifest
-from grader.gradebook import Attempt, Gradebook
+from grader.course import manifest
+from grader.store.gradebook import Attempt, Gradebook
 
 GRADES_CSV = "grades.csv"
 QUIZ_ITEMS_CSV = "quiz_items.csv"   #: one row per learner and quiz question (latest attempt): item analysis

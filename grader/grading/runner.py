@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 import grader
-from grader import manifest
+from grader.course import manifest
 from grader.checks import Fail, Opaque, T, TensorValue, checks_for
-from grader.config import PASS_FRACTION, Limits
-from grader.results import CheckResult, ConceptResult, GradingResult, Status
+from grader.settings import PASS_FRACTION, Limits
+from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
 from grader.sandbox.protocol import decode_array, encode_array
 from grader.sandbox.session import Failure, SandboxError, Zygote
@@ -172,7 +172,7 @@ class Submission:
         training loop inside its own process therefore changes nothing: the model is trained by
         the loss function that is graded, or not at all.
         """
-        from grader import tinyvae
+        from grader.course import tinyvae
 
         return tinyvae.train(
             lambda x, x_hat, mu, logvar, beta, step: self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step),

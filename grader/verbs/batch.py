@@ -1,6 +1,6 @@
 """`vaegrade batch`: grade a whole class into a gradebook, on every core, losing nothing.
 
-SUBMISSIONS holds one folder or one archive per learner (grader.archives).
+SUBMISSIONS holds one folder or one archive per learner (grader.grading.intake).
 Each worker keeps one warm sandbox zygote for its whole life, so a submission
 costs forks, not a Python + torch start. Workers are threads of this process:
 the trusted side only runs numpy and waits on sockets, and measured side by
@@ -10,7 +10,7 @@ using less memory, and a killed batch takes its workers with it.
 Only the main thread writes the gradebook, one transaction per attempt, so a
 SIGKILL at any moment leaves whole attempts only; a rerun skips what is
 already graded (same content hash, same grader version) and rebuilds the
-exports (grader.exports) from the gradebook.
+exports (grader.outputs.exports) from the gradebook.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import TextIO
 
 import grader
-from grader import archives, exports
-from grader.config import PASS_FRACTION, Limits
-from grader.gradebook import Gradebook
+from grader.outputs import exports
+from grader.grading import intake as archives
+from grader.settings import PASS_FRACTION, Limits
+from grader.store.gradebook import Gradebook
 
 GRADEBOOK = "gradebook.sqlite"
 LOCK = ".lock"
@@ -51,7 +52,7 @@ class Outcome:
     result: object = None           #: the GradingResult, when graded
     content_hash: str | None = None
     seconds: float = 0.0            #: preparing + grading, in the worker
-    quiz: object = None             #: QuizResult of the submission's quiz_answers.json (grader.quiz), if any
+    quiz: object = None             #: QuizResult of the submission's quiz_answers.json (grader.grading.quiz), if any
     quiz_problem: str = ""          #: why that answers file could not be graded
 
 
@@ -138,7 +139,7 @@ class Worker:
         return outcome
 
     def _grade(self, entry: archives.Entry, work: Path) -> Outcome:
-        from grader.runner import SandboxError, SubmissionError, grade_submission
+        from grader.grading.runner import SandboxError, SubmissionError, grade_submission
 
         try:
             prepared = archives.prepare(entry, work)
@@ -175,7 +176,7 @@ class Worker:
         """The quiz answers file in the submission, graded with the staff key: (QuizResult or None, problem)."""
         if prepared.quiz_folder is None:
             return None, ""
-        from grader import quiz
+        from grader.grading import quiz
 
         try:
             if self.quiz is None:
@@ -276,7 +277,7 @@ def _record(book: Gradebook, outcome: Outcome, reported: dict[str, set[str]]) ->
             book.record_problem(outcome.learner, reason)
             reported[outcome.learner].add(reason)
     if outcome.quiz is not None:
-        from grader import quiz
+        from grader.grading import quiz
 
         return int(quiz.record_new(book, outcome.quiz))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PASS_FRACTION = 0.75          # "score above 75%": strictly above, for exercises and quiz alike
-DEFAULT_POINTS = None         # points come from grader/concepts.toml [defaults]
+DEFAULT_POINTS = None         # points come from grader/course/concepts.toml [defaults]
 RELATIVE_TOLERANCE = 1e-4     # what a float32 computation meets (SPEC "Details the checks rely on")
 ABSOLUTE_TOLERANCE = 1e-6
 

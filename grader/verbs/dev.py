@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from grader import manifest
+from grader.course import manifest
 from grader.checks import checks_for
-from grader.content import content_dir
+from grader.course.content import content_dir
 
 MIN_CHECKS = 10
 
@@ -77,7 +77,7 @@ def static_problems(exercises: Path, solutions: Path) -> list[str]:
 
 def quiz_problems() -> list[str]:
     try:
-        from grader import quiz
+        from grader.grading import quiz
     except ImportError:
         return []
     validate = getattr(quiz, "validate", None)
@@ -91,7 +91,7 @@ def quiz_problems() -> list[str]:
 
 def graded_problems(exercises: Path, solutions: Path, zygote=None) -> list[str]:
     """Stubs score zero and solutions full marks, graded for real (in the sandbox)."""
-    from grader.runner import grade_submission
+    from grader.grading.runner import grade_submission
     from grader.sandbox.session import Zygote
 
     import importlib.util

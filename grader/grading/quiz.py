@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.config import PASS_FRACTION, passes
-from grader.quizdata import (LEARNER_FILE, MAX_FILE_BYTES, STAFF_FILE, Question, Quiz, QuizDataError,  # noqa: F401
+from grader.settings import PASS_FRACTION, passes
+from grader.course.quizdata import (LEARNER_FILE, MAX_FILE_BYTES, STAFF_FILE, Question, Quiz, QuizDataError,  # noqa: F401
                              build_learner_copy, load, validate)
 
 LETTERS = "ABCD"
@@ -34,7 +34,7 @@ class AnswersError(ValueError):
 
 def default_quiz_path() -> Path:
     """The staff copy (with the key) in a course repository, else the learner copy."""
-    from grader.content import content_dir
+    from grader.course.content import content_dir
 
     folder = content_dir("quizzes")
     staff = folder / STAFF_FILE
@@ -302,7 +302,7 @@ def grade_answers_file(path: str | Path, learner: str | None, *, quiz: Quiz | No
     quiz = quiz or load_quiz()
     answers = parse_answers(path, quiz, canonical=canonical, partial=partial)
     if learner is None:
-        from grader.status import default_learner
+        from grader.verbs.status import default_learner
 
         learner = answers.learner or default_learner()
     result = grade_answers(answers, quiz, learner=learner, pass_fraction=pass_fraction)
@@ -350,7 +350,7 @@ def answers_hash(result: QuizResult) -> str:
 
 
 def record(gradebook, result: QuizResult) -> int:
-    """Store an attempt in a grader.gradebook.Gradebook; returns the attempt id."""
+    """Store an attempt in a grader.store.gradebook.Gradebook; returns the attempt id."""
     import grader
 
     return gradebook.record_quiz(result.learner, score=result.score, max_score=result.max_score,
@@ -369,7 +369,7 @@ def record_new(gradebook, result: QuizResult) -> bool:
 
 
 def record_to(path: str | Path, result: QuizResult) -> int:
-    from grader.gradebook import Gradebook
+    from grader.store.gradebook import Gradebook
 
     with Gradebook(path) as book:
         return record(book, result)

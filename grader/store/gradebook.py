@@ -101,7 +101,7 @@ class Gradebook:
 
     # --- writing ---------------------------------------------------------------
     def record_exercises(self, learner: str, result, content_hash: str | None) -> int:
-        """Store one graded submission (a grader.results.GradingResult) with all its checks."""
+        """Store one graded submission (a grader.grading.results.GradingResult) with all its checks."""
         with self.db:
             cur = self.db.execute(
                 "INSERT INTO attempts (learner, kind, graded_at, grader_version, content_hash, seed,"

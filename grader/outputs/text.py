@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from grader.results import GradingResult
+from grader.grading.results import GradingResult
 
 
 def to_json(result: GradingResult) -> str:

@@ -3,7 +3,7 @@
 Data comes from the SQLite gradebook (or, for a learner without one, a
 results.json from `vaegrade grade --format json`); one Jinja environment
 renders the templates in site/ with autoescape and StrictUndefined, and the
-charts are inline SVG drawn from grader.charts geometry, so a report opens
+charts are inline SVG drawn from grader.outputs.charts geometry, so a report opens
 offline and every learner-controlled string is escaped.
 """
 
@@ -22,8 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import grader
-from grader import charts, manifest
-from grader.config import PASS_FRACTION, passes
+from grader.outputs import charts
+from grader.course import manifest
+from grader.settings import PASS_FRACTION, passes
 
 CLASS_REPORT = "class-report.html"   #: the class overview inside a batch output dir
 REPORTS_DIR = "reports"              #: per-learner pages beside it
@@ -42,7 +43,7 @@ def environment():
     """The one Jinja environment: templates from site/, HTML autoescaped, undefined names are errors."""
     import jinja2
 
-    from grader.content import content_dir
+    from grader.course.content import content_dir
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(content_dir("site"))),
@@ -100,7 +101,7 @@ def quiz_questions() -> dict[str, QuizQuestion]:
     explanations as the staff copy; the staff TOML is read directly otherwise.
     """
     try:
-        from grader.quiz import load_quiz
+        from grader.grading.quiz import load_quiz
     except ImportError:
         return _quiz_from_toml()
     try:
@@ -119,7 +120,7 @@ def quiz_questions() -> dict[str, QuizQuestion]:
 
 def _quiz_from_toml() -> dict[str, QuizQuestion]:
     try:
-        from grader.content import content_dir
+        from grader.course.content import content_dir
 
         data = tomllib.loads((content_dir("quizzes") / "mastery.toml").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -887,7 +888,7 @@ def write_learner_report(*, out: Path, gradebook: Path | None = None, learner: s
 def default_gradebook() -> Path:
     """The learner's own gradebook, the one `vaegrade grade` and `vaegrade quiz` write to."""
     try:
-        from grader.status import LEARNER_GRADEBOOK
+        from grader.verbs.status import LEARNER_GRADEBOOK
     except ImportError:
         return Path(".vaegrade") / "gradebook.sqlite"
     return Path(LEARNER_GRADEBOOK)
@@ -895,7 +896,7 @@ def default_gradebook() -> Path:
 
 def default_learner() -> str:
     try:
-        from grader.status import default_learner as who
+        from grader.verbs.status import default_learner as who
     except ImportError:
         return "you"
     return who()

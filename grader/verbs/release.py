@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 import grader
-from grader.content import content_dir
+from grader.course.content import content_dir
 
 PACKAGE = Path(grader.__file__).resolve().parent
 CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else None
@@ -59,7 +59,7 @@ def _encode(value):
     import numpy as np
 
     from grader.checks import Opaque, T, TensorValue
-    from grader.runner import Raised
+    from grader.grading.runner import Raised
 
     if isinstance(value, T):
         return {"T": _encode(np.asarray(value.value, dtype=value.dtype)), "grad": value.grad, "dtype": value.dtype}
@@ -86,7 +86,7 @@ def _decode(data):
     import numpy as np
 
     from grader.checks import Opaque, T, TensorValue
-    from grader.runner import Raised
+    from grader.grading.runner import Raised
 
     if isinstance(data, list):
         return [_decode(v) for v in data]
@@ -111,10 +111,10 @@ def record_public_checks(solutions: Path) -> dict[str, list[dict]]:
     """Run every public check against the reference solutions; the requests and replies, per concept."""
     import numpy as np
 
-    from grader import manifest
+    from grader.course import manifest
     from grader.checks import Fail, checks_for
-    from grader.config import Limits
-    from grader.runner import Raised, Submission, _ConceptRun, stage
+    from grader.settings import Limits
+    from grader.grading.runner import Raised, Submission, _ConceptRun, stage
     from grader.sandbox.session import Zygote
 
     class Recorder(Submission):
@@ -183,7 +183,7 @@ def _same(got, expected) -> bool:
     import numpy as np
 
     from grader.checks import Opaque, TensorValue, close
-    from grader.runner import Raised
+    from grader.grading.runner import Raised
 
     if isinstance(expected, Raised):
         return isinstance(got, Raised) and expected.type_name in got.bases
@@ -206,7 +206,7 @@ def _same(got, expected) -> bool:
 
 def _show(value) -> str:
     from grader.checks import describe, fmt
-    from grader.runner import Raised
+    from grader.grading.runner import Raised
 
     if isinstance(value, Raised):
         return f"raises {value.type_name}"
@@ -221,7 +221,7 @@ def _show(value) -> str:
 
 def _replay_step(sub, step: dict, hint: str) -> None:
     from grader.checks import Fail
-    from grader.runner import Raised
+    from grader.grading.runner import Raised
 
     func, args, kwargs = step["function"], _decode(step["args"]), _decode(step["kwargs"])
     call = f"{func}({', '.join([_show(a.value if hasattr(a, 'value') else a) for a in args] + [f'{k}={_show(v)}' for k, v in kwargs.items()])})"
@@ -245,7 +245,7 @@ def replay_checks(concept_id: str) -> list:
     """The public checks of a learner's copy, from grader/checks/<id>.public.json."""
     import json
 
-    from grader import manifest
+    from grader.course import manifest
     from grader.checks import Check
 
     data = json.loads((PACKAGE / "checks" / f"{concept_id}.public.json").read_text(encoding="utf-8"))
@@ -268,7 +268,7 @@ compare your replies with the reference's, recorded when the course was released
 hidden checks, which decide the grade, are not in this copy.
 """
 
-from grader.release import replay_checks
+from grader.verbs.release import replay_checks
 
 CHECKS = replay_checks("{id}")
 '''
@@ -347,7 +347,7 @@ def _copy_common(root: Path, kind: str) -> None:
 
 
 def _staff_quiz() -> Path:
-    from grader.quizdata import STAFF_FILE
+    from grader.course.quizdata import STAFF_FILE
 
     path = _content("quizzes") / STAFF_FILE
     if not path.is_file():
@@ -397,7 +397,7 @@ repository's README, "CI and pull requests", for where to keep it.
 
 
 def build_student(out: Path, *, force: bool = False) -> Path:
-    from grader.quizdata import LEARNER_FILE, build_learner_copy
+    from grader.course.quizdata import LEARNER_FILE, build_learner_copy
 
     out = _prepare(out, force)
     staff_quiz = _staff_quiz()
@@ -424,7 +424,7 @@ def build_student(out: Path, *, force: bool = False) -> Path:
 
 
 def build_autograder(out: Path, *, force: bool = False) -> Path:
-    from grader.quizdata import LEARNER_FILE, build_learner_copy
+    from grader.course.quizdata import LEARNER_FILE, build_learner_copy
 
     out = _prepare(out, force)
     staff_quiz = _staff_quiz()
@@ -510,7 +510,7 @@ def build_gradescope(out: Path, *, force: bool = False) -> Path:
 
 def main(*, kind: str, out: Path, force: bool = False) -> str:
     """Build one bundle; returns what to tell the person who asked for it."""
-    from grader.quizdata import QuizDataError
+    from grader.course.quizdata import QuizDataError
     from grader.sandbox.session import SandboxError
 
     build = {"student": build_student, "autograder": build_autograder, "gradescope": build_gradescope}[kind]

@@ -13,8 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import manifest
-from grader.config import PASS_FRACTION
+from grader.course import manifest
+from grader.settings import PASS_FRACTION
 
 LEARNER_GRADEBOOK = Path(".vaegrade") / "gradebook.sqlite"   #: a learner's own gradebook, in the working folder
 NEXT_LESSON = "The Transformer Architecture End-to-End"
@@ -89,12 +89,12 @@ class Status:
 
 def learner_status(gradebook: str | Path, learner: str) -> Status:
     """The latest exercises and quiz attempts of `learner` (a missing gradebook means nothing graded yet)."""
-    from grader.quiz import needed
+    from grader.grading.quiz import needed
 
     exercises = quiz = None
     concepts_done: dict = {}
     if Path(gradebook).is_file():
-        from grader.gradebook import Gradebook
+        from grader.store.gradebook import Gradebook
 
         with Gradebook(gradebook) as book:
             ex, qz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
@@ -155,8 +155,8 @@ def submission_hash(folder: str | Path) -> str:
 
 
 def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path) -> int:
-    """Store a full grading (grader.results.GradingResult) of `submission` for `learner`."""
-    from grader.gradebook import Gradebook
+    """Store a full grading (grader.grading.results.GradingResult) of `submission` for `learner`."""
+    from grader.store.gradebook import Gradebook
 
     with Gradebook(gradebook) as book:
         return book.record_exercises(learner, result, submission_hash(submission))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from grader.results import GradingResult, Status
+from grader.grading.results import GradingResult, Status
 
 # XML 1.0 forbids most control characters even when escaped: learner output may hold any of them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
