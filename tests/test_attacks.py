@@ -29,7 +29,8 @@ from grader.course import manifest
 from grader.checks import checks_for
 from grader.settings import Limits
 from grader.grading.results import GradingResult
-from grader.grading.runner import Raised, grade_submission
+from grader.checks import Raised
+from grader.grading.runner import grade_submission
 from grader.sandbox.session import Zygote
 
 PACKAGE = Path(grader.__file__).resolve().parent

@@ -82,6 +82,19 @@ class Opaque:
     text: str
 
 
+@dataclass
+class Raised:
+    """The learner's function raised: type name, message, line, and the names of its bases."""
+
+    type_name: str
+    message: str
+    line: int | None
+    bases: tuple[str, ...]
+
+    def is_a(self, exc_type: type[BaseException]) -> bool:
+        return exc_type.__name__ in self.bases
+
+
 # --- comparing ------------------------------------------------------------------
 
 
@@ -163,8 +176,6 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
     `returned` = (hint, misconception id) names the slip when a value comes back instead;
     `raised` maps another exception's name to (message, misconception id).
     """
-    from grader.grading.runner import Raised
-
     got = sub.outcome(func, *args, **kwargs)
     if isinstance(got, Raised):
         if got.is_a(exc_type):

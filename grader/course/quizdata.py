@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from grader.settings import MAX_ANSWERS_BYTES
+
 STAFF_FILE = "mastery.toml"
 LEARNER_FILE = "mastery.learner.json"
 LEARNER_FORMAT = "vaegrade-quiz-learner/1"
 QUESTION_COUNT = 10
 OPTION_IDS = ("a", "b", "c", "d")
-MAX_FILE_BYTES = 1_000_000
+MAX_FILE_BYTES = MAX_ANSWERS_BYTES
 
 _QUIZ_KEYS = {"id", "title", "lesson"}
 _QUESTION_KEYS = {"id", "number", "section", "prompt", "answer", "explanation", "options"}

@@ -22,9 +22,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_TOTAL_BYTES = 20 * 1024 * 1024   #: uncompressed bytes one submission may hold
-MAX_FILES = 200                      #: entries (files, folders, links) one submission may hold
-MAX_PY_BYTES = 1024 * 1024           #: a larger .py file is not graded (the same cap as runner.stage)
+from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, MAX_SUBMISSION_ENTRIES
+
+MAX_TOTAL_BYTES = MAX_SUBMISSION_BYTES
+MAX_FILES = MAX_SUBMISSION_ENTRIES                      #: entries (files, folders, links) one submission may hold
+MAX_PY_BYTES = MAX_SOURCE_BYTES
 ARCHIVE_KINDS = {".zip": "zip", ".tar.gz": "tar", ".tgz": "tar", ".tar": "tar"}
 JUNK = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
 QUIZ_FILES = ("quiz_answers.json", "quiz_answers.toml", "quiz_answers.txt")   #: kept for the quiz, at the top

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.settings import PASS_FRACTION, passes
+from grader.settings import ANSWERS_FILE, PASS_FRACTION, QUIZ_PROGRESS_FILE, STATE_DIR, passes
 from grader.course.quizdata import (LEARNER_FILE, MAX_FILE_BYTES, STAFF_FILE, Question, Quiz, QuizDataError,  # noqa: F401
                              build_learner_copy, load, validate)
 
 LETTERS = "ABCD"
-ANSWERS_FILE = "quiz_answers.json"            #: the answers file `vaegrade batch` looks for in a submission folder
-PROGRESS_FILE = Path(".vaegrade") / "quiz-progress.json"
+PROGRESS_FILE = Path(STATE_DIR) / QUIZ_PROGRESS_FILE
 PROGRESS_VERSION = 1
 BLANK = {"", "-"}                             #: an answer written as null, "" or "-" is left blank (counts wrong)
 

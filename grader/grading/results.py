@@ -10,7 +10,8 @@ from grader.settings import PASS_FRACTION, passes
 
 class Status(str, Enum):
     PASSED = "passed"
-    FAILED = "failed"
+    FAILED = "failed"   #: the learner's code did not meet the check
+    ERROR = "error"     #: the grader could not run the check: scores nothing, is not the learner's failure
 
 
 @dataclass
@@ -65,6 +66,11 @@ class ConceptResult:
     def failed_checks(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status is Status.FAILED]
 
+    @property
+    def errors(self) -> list[CheckResult]:
+        """Checks the grader itself could not run."""
+        return [c for c in self.checks if c.status is Status.ERROR]
+
     def to_dict(self) -> dict:
         return {
             "title": self.title, "section": self.section, "score": self.score,
@@ -87,6 +93,8 @@ class GradingResult:
     pass_fraction: float = PASS_FRACTION
     public_only: bool = False
     extra: dict = field(default_factory=dict)
+    content_hash: str = ""          #: sha256 of the graded files (grader.grading.intake.content_hash)
+    seed_source: str = "random"     #: how the seed was chosen: "given", "course-key" or "random"
 
     @property
     def score(self) -> float:
@@ -103,6 +111,15 @@ class GradingResult:
     @property
     def checks(self) -> list[CheckResult]:
         return [c for concept in self.concepts for c in concept.checks]
+
+    @property
+    def errors(self) -> list[CheckResult]:
+        """Checks the grader could not run: while any remain, the submission is not graded."""
+        return [c for c in self.checks if c.status is Status.ERROR]
+
+    @property
+    def graded(self) -> bool:
+        return not self.errors
 
     def to_gradescope_dict(self) -> dict:
         """Gradescope's results.json (top level and `tests`), plus our `concepts`."""
@@ -122,7 +139,7 @@ class GradingResult:
                     "number": f"{i + 1}",
                     "score": c.score,
                     "max_score": c.max_score,
-                    "status": c.status.value,
+                    "status": "passed" if c.status is Status.PASSED else "failed",
                     "output": c.feedback + (f"\n\nYour code printed:\n{c.output}" if c.output else ""),
                     "visibility": "visible" if c.public else "after_published",
                     "tags": [c.concept] + ([c.misconception] if c.misconception else []),
@@ -133,6 +150,8 @@ class GradingResult:
             "extra_data": {
                 "seed": self.seed, "grader_version": self.grader_version,
                 "submission": self.submission, "pass_fraction": self.pass_fraction,
-                "public_only": self.public_only, **self.extra,
+                "public_only": self.public_only, "seed_source": self.seed_source,
+                "content_hash": self.content_hash,
+                "not_graded": [f"{c.concept}: {c.name}" for c in self.errors], **self.extra,
             },
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -15,14 +17,16 @@ import numpy as np
 
 import grader
 from grader.course import manifest
-from grader.checks import Fail, Opaque, T, TensorValue, checks_for
-from grader.settings import PASS_FRACTION, Limits
+from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
+from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
 from grader.sandbox.protocol import decode_array, encode_array
 from grader.sandbox.session import Failure, SandboxError, Zygote
+from grader.grading.intake import content_hash
 
-MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES = MAX_SOURCE_BYTES
+GRADER_FAULT = "The grader failed here, not your code: this check could not be run"
 
 
 class SubmissionError(Exception):
@@ -94,23 +98,10 @@ def _decode(enc, depth: int):
 # --- what the checks see -----------------------------------------------------------
 
 
-@dataclass
-class Raised:
-    """The learner's function raised: type name, message, line, and the names of its bases."""
-
-    type_name: str
-    message: str
-    line: int | None
-    bases: tuple[str, ...]
-
-    def is_a(self, exc_type: type[BaseException]) -> bool:
-        return exc_type.__name__ in self.bases
-
-
 class Submission:
     """The learner's code for one concept, as the checks call it. Lives in the trusted process."""
 
-    def __init__(self, state: "_ConceptRun", concept: manifest.Concept, public: bool):
+    def __init__(self, state: "ConceptRun", concept: manifest.Concept, public: bool):
         self._state, self.concept, self.public = state, concept, public
         self.output: list[str] = []
 
@@ -263,7 +254,7 @@ def _normalise(reply) -> tuple:
     return ("failure", "protocol", "sent a reply the grader does not understand")
 
 
-class _ConceptRun:
+class ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
     def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits):
@@ -347,22 +338,39 @@ def stage(src: Path, dest: Path) -> list[str]:
     return copied
 
 
-def grade_submission(path: str | os.PathLike, *, seed: int | None = None, limits: Limits = Limits(),
-                     concepts: list[str] | None = None, public_only: bool = False,
+def derive_seed(course_key: bytes, digest: str) -> int:
+    """The grading seed of these files in this course: the same files, the same inputs, the same grade.
+
+    A keyed hash (HMAC-SHA256) of the submission's content hash under the course's secret key:
+    a submission cannot compute its inputs in advance without the key.
+    """
+    return int.from_bytes(hmac.new(course_key, digest.encode(), hashlib.sha256).digest()[:8], "big") >> 1
+
+
+def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course_key: bytes | None = None,
+                     limits: Limits = Limits(), concepts: list[str] | None = None, public_only: bool = False,
                      zygote: Zygote | None = None, pass_fraction: float = PASS_FRACTION,
                      parallel: int = 1) -> GradingResult:
     """Grade the submission folder at `path` with the hidden (or only the public) checks.
 
-    `parallel` concepts are graded at once, each in its own sandboxed child (one submission on
-    an otherwise idle machine); a batch keeps 1 and runs submissions side by side instead.
+    The inputs come from `seed` when given ("given"); else from the course key and the files'
+    content hash ("course-key": the same files always get the same grade); else from a fresh
+    random seed ("random"). `parallel` concepts are graded at once, each in its own sandboxed
+    child; a batch keeps 1 and runs submissions side by side instead.
     """
     started = time.monotonic()
-    seed = secrets.randbits(63) if seed is None else int(seed)
     selected = [c for c in manifest.load() if concepts is None or c.id in concepts]
     own_zygote = zygote is None
     with tempfile.TemporaryDirectory(prefix="vaegrade-") as staging:
         os.chmod(staging, 0o755)
-        stage(Path(path), Path(staging))
+        files = stage(Path(path), Path(staging))
+        digest = content_hash(Path(staging), files)
+        if seed is not None:
+            seed, seed_source = int(seed), "given"
+        elif course_key:
+            seed, seed_source = derive_seed(course_key, digest), "course-key"
+        else:
+            seed, seed_source = secrets.randbits(63), "random"
         zygote = zygote or Zygote()
         try:
             jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
@@ -372,7 +380,7 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, limits
             if own_zygote:
                 zygote.close()
     return GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
-                         pass_fraction, public_only)
+                         pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
 
 
 def _run_concepts(jobs: list, parallel: int, grade_one) -> list[ConceptResult]:
@@ -391,9 +399,17 @@ _SLOW_CONCEPTS = frozenset({"elbo"})  # trains the TinyVAE: start it first so th
 
 
 def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
+    """One concept's checks; a concept the grader itself failed on (Status.ERROR) is tried once more."""
+    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
+    if result.errors:
+        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
+    return result
+
+
+def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     total_weight = sum(c.weight for c in checks) or 1.0
-    run = _ConceptRun(zygote, root, concept, limits)
+    run = ConceptRun(zygote, root, concept, limits)
     results = []
     try:
         for number, chk in enumerate(checks):
@@ -408,16 +424,19 @@ def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> C
                 status, feedback, mistake = Status.FAILED, fail.message, fail.misconception
             except protocol.ProtocolError as exc:
                 status, feedback, mistake = Status.FAILED, f"Your code sent back something unreadable ({exc}).", "code.protocol"
-            except Exception as exc:  # a value no check foresaw: this check fails, grading goes on
-                status, feedback, mistake = (Status.FAILED, "The grader could not judge what your code returned "
-                                             f"({type(exc).__name__}).", "grader.unjudgeable")
+            except SandboxError as exc:  # the sandbox could not start: the grader's fault, not the learner's
+                status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({exc}).", None
+            except Exception as exc:  # the grader's own bug: never the learner's failure
+                status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({type(exc).__name__}).", None
             results.append(CheckResult(concept.id, chk.name, chk.function, points,
                                        points if status is Status.PASSED else 0.0, status, feedback,
                                        mistake, chk.public, run.output))
     finally:
         run.close()
     note = run.fatal_message(run.fatal) if run.fatal else ""
-    if run.fatal and run.fatal[0] == "limit":
+    if any(r.status is Status.ERROR for r in results):
+        note = GRADER_FAULT + "."
+    elif run.fatal and run.fatal[0] == "limit":
         # A concept stopped by a limit scores zero: checks passed before the stop do not count.
         for r in results:
             if r.status is Status.PASSED:

@@ -34,14 +34,14 @@ def _suite(parent: ET.Element, name: str, cases: list[dict], time: float) -> Non
 def to_junit_xml(result: GradingResult, quiz: dict | None = None) -> str:
     """The grading (and an optional graded quiz, as `ci` reports it) as a JUnit XML document."""
     root = ET.Element("testsuites", name="vaegrade", tests=str(len(result.checks)),
-                      failures=str(sum(c.status is Status.FAILED for c in result.checks)),
+                      failures=str(sum(c.status is not Status.PASSED for c in result.checks)),
                       time=f"{result.duration:.3f}")
     per_concept = result.duration / max(1, len(result.concepts))
     for concept in result.concepts:
         cases = []
         for c in concept.checks:
             failure = None
-            if c.status is Status.FAILED:
+            if c.status is not Status.PASSED:
                 body = c.feedback + (f"\nreread: \"{concept.section}\"" if concept.section else "")
                 failure = (c.feedback or "failed", body, c.misconception or "check")
             cases.append({"classname": f"vaegrade.{concept.id}.{c.function}",

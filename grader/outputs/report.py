@@ -24,11 +24,11 @@ from pathlib import Path
 import grader
 from grader.outputs import charts
 from grader.course import manifest
-from grader.settings import PASS_FRACTION, passes
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, passes
 
 CLASS_REPORT = "class-report.html"   #: the class overview inside a batch output dir
 REPORTS_DIR = "reports"              #: per-learner pages beside it
-GRADEBOOK_NAME = "gradebook.sqlite"  #: the gradebook `vaegrade batch` writes into its output dir
+GRADEBOOK_NAME = GRADEBOOK_FILE  #: the gradebook `vaegrade batch` writes into its output dir
 
 
 class ReportError(Exception):
@@ -890,7 +890,7 @@ def default_gradebook() -> Path:
     try:
         from grader.verbs.status import LEARNER_GRADEBOOK
     except ImportError:
-        return Path(".vaegrade") / "gradebook.sqlite"
+        return Path(STATE_DIR) / GRADEBOOK_FILE
     return Path(LEARNER_GRADEBOOK)
 
 

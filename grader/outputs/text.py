@@ -27,7 +27,7 @@ def to_table(result: GradingResult, *, verbose: bool = False, width: int = 100) 
 
     rows = [f"{'concept':<15} {'points':>11}  result", "-" * min(width, 60)]
     for c in result.concepts:
-        mark = "pass" if c.passed else "FAIL"
+        mark = "ERROR" if c.errors else ("pass" if c.passed else "FAIL")
         rows.append(f"{c.id:<15} {c.score:>5g} / {c.max_score:<3g}  {mark}  {c.title}")
         failures = c.failed_checks if verbose else c.failed_checks[:1]
         messages = [c.note] if c.note and not verbose else [f.feedback for f in failures]
@@ -38,12 +38,20 @@ def to_table(result: GradingResult, *, verbose: bool = False, width: int = 100) 
                 rows.append("      " + line)
         if failures:
             rows.append(f"      reread: \"{c.section}\"")
-    verdict = "PASSED" if result.passed else "NOT PASSED"
+    verdict = "NOT GRADED" if not result.graded else ("PASSED" if result.passed else "NOT PASSED")
     rows += ["-" * min(width, 60),
              f"{'total':<15} {result.score:>5g} / {result.max_score:<3g}  {verdict} "
              f"(a pass needs more than {result.pass_fraction:.0%})",
-             f"seed {result.seed} (rerun with --seed {result.seed} to reproduce), {result.duration:.1f} s"]
+             f"seed {result.seed} ({SEED_SOURCES.get(result.seed_source, result.seed_source)}; rerun with "
+             f"--seed {result.seed} to reproduce), {result.duration:.1f} s"]
+    if not result.graded:
+        rows.append(f"The grader failed on {len(result.errors)} check(s), not your code: this attempt is not "
+                    "graded and not recorded. Run it again; if it keeps failing, tell your course staff.")
     return "\n".join(rows)
+
+
+SEED_SOURCES = {"given": "given with --seed", "course-key": "derived from your files and the course key",
+                "random": "drawn at random"}
 
 
 def _md_cell(text: str) -> str:

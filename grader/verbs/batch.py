@@ -15,6 +15,8 @@ exports (grader.outputs.exports) from the gradebook.
 
 from __future__ import annotations
 
+from grader.settings import GRADEBOOK_FILE
+
 import fcntl
 import os
 import shutil
@@ -33,7 +35,7 @@ from grader.grading import intake as archives
 from grader.settings import PASS_FRACTION, Limits
 from grader.store.gradebook import Gradebook
 
-GRADEBOOK = "gradebook.sqlite"
+GRADEBOOK = GRADEBOOK_FILE
 LOCK = ".lock"
 MODES = ("threads", "processes")
 

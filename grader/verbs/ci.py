@@ -13,6 +13,8 @@ neutralised as well, so it cannot issue workflow commands of its own.
 
 from __future__ import annotations
 
+from grader.settings import MAX_SOURCE_BYTES
+
 import ast
 import json
 import os
@@ -26,7 +28,6 @@ from grader.grading.results import GradingResult, Status
 
 #: GitHub shows at most 10 error and 10 warning annotations per step (50 per job); the rest are dropped.
 ANNOTATION_CAP = 10
-MAX_SOURCE_BYTES = 1024 * 1024
 
 
 class CIError(Exception):

@@ -18,6 +18,7 @@ refuses to grade with a learner's copy.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import stat
@@ -28,11 +29,15 @@ from pathlib import Path
 
 import grader
 from grader.course.content import content_dir
+from grader.course.quizdata import LEARNER_FILE, STAFF_FILE, QuizDataError, build_learner_copy
+from grader.checks.replay import RELEASE_SEED
+from grader.grading.recording import RecordingError, record_public_checks
+from grader.sandbox.session import SandboxError
+from grader.settings import TORCH_PIN
 
 PACKAGE = Path(grader.__file__).resolve().parent
 CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else None
 WORKFLOW = Path(".github") / "workflows" / "grade.yml"
-TORCH_PIN = "torch==2.13.0"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 CONTENT = {"exercises": "grader._content.exercises", "solutions": "grader._content.solutions",
            "quizzes": "grader._content.quizzes", "site": "grader._content.site"}
@@ -43,224 +48,6 @@ class ReleaseError(Exception):
     """A bundle cannot be built (OUT exists, content missing): exit status 2."""
 
 
-# --- public checks, replayed ---------------------------------------------------------------
-#
-# A learner's copy must not hold the hidden checks, nor the reference computations the
-# checks use to know the right values (those are the solutions in another form). So at
-# release time every public check runs once against the reference solutions, with a fixed
-# seed, through a Submission that records each request and the reference's reply; the
-# learner's copy replays those requests against the learner's code and compares the replies.
-
-RELEASE_SEED = 20240917
-
-
-def _encode(value):
-    """Check arguments and replies as tagged JSON (arrays keep their dtype and shape)."""
-    import numpy as np
-
-    from grader.checks import Opaque, T, TensorValue
-    from grader.grading.runner import Raised
-
-    if isinstance(value, T):
-        return {"T": _encode(np.asarray(value.value, dtype=value.dtype)), "grad": value.grad, "dtype": value.dtype}
-    if isinstance(value, TensorValue):
-        return {"tensor": _encode(value.array), "requires_grad": value.requires_grad, "grad_fn": value.has_grad_fn}
-    if isinstance(value, Raised):
-        return {"raised": value.type_name, "bases": list(value.bases)}
-    if isinstance(value, Opaque):
-        return {"opaque": value.type_name}
-    if isinstance(value, np.ndarray):
-        return {"array": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict):
-        return {"dict": {k: _encode(v) for k, v in value.items()}}
-    return value
-
-
-def _decode(data):
-    import numpy as np
-
-    from grader.checks import Opaque, T, TensorValue
-    from grader.grading.runner import Raised
-
-    if isinstance(data, list):
-        return [_decode(v) for v in data]
-    if not isinstance(data, dict):
-        return data
-    if "array" in data:
-        return np.array(data["array"], dtype=data["dtype"]).reshape(data["shape"])
-    if "T" in data:
-        return T(_decode(data["T"]), grad=data["grad"], dtype=data["dtype"])
-    if "tensor" in data:
-        return TensorValue(_decode(data["tensor"]), data["requires_grad"], data["grad_fn"])
-    if "raised" in data:
-        return Raised(data["raised"], "", None, tuple(data["bases"]))
-    if "opaque" in data:
-        return Opaque(data["opaque"], "")
-    if "tuple" in data:
-        return tuple(_decode(v) for v in data["tuple"])
-    return {k: _decode(v) for k, v in data["dict"].items()}
-
-
-def record_public_checks(solutions: Path) -> dict[str, list[dict]]:
-    """Run every public check against the reference solutions; the requests and replies, per concept."""
-    import numpy as np
-
-    from grader.course import manifest
-    from grader.checks import Fail, checks_for
-    from grader.settings import Limits
-    from grader.grading.runner import Raised, Submission, _ConceptRun, stage
-    from grader.sandbox.session import Zygote
-
-    class Recorder(Submission):
-        def __init__(self, *args):
-            super().__init__(*args)
-            self.steps = []
-
-        def call(self, func, *args, **kwargs):
-            got = self._record("call", func, args, kwargs, super().outcome(func, *args, **kwargs))
-            if isinstance(got, Raised):
-                raise Fail(self._raised_feedback(func, got), "code.exception")
-            return got
-
-        def outcome(self, func, *args, **kwargs):
-            return self._record("call", func, args, kwargs, super().outcome(func, *args, **kwargs))
-
-        def grad(self, func, args, kwargs, weights):
-            got = super().grad(func, args, kwargs, weights)
-            self.steps.append({"kind": "grad", "function": func, "args": _encode(list(args)),
-                               "kwargs": _encode(dict(kwargs)), "weights": _encode(list(weights)),
-                               "reply": _encode(got)})
-            return got
-
-        def repeat(self, func, times, *args, **kwargs):
-            raise ReleaseError(f"public check of {self.concept.id} samples at random (sub.repeat): "
-                               "a learner's copy cannot replay it")
-
-        def train_vae(self, func, payload):
-            raise ReleaseError(f"public check of {self.concept.id} trains the TinyVAE: a learner's copy "
-                               "cannot replay it")
-
-        def _record(self, kind, func, args, kwargs, got):
-            self.steps.append({"kind": kind, "function": func, "args": _encode(list(args)),
-                               "kwargs": _encode(dict(kwargs)), "reply": _encode(got)})
-            return got
-
-    recorded = {}
-    with tempfile.TemporaryDirectory(prefix="vaegrade-release-") as staging:
-        os.chmod(staging, 0o755)
-        stage(solutions, Path(staging))
-        zygote = Zygote()
-        try:
-            for index, concept in enumerate(manifest.load()):
-                run = _ConceptRun(zygote, staging, concept, Limits())
-                recorded[concept.id] = []
-                try:
-                    for number, chk in enumerate(checks_for(concept.id)):
-                        if not chk.public:
-                            continue
-                        sub = Recorder(run, concept, True)
-                        try:
-                            chk.run(sub, np.random.default_rng([RELEASE_SEED, index, number]))
-                        except Fail as fail:
-                            raise ReleaseError(f"the reference solution fails the public check "
-                                               f"{concept.id}: {chk.name}: {fail.message}") from None
-                        recorded[concept.id].append({"name": chk.name, "function": chk.function,
-                                                     "weight": chk.weight, "steps": sub.steps})
-                finally:
-                    run.close()
-        finally:
-            zygote.close()
-    return recorded
-
-
-def _same(got, expected) -> bool:
-    import numpy as np
-
-    from grader.checks import Opaque, TensorValue, close
-    from grader.grading.runner import Raised
-
-    if isinstance(expected, Raised):
-        return isinstance(got, Raised) and expected.type_name in got.bases
-    if isinstance(got, (Raised, Opaque)) or got is None or expected is None:
-        return got is None and expected is None
-    if isinstance(expected, (tuple, list)) and not isinstance(got, (np.ndarray, TensorValue)):
-        return (isinstance(got, (tuple, list)) and len(got) == len(expected)
-                and all(_same(g, e) for g, e in zip(got, expected)))
-    if isinstance(expected, bool):
-        return isinstance(got, bool) and got == expected
-    if isinstance(expected, int) and not isinstance(got, (float, np.ndarray, TensorValue)):
-        return isinstance(got, int) and not isinstance(got, bool) and got == expected
-    try:
-        got = got.array if isinstance(got, TensorValue) else got
-        expected = expected.array if isinstance(expected, TensorValue) else expected
-        return not isinstance(got, bool) and close(np.asarray(got, dtype=np.float64), expected)
-    except (TypeError, ValueError):
-        return False
-
-
-def _show(value) -> str:
-    from grader.checks import describe, fmt
-    from grader.grading.runner import Raised
-
-    if isinstance(value, Raised):
-        return f"raises {value.type_name}"
-    if isinstance(value, (tuple, list)):
-        inner = ", ".join(_show(v) for v in value)
-        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
-    try:
-        return fmt(value.array if hasattr(value, "array") else value)
-    except (TypeError, ValueError):
-        return describe(value)
-
-
-def _replay_step(sub, step: dict, hint: str) -> None:
-    from grader.checks import Fail
-    from grader.grading.runner import Raised
-
-    func, args, kwargs = step["function"], _decode(step["args"]), _decode(step["kwargs"])
-    call = f"{func}({', '.join([_show(a.value if hasattr(a, 'value') else a) for a in args] + [f'{k}={_show(v)}' for k, v in kwargs.items()])})"
-    expected = _decode(step["reply"])
-    if step["kind"] == "grad":
-        got = sub.grad(func, args, kwargs, _decode(step["weights"]))
-        if not _same(got, expected):
-            raise Fail(f"{call}: the value or the gradients differ from the reference's "
-                       f"(gradients {_show(got[1])}, expected {_show(expected[1])}).{hint}")
-        return
-    got = sub.outcome(func, *args, **kwargs)
-    if isinstance(got, Raised) and not isinstance(expected, Raised):
-        raise Fail(sub._raised_feedback(func, got), "code.exception")
-    if not _same(got, expected):
-        if isinstance(expected, Raised):
-            raise Fail(f"{call} should raise {expected.type_name}, but it {_show(got)}.{hint}")
-        raise Fail(f"{call} returned {_show(got)}; the right value is {_show(expected)}.{hint}")
-
-
-def replay_checks(concept_id: str) -> list:
-    """The public checks of a learner's copy, from grader/checks/<id>.public.json."""
-    import json
-
-    from grader.course import manifest
-    from grader.checks import Check
-
-    data = json.loads((PACKAGE / "checks" / f"{concept_id}.public.json").read_text(encoding="utf-8"))
-    concept = manifest.by_id(concept_id)
-    hint = f" Hint: {concept.hints[0]}" if concept.hints else ""
-
-    def make(entry):
-        def run(sub, rng):
-            for step in entry["steps"]:
-                _replay_step(sub, step, hint)
-        return Check(entry["name"], entry["function"], entry["weight"], True, run)
-
-    return [make(entry) for entry in data["checks"]]
-
-
 REPLAY_MODULE = '''"""Public checks for `{id}` (learner copy): the lesson's worked examples.
 
 Built by `vaegrade release student`: the checks replay the inputs of the public checks and
@@ -268,7 +55,7 @@ compare your replies with the reference's, recorded when the course was released
 hidden checks, which decide the grade, are not in this copy.
 """
 
-from grader.verbs.release import replay_checks
+from grader.checks.replay import replay_checks
 
 CHECKS = replay_checks("{id}")
 '''
@@ -347,7 +134,6 @@ def _copy_common(root: Path, kind: str) -> None:
 
 
 def _staff_quiz() -> Path:
-    from grader.course.quizdata import STAFF_FILE
 
     path = _content("quizzes") / STAFF_FILE
     if not path.is_file():
@@ -397,14 +183,12 @@ repository's README, "CI and pull requests", for where to keep it.
 
 
 def build_student(out: Path, *, force: bool = False) -> Path:
-    from grader.course.quizdata import LEARNER_FILE, build_learner_copy
 
     out = _prepare(out, force)
     staff_quiz = _staff_quiz()
     with tempfile.TemporaryDirectory(prefix="vaegrade-release-", dir=out.parent) as tmp:
         root = Path(tmp) / "bundle"
         _copy_common(root, "student")
-        import json
 
         for concept_id, checks in record_public_checks(_content("solutions")).items():
             folder = root / "grader" / "checks"
@@ -424,7 +208,6 @@ def build_student(out: Path, *, force: bool = False) -> Path:
 
 
 def build_autograder(out: Path, *, force: bool = False) -> Path:
-    from grader.course.quizdata import LEARNER_FILE, build_learner_copy
 
     out = _prepare(out, force)
     staff_quiz = _staff_quiz()
@@ -510,13 +293,10 @@ def build_gradescope(out: Path, *, force: bool = False) -> Path:
 
 def main(*, kind: str, out: Path, force: bool = False) -> str:
     """Build one bundle; returns what to tell the person who asked for it."""
-    from grader.course.quizdata import QuizDataError
-    from grader.sandbox.session import SandboxError
-
     build = {"student": build_student, "autograder": build_autograder, "gradescope": build_gradescope}[kind]
     try:
         path = build(out, force=force)
-    except (QuizDataError, SandboxError) as exc:
+    except (QuizDataError, SandboxError, RecordingError) as exc:
         raise ReleaseError(f"cannot build the {kind} bundle: {exc}") from None
     except OSError as exc:
         raise ReleaseError(f"cannot write {exc.filename or out}: {exc.strerror}") from None

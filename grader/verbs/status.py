@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.course import manifest
-from grader.settings import PASS_FRACTION
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR
 
-LEARNER_GRADEBOOK = Path(".vaegrade") / "gradebook.sqlite"   #: a learner's own gradebook, in the working folder
+LEARNER_GRADEBOOK = Path(STATE_DIR) / GRADEBOOK_FILE   #: a learner's own gradebook, in the working folder
 NEXT_LESSON = "The Transformer Architecture End-to-End"
 
 
