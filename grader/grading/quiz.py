@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.settings import ANSWERS_FILE, PASS_FRACTION, QUIZ_PROGRESS_FILE, STATE_DIR, passes
+import grader
+from grader.course.content import content_dir
+from grader.settings import ANSWERS_FILE, ANSWERS_STEM, ANSWERS_SUFFIXES, PASS_FRACTION, QUIZ_PROGRESS_FILE, STATE_DIR, default_learner, passes
 from grader.course.quizdata import (LEARNER_FILE, MAX_FILE_BYTES, STAFF_FILE, Question, Quiz, QuizDataError,  # noqa: F401
                              build_learner_copy, load, validate)
 
@@ -33,8 +35,6 @@ class AnswersError(ValueError):
 
 def default_quiz_path() -> Path:
     """The staff copy (with the key) in a course repository, else the learner copy."""
-    from grader.course.content import content_dir
-
     folder = content_dir("quizzes")
     staff = folder / STAFF_FILE
     return staff if staff.is_file() else folder / LEARNER_FILE
@@ -301,8 +301,6 @@ def grade_answers_file(path: str | Path, learner: str | None, *, quiz: Quiz | No
     quiz = quiz or load_quiz()
     answers = parse_answers(path, quiz, canonical=canonical, partial=partial)
     if learner is None:
-        from grader.verbs.status import default_learner
-
         learner = answers.learner or default_learner()
     result = grade_answers(answers, quiz, learner=learner, pass_fraction=pass_fraction)
     result.extra["answers_file"] = str(path)
@@ -311,8 +309,8 @@ def grade_answers_file(path: str | Path, learner: str | None, *, quiz: Quiz | No
 
 def find_answers_file(folder: str | Path) -> Path | None:
     """The answers file at the top of a submission folder (quiz_answers.json, .toml or .txt); symlinks are ignored."""
-    for suffix in (".json", ".toml", ".txt"):
-        path = Path(folder) / (Path(ANSWERS_FILE).stem + suffix)
+    for suffix in ANSWERS_SUFFIXES:
+        path = Path(folder) / (ANSWERS_STEM + suffix)
         if path.is_file() and not path.is_symlink():
             return path
     return None
@@ -350,8 +348,6 @@ def answers_hash(result: QuizResult) -> str:
 
 def record(gradebook, result: QuizResult) -> int:
     """Store an attempt in a grader.store.gradebook.Gradebook; returns the attempt id."""
-    import grader
-
     return gradebook.record_quiz(result.learner, score=result.score, max_score=result.max_score,
                                  passed=result.passed, answers=result.answers(), result=result.to_dict(),
                                  grader_version=grader.__version__, content_hash=answers_hash(result))
@@ -359,8 +355,6 @@ def record(gradebook, result: QuizResult) -> int:
 
 def record_new(gradebook, result: QuizResult) -> bool:
     """Store an attempt unless the same answers were already graded by this grader version (batch reruns)."""
-    import grader
-
     if gradebook.already_graded(result.learner, answers_hash(result), grader.__version__, kind="quiz"):
         return False
     record(gradebook, result)

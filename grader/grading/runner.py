@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import grader
-from grader.course import manifest
+from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
 from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
@@ -163,8 +163,6 @@ class Submission:
         training loop inside its own process therefore changes nothing: the model is trained by
         the loss function that is graded, or not at all.
         """
-        from grader.course import tinyvae
-
         return tinyvae.train(
             lambda x, x_hat, mu, logvar, beta, step: self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step),
             decode_array(payload["patches"]), [decode_array(w) for w in payload["weights"]],

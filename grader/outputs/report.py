@@ -24,7 +24,7 @@ from pathlib import Path
 import grader
 from grader.outputs import charts
 from grader.course import manifest
-from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, passes
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner, passes
 
 CLASS_REPORT = "class-report.html"   #: the class overview inside a batch output dir
 REPORTS_DIR = "reports"              #: per-learner pages beside it
@@ -887,19 +887,7 @@ def write_learner_report(*, out: Path, gradebook: Path | None = None, learner: s
 
 def default_gradebook() -> Path:
     """The learner's own gradebook, the one `vaegrade grade` and `vaegrade quiz` write to."""
-    try:
-        from grader.verbs.status import LEARNER_GRADEBOOK
-    except ImportError:
-        return Path(STATE_DIR) / GRADEBOOK_FILE
-    return Path(LEARNER_GRADEBOOK)
-
-
-def default_learner() -> str:
-    try:
-        from grader.verbs.status import default_learner as who
-    except ImportError:
-        return "you"
-    return who()
+    return Path(STATE_DIR) / GRADEBOOK_FILE
 
 
 def _pick_learner(db: sqlite3.Connection, gradebook: Path) -> str:

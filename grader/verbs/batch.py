@@ -32,8 +32,13 @@ from typing import TextIO
 import grader
 from grader.outputs import exports
 from grader.grading import intake as archives
+from grader.grading import quiz
+from grader.grading.runner import SubmissionError, grade_submission
+from grader.sandbox.session import SandboxError, Zygote
 from grader.settings import PASS_FRACTION, Limits
 from grader.store.gradebook import Gradebook
+from grader.verbs.workspace import Outcome as VerbOutcome
+from grader.verbs.workspace import VerbError, Workspace
 
 GRADEBOOK = GRADEBOOK_FILE
 LOCK = ".lock"
@@ -96,8 +101,9 @@ class Worker:
     """Prepares and grades submissions; one warm zygote per thread, kept for the thread's life."""
 
     def __init__(self, *, limits: Limits, pass_fraction: float, force: bool,
-                 done: dict[str, set[str]], work_root: Path):
+                 done: dict[str, set[str]], work_root: Path, course_key: bytes | None = None):
         self.limits, self.pass_fraction, self.force = limits, pass_fraction, force
+        self.course_key = course_key
         self.done, self.work_root = done, work_root
         self.local = threading.local()
         self.quiz = None   # the staff copy of the quiz, loaded once
@@ -106,8 +112,6 @@ class Worker:
         self.stopping = threading.Event()
 
     def zygote(self, fresh: bool = False):
-        from grader.sandbox.session import SandboxError, Zygote
-
         zygote = getattr(self.local, "zygote", None)
         if zygote is not None and (fresh or not zygote.alive()):
             zygote.close()
@@ -141,8 +145,6 @@ class Worker:
         return outcome
 
     def _grade(self, entry: archives.Entry, work: Path) -> Outcome:
-        from grader.grading.runner import SandboxError, SubmissionError, grade_submission
-
         try:
             prepared = archives.prepare(entry, work)
         except archives.BadSubmission as exc:
@@ -159,7 +161,12 @@ class Worker:
                 return Outcome(entry.learner, "cancelled")
             try:
                 result = grade_submission(prepared.folder, limits=self.limits, zygote=self.zygote(fresh=attempt > 1),
-                                          pass_fraction=self.pass_fraction)
+                                          pass_fraction=self.pass_fraction, course_key=self.course_key)
+                if not result.graded and attempt == 1:
+                    continue   # the grader failed on some checks: once more with a fresh sandbox
+                if not result.graded:
+                    return Outcome(entry.learner, "failed", f"could not be graded: the grader failed on "
+                                   f"{len(result.errors)} check(s), not the learner's code; rerun to retry")
                 break
             except SubmissionError as exc:
                 return Outcome(entry.learner, "failed", str(exc))
@@ -178,8 +185,6 @@ class Worker:
         """The quiz answers file in the submission, graded with the staff key: (QuizResult or None, problem)."""
         if prepared.quiz_folder is None:
             return None, ""
-        from grader.grading import quiz
-
         try:
             if self.quiz is None:
                 self.quiz = quiz.load_quiz()
@@ -279,8 +284,6 @@ def _record(book: Gradebook, outcome: Outcome, reported: dict[str, set[str]]) ->
             book.record_problem(outcome.learner, reason)
             reported[outcome.learner].add(reason)
     if outcome.quiz is not None:
-        from grader.grading import quiz
-
         return int(quiz.record_new(book, outcome.quiz))
     return 0
 
@@ -297,7 +300,7 @@ def _reported(book: Gradebook) -> dict[str, set[str]]:
 
 def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
               force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
-              progress: TextIO | None = sys.stderr, mode: str = "threads") -> Summary:
+              progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None) -> Summary:
     """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports."""
     started = time.monotonic()
     submissions, out = Path(submissions), Path(out)
@@ -318,13 +321,14 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
             raise BatchError(f"cannot open the gradebook {out / GRADEBOOK}: {exc}") from None
         with book:
             return _run(book, submissions, out, jobs=jobs, force=force, limits=limits,
-                        pass_fraction=pass_fraction, progress=progress, mode=mode, started=started)
+                        pass_fraction=pass_fraction, progress=progress, mode=mode, started=started,
+                        course_key=course_key)
     finally:
         lock.close()
 
 
 def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, pass_fraction,
-         progress, mode, started) -> Summary:
+         progress, mode, started, course_key) -> Summary:
     tmp = out / exports.TMP_DIR
     shutil.rmtree(tmp, ignore_errors=True)   # leftovers of a killed batch: never a result
     tmp.mkdir()
@@ -341,7 +345,7 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
         summary.failed.append((learner, reason))
         bar.update(outcome)
     settings = dict(limits=limits, pass_fraction=pass_fraction, force=force,
-                    done=book.graded_hashes(grader.__version__), work_root=tmp)
+                    done=book.graded_hashes(grader.__version__), work_root=tmp, course_key=course_key)
     worker: Worker | None = None
     if mode == "threads":
         worker = Worker(**settings)
@@ -426,3 +430,14 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
         lines.append(f"gradebook: {summary.out / GRADEBOOK}; grades: {summary.out / exports.GRADES_CSV}; "
                      f"results: {summary.out / exports.RESULTS_DIR}/")
     return "\n".join(lines)
+
+
+def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None = None, force: bool = False,
+         threshold: float = PASS_FRACTION, limits: Limits = Limits(), progress: TextIO | None = sys.stderr) -> VerbOutcome:
+    """Grade a class; exit 0 every submission graded, 1 some could not be graded, 2 bad input."""
+    try:
+        summary = run_batch(submissions, out, jobs=jobs, force=force, limits=limits, pass_fraction=threshold,
+                            progress=progress, course_key=workspace.course_key())
+    except BatchError as exc:
+        raise VerbError(str(exc)) from None
+    return VerbOutcome(summary_text(summary), summary.exit_code)

@@ -13,8 +13,6 @@ neutralised as well, so it cannot issue workflow commands of its own.
 
 from __future__ import annotations
 
-from grader.settings import MAX_SOURCE_BYTES
-
 import ast
 import json
 import os
@@ -22,9 +20,16 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.course import manifest
 from grader.course.content import bundle_kind
-from grader.settings import PASS_FRACTION, Limits
+from grader.grading import quiz as quiz_lib
 from grader.grading.results import GradingResult, Status
+from grader.grading.runner import SandboxError, SubmissionError, grade_submission
+from grader.outputs.junit import to_junit_xml
+from grader.outputs.text import _md_cell, to_markdown, to_table
+from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
+from grader.verbs.workspace import Outcome as VerbOutcome
+from grader.verbs.workspace import VerbError, Workspace
 
 #: GitHub shows at most 10 error and 10 warning annotations per step (50 per job); the rest are dropped.
 ANNOTATION_CAP = 10
@@ -156,8 +161,6 @@ def _relative(path: Path, root: Path | None) -> str:
 def annotations_for(result: GradingResult, exercises: Path, root: Path | None,
                     quiz: dict | None = None) -> list[Annotation]:
     """Errors on the `def` line of each failing function; warnings for functions not started yet."""
-    from grader.course import manifest
-
     found = []
     for concept in result.concepts:
         if concept.passed:
@@ -218,8 +221,6 @@ def lesson_verdict(result: GradingResult, quiz: dict | None) -> str:
 
 def markdown_summary(result: GradingResult, quiz: dict | None, annotations: list[Annotation] = (),
                      dropped: int = 0) -> str:
-    from grader.outputs.text import _md_cell, to_markdown
-
     lines = [to_markdown(result), ""]
     if quiz is not None:
         mark = "✅" if quiz["passed"] else "❌"
@@ -241,8 +242,6 @@ def markdown_summary(result: GradingResult, quiz: dict | None, annotations: list
 
 
 def terminal_summary(result: GradingResult, quiz: dict | None) -> str:
-    from grader.outputs.text import to_table
-
     text = to_table(result)
     if quiz is not None:
         verdict = "PASSED" if quiz["passed"] else "NOT PASSED"
@@ -270,13 +269,11 @@ def details_log(result: GradingResult) -> str:
 
 
 def find_answers(root: Path | None, exercises: Path) -> Path | None:
-    """The quiz answers file of the pull request, if it has one (quiz_answers.json, as `vaegrade quiz` saves it)."""
-    from grader.grading.quiz import ANSWERS_FILE
-
+    """The quiz answers file of the pull request, if it has one: the same names and formats `batch` takes."""
     for base in [b for b in (root, exercises.parent, exercises) if b is not None]:
-        candidate = base / ANSWERS_FILE
-        if candidate.is_file() and not candidate.is_symlink():
-            return candidate
+        found = quiz_lib.find_answers_file(base)
+        if found is not None:
+            return found
     return None
 
 
@@ -286,8 +283,6 @@ def grade_quiz(answers: Path, root: Path | None, learner: str, pass_fraction: fl
     A malformed answers file is the learner's mistake, not the grader's: it scores zero with a
     note saying what to fix, and the run goes on.
     """
-    from grader.grading import quiz as quiz_lib
-
     rel = _relative(answers, root)
     try:
         quiz = quiz_lib.load_quiz()
@@ -320,11 +315,9 @@ class Outcome:
 
 def main(*, exercises: Path | None = None, answers: Path | None = None, out: Path = Path("vaegrade-results"),
          threshold: float = PASS_FRACTION, seed: int | None = None, limits: Limits = Limits(),
-         concepts: list[str] | None = None, env: dict | None = None, echo=print) -> Outcome:
+         concepts: list[str] | None = None, env: dict | None = None, echo=print,
+         course_key: bytes | None = None) -> Outcome:
     """Grade, write results.json / junit.xml / summary.md to `out`, and report to GitHub Actions if there."""
-    from grader.outputs.junit import to_junit_xml
-    from grader.grading.runner import SandboxError, SubmissionError, grade_submission
-
     env = os.environ if env is None else env
     if bundle_kind() == "student":
         raise CIError("this is a learner's copy of the grader (public checks only): CI must grade with the "
@@ -343,12 +336,12 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
         raise CIError(f"cannot create the output folder {out}: {exc.strerror}") from None
 
     try:
-        result = grade_submission(exercises, seed=seed, limits=limits, concepts=concepts,
+        result = grade_submission(exercises, seed=seed, course_key=course_key, limits=limits, concepts=concepts,
                                   pass_fraction=threshold)
     except (SubmissionError, SandboxError) as exc:
         raise CIError(str(exc)) from None
     learner = env.get("VAEGRADE_LEARNER") or env.get("GITHUB_ACTOR") or "learner"
-    quiz = grade_quiz(answers, root, learner) if answers is not None else None
+    quiz = grade_quiz(answers, root, learner, pass_fraction=threshold) if answers is not None else None
     passed = result.passed and (quiz is None or quiz["passed"])
 
     everything = annotations_for(result, exercises, root, quiz)
@@ -388,3 +381,19 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
 
 __all__ = ["main", "CIError", "Annotation", "cap", "escape_data", "escape_property", "fenced",
            "neutralise", "source_map", "annotations_for", "markdown_summary"]
+
+
+def run(*, workspace: Workspace, limits: Limits = Limits(), echo=print, exercises: Path | None = None,
+        answers: Path | None = None, out: Path = Path("vaegrade-results"), threshold: float = PASS_FRACTION,
+        seed: int | None = None, concepts: tuple[str, ...] = ()) -> VerbOutcome:
+    """`vaegrade ci`: exit 0 passed, 1 not passed, 2 could not grade."""
+    known = {c.id for c in manifest.load()}
+    unknown = [c for c in concepts if c not in known]
+    if unknown:
+        raise VerbError(f"unknown concept {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    try:
+        outcome = main(exercises=exercises, answers=answers, out=out, threshold=threshold, seed=seed, limits=limits,
+                       concepts=list(concepts) or None, echo=echo, course_key=workspace.course_key())
+    except CIError as exc:
+        raise VerbError(str(exc)) from None
+    return VerbOutcome("", outcome.exit_code)

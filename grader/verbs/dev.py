@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 from grader.course import manifest
+from grader.grading import quiz
+from grader.grading.runner import grade_submission
+from grader.sandbox.session import Zygote
 from grader.checks import checks_for
 from grader.course.content import content_dir
+from grader.verbs.workspace import Outcome
 
 MIN_CHECKS = 10
 
@@ -76,10 +80,6 @@ def static_problems(exercises: Path, solutions: Path) -> list[str]:
 
 
 def quiz_problems() -> list[str]:
-    try:
-        from grader.grading import quiz
-    except ImportError:
-        return []
     validate = getattr(quiz, "validate", None)
     if validate is None:
         return []
@@ -91,9 +91,6 @@ def quiz_problems() -> list[str]:
 
 def graded_problems(exercises: Path, solutions: Path, zygote=None) -> list[str]:
     """Stubs score zero and solutions full marks, graded for real (in the sandbox)."""
-    from grader.grading.runner import grade_submission
-    from grader.sandbox.session import Zygote
-
     import importlib.util
 
     problems = []
@@ -123,3 +120,11 @@ def run(echo: Callable[[str], None] = lambda s: None, zygote=None) -> list[str]:
     echo("grading the solutions and the stubs in the sandbox ...")
     problems += graded_problems(exercises, solutions, zygote)
     return problems
+
+
+def main(*, echo: Callable[[str], None] = lambda s: None) -> Outcome:
+    """`vaegrade dev check`: exit 0 when the content is consistent, 1 with the problems listed."""
+    problems = run(echo=echo)
+    if problems:
+        return Outcome("", 1, tuple(f"problem: {p}" for p in problems))
+    return Outcome("content is consistent", 0)

@@ -34,6 +34,7 @@ from grader.checks.replay import RELEASE_SEED
 from grader.grading.recording import RecordingError, record_public_checks
 from grader.sandbox.session import SandboxError
 from grader.settings import TORCH_PIN
+from grader.verbs.workspace import Outcome, VerbError
 
 PACKAGE = Path(grader.__file__).resolve().parent
 CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else None
@@ -308,3 +309,10 @@ def main(*, kind: str, out: Path, force: bool = False) -> str:
         "gradescope": "upload it as the autograder of a Gradescope programming assignment",
     }[kind]
     return f"{kind} bundle: {path} ({files} files); {advice.replace('./OUT', str(path))}"
+
+
+def run(*, kind: str, out: Path, force: bool = False) -> Outcome:
+    try:
+        return Outcome(main(kind=kind, out=out, force=force), 0)
+    except ReleaseError as exc:
+        raise VerbError(str(exc)) from None

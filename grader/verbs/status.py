@@ -14,29 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.course import manifest
-from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR
+from grader.grading.quiz import needed
+from grader.store.gradebook import Gradebook
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner  # noqa: F401
 
 LEARNER_GRADEBOOK = Path(STATE_DIR) / GRADEBOOK_FILE   #: a learner's own gradebook, in the working folder
 NEXT_LESSON = "The Transformer Architecture End-to-End"
-
-
-def default_learner() -> str:
-    """Who is working here: $VAEGRADE_LEARNER, else `git config user.email`, else the OS user name."""
-    env = os.environ.get("VAEGRADE_LEARNER", "").strip()
-    if env:
-        return env
-    if shutil.which("git"):
-        try:
-            email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True,
-                                   timeout=5).stdout.strip()
-            if email:
-                return email
-        except (OSError, subprocess.SubprocessError):
-            pass
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (containers)
-        return "learner"
 
 
 @dataclass
@@ -89,13 +72,9 @@ class Status:
 
 def learner_status(gradebook: str | Path, learner: str) -> Status:
     """The latest exercises and quiz attempts of `learner` (a missing gradebook means nothing graded yet)."""
-    from grader.grading.quiz import needed
-
     exercises = quiz = None
     concepts_done: dict = {}
     if Path(gradebook).is_file():
-        from grader.store.gradebook import Gradebook
-
         with Gradebook(gradebook) as book:
             ex, qz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
         if ex is not None:
@@ -142,21 +121,7 @@ def status_text(status: Status) -> str:
     return "\n".join(lines) + "\n"
 
 
-def submission_hash(folder: str | Path) -> str:
-    """sha256 over the submission's concept files (names and bytes), to tell attempts on the same code apart."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for c in manifest.load():
-        path = Path(folder) / c.file
-        if path.is_file() and not path.is_symlink():
-            digest.update(c.file.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path) -> int:
+def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path | None = None) -> int:
     """Store a full grading (grader.grading.results.GradingResult) of `submission` for `learner`."""
-    from grader.store.gradebook import Gradebook
-
     with Gradebook(gradebook) as book:
-        return book.record_exercises(learner, result, submission_hash(submission))
+        return book.record_exercises(learner, result, result.content_hash)
