@@ -181,6 +181,41 @@ def test_student_bundle_is_a_course_repository(bundles):
     assert sorted(p.name for p in (root / "exercises").glob("*.py")) == sorted(c.file for c in manifest.load())
 
 
+def test_student_bundle_has_a_starter_notebook(bundles):
+    import ast
+
+    import nbformat
+
+    path = bundles / "student" / "vae.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata.kernelspec.name == "python3"
+    markdown = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    assert markdown[0].startswith("# Autoencoders and VAEs") and "TODO" in markdown[0]
+    # one section per concept, titled with the lesson's section, in the lesson's order
+    concepts = manifest.load()
+    assert [m.splitlines()[0] for m in markdown[1:]] == [f"## {c.section}" for c in concepts]
+    assert "beta-weighted VAE loss with an MSE reconstruction term" in markdown[1 + [c.id for c in concepts].index("elbo")]
+    # the imports first, then one code cell per stub function, exactly the stub's source
+    assert code[0] == "import numpy as np\nimport torch"
+    functions = [(c, name) for c in concepts for name in c.functions]
+    assert len(code) == 1 + len(functions)
+    for (concept, name), cell in zip(functions, code[1:]):
+        tree = ast.parse(cell)
+        assert [n.name for n in tree.body] == [name]
+        assert cell in (ROOT / "exercises" / concept.file).read_text(encoding="utf-8")
+        assert "TODO" in cell
+    # run in order, the cells define every function, each still a stub
+    namespace: dict = {}
+    for cell in code:
+        exec(compile(cell, str(path), "exec"), namespace)
+    for _, name in functions:
+        with pytest.raises(NotImplementedError):
+            namespace[name](*[None] * namespace[name].__code__.co_argcount)
+    assert "vae.ipynb" in (bundles / "student" / "README.md").read_text()
+
+
 # --- what a learner does with it ----------------------------------------------------------------
 
 
