@@ -15,7 +15,7 @@ import torch
 
 from grader.grading import quiz as engine
 from grader.store.gradebook import Gradebook
-from grader.course.quizdata import QuizDataError, learner_copy_text, load_learner, load_staff
+from grader.course.quizdata import QuizDataError, learner_copy_text, load_learner, load_staff, staff_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF = ROOT / "quizzes" / "mastery.toml"
@@ -94,8 +94,9 @@ def test_numeric_answers_agree_with_the_reference_solutions(staff, reference_num
     for qid, numbers in expected.items():
         for number in numbers:
             assert number in _answer_text(staff, qid), (qid, number)
-            for text in _distractor_texts(staff, qid):
-                assert not re.search(re.escape(number) + r"(?![\d])", text), (qid, number, text)
+            # a two-part question crosses its parts: the right number is in the key and one distractor
+            holders = [t for t in _distractor_texts(staff, qid) if re.search(re.escape(number) + r"(?![\d])", t)]
+            assert len(holders) == (1 if qid in TWO_PART else 0), (qid, number, holders)
     # the ledger question quotes the solutions' own recon and KL
     assert f"{n['recon']:.4f}" in staff.question("vae-loss").prompt and f"{n['kl_t']:.4f}" in staff.question("vae-loss").prompt
 
@@ -119,7 +120,108 @@ def test_distractor_numbers_are_the_misconceptions_they_name(staff):
     for qid, numbers in mistakes.items():
         texts = _distractor_texts(staff, qid)
         for number in numbers:
-            assert sum(number in t for t in texts) == 1, (qid, number)
+            assert sum(number in t for t in texts) == (2 if qid in TWO_PART else 1), (qid, number)
+
+
+# Two-part questions: each part's right and wrong version, as the options word them.
+TWO_PART = {
+    "sigma-and-generation": (("sigma = exp(0.5 * logvar)", "sigma = exp(logvar)"),
+                             ("from the prior p(z) = N(0, I)", "from the encoder's posterior q(z|x)")),
+    "reparameterization": (("z = [0.752, -1.251]", "z = [0.648, -1.305]"),
+                           ("gradients reach both mu and logvar", "gradients reach mu but not logvar")),
+    "vq-lookup": (("receives code 1, [0.65, -0.05]", "receives the encoder output [0.72, -0.10] itself"),
+                  ("straight-through estimator plus codebook and commitment losses",
+                   "ordinary differentiable code, so plain backprop")),
+}
+
+
+@pytest.mark.parametrize("qid", sorted(TWO_PART))
+def test_two_part_questions_cross_their_parts(staff, qid):
+    """No convergence cue: the key is not the option that combines what the distractors share.
+
+    Each part's right and wrong version appear in exactly two options, the four options are the
+    four combinations, and the key is the one with both parts right.
+    """
+    q = staff.question(qid)
+    combos = {}
+    for o in q.options:
+        combo = []
+        for right, wrong in TWO_PART[qid]:
+            assert (right in o.text) != (wrong in o.text), (o.id, o.text)
+            combo.append(right in o.text)
+        combos[o.id] = tuple(combo)
+    assert sorted(combos.values()) == [(False, False), (False, True), (True, False), (True, True)]
+    assert combos[staff.answer(q)] == (True, True)
+
+
+def test_no_text_presents_mse_as_the_elbo(staff):
+    """The lesson: MSE is a Gaussian negative log-likelihood only for a fixed observation variance and scale."""
+    texts = [staff.key.explanation(q.id) for q in staff.questions] + [q.prompt for q in staff.questions]
+    texts += [o.text for q in staff.questions for o in q.options]
+    texts += [staff.key.why_not(q.id, o.id) for q in staff.questions for o in q.options]
+    both = [t for t in texts if "MSE" in t and "ELBO" in t]
+    assert both   # the vae-loss explanation says how the two relate
+    for text in both:
+        assert "fixed observation variance" in text and "not the ELBO" in text, text
+    assert not any(re.search(r"MSE (is|equals) the (negative )?ELBO|standard VAE objective", t) for t in texts)
+
+
+# The flagged items of an earlier version of the quiz: each cue the item-writing rules must catch.
+OLD_ITEMS = {
+    "extra precision (mse)": (1, "a", "0.0017 (0.001725): the four squared errors averaged over N = 4",
+                              "the key quotes 2 decimal numbers"),
+    "extra wording (vae-loss)": (6, "a", "recon = 0.0017 and KL = 0.2009 logged separately; "
+                                         "total = 0.0017 + 0.1 * 0.2009 = 0.0218",
+                                 "the key quotes 6 decimal numbers"),
+    "prompt echo (vq-lookup)": (8, "d", "Forward picks code 1, [0.65, -0.05], by argmin; training uses a "
+                                        "straight-through estimator plus codebook and commitment losses.",
+                                "only the key repeats the prompt's wording (training)"),
+    "prompt echo (posterior-collapse)": (7, "b", "Posterior collapse: near-zero KL in every dimension plus outputs "
+                                                 "that ignore changes in z show the decoder is not using z.",
+                                         "only the key repeats the prompt's wording (changes, outputs)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OLD_ITEMS))
+def test_the_item_writing_rules_catch_the_old_cues(case):
+    index, option, text, message = OLD_ITEMS[case]
+    data = _staff_data()
+    q = data["questions"][index]
+    assert q["answer"] == option
+    if "prompt echo" in case:   # the old distractors did not share the echoed word either
+        for o in q["options"]:
+            o["text"] = o["text"].replace("training", "learning").replace("change", "vary").replace("outputs", "samples")
+    next(o for o in q["options"] if o["id"] == option)["text"] = text
+    problems = staff_problems(data)
+    assert any(message in p for p in problems), problems
+
+
+def test_the_key_may_be_the_longest_option_in_three_questions_at_most():
+    data = _staff_data()
+    assert not staff_problems(data)
+    longest = [q for q in data["questions"]
+               if len(next(o["text"] for o in q["options"] if o["id"] == q["answer"]))
+               >= max(len(o["text"]) for o in q["options"] if o["id"] != q["answer"])]
+    assert len(longest) <= 3
+    padded = 0
+    for q in data["questions"]:
+        if q in longest:
+            continue
+        key = next(o for o in q["options"] if o["id"] == q["answer"])
+        key["text"] += " " + "x" * max(len(o["text"]) for o in q["options"])
+        padded += 1
+        if padded + len(longest) == 4:
+            break
+    problems = staff_problems(data)
+    assert any("the key is the longest option in 4 questions" in p for p in problems), problems
+
+
+def test_the_item_writing_rules_on_their_own():
+    from grader.course.quizdata import decimal_numbers, distinctive_words
+
+    assert set(distinctive_words("It reconstructs; reconstruction was reconstructed from the samples")) == {
+        "recons", "sample"}
+    assert decimal_numbers("0.0017 (0.001725) over N = 4 and 262,144 positions") == ["0.0017", "0.001725"]
 
 
 def _toml(data: dict) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -184,6 +185,70 @@ def _text(value) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
+# --- item writing ----------------------------------------------------------------------
+#
+# Cues that let a test-wise learner pick the key without knowing the lesson. Three rules,
+# each precise enough for a test to enforce:
+#
+# - length: the key is a longest option of a question (no distractor is longer) in at most
+#   MAX_KEY_LONGEST questions of the quiz;
+# - echo: no distinctive word of the prompt is repeated by the key and by no distractor;
+# - precision: the key quotes no more decimal numbers than the distractor that quotes most.
+#
+# A distinctive word is a run of letters, lowercased, at least 4 long and not a stopword,
+# compared by its stem: a plural "s" dropped, then the first STEM_LETTERS letters
+# ("reconstructs", "reconstruction" and "reconstructed" are one word). A decimal number
+# is digits, a point, digits ("0.001725"; "N = 4" and "262,144" are not decimals).
+
+MAX_KEY_LONGEST = 3
+STEM_LETTERS = 6
+_STOPWORDS = frozenset("""
+    about after also another because been before being both could does each either every from have
+    into itself just more most much only other over same should since some such than that their them
+    then there these they this those under very what when where which while will with would your
+""".split())
+
+
+def distinctive_words(text: str) -> dict[str, str]:
+    """The distinctive words of `text` (see the rules above): {stem: the first word with that stem}."""
+    stems: dict[str, str] = {}
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if len(word) < 4 or word in _STOPWORDS:
+            continue
+        stem = word[:-1] if word.endswith("s") and len(word) > 4 else word
+        stems.setdefault(stem[:STEM_LETTERS], word)
+    return stems
+
+
+def decimal_numbers(text: str) -> list[str]:
+    return re.findall(r"\d+\.\d+", text)
+
+
+def item_writing_problems(questions: list[dict]) -> list[str]:
+    """Cues that point at the key (length, echo, precision) in structurally valid questions."""
+    problems, longest = [], []
+    for q in questions:
+        texts = {o["id"]: o["text"] for o in q["options"]}
+        key, distractors = texts[q["answer"]], [t for oid, t in texts.items() if oid != q["answer"]]
+        where = f"question {q['id']!r}"
+        if len(key) >= max(map(len, distractors)):
+            longest.append(q["id"])
+        in_distractors = set().union(*map(distinctive_words, distractors))
+        in_key = distinctive_words(key)
+        echoed = sorted(in_key[s] for s in distinctive_words(q["prompt"]).keys() & in_key.keys() - in_distractors)
+        if echoed:
+            problems.append(f"{where}: only the key repeats the prompt's wording ({', '.join(echoed)}); "
+                            "use it in a distractor too, or reword the key")
+        most = max(len(decimal_numbers(t)) for t in distractors)
+        if len(decimal_numbers(key)) > most:
+            problems.append(f"{where}: the key quotes {len(decimal_numbers(key))} decimal numbers, every distractor "
+                            f"at most {most}; extra precision marks the key")
+    if len(longest) > MAX_KEY_LONGEST:
+        problems.append(f"the key is the longest option in {len(longest)} questions ({', '.join(longest)}), "
+                        f"at most {MAX_KEY_LONGEST} allowed: shorten those keys or lengthen a distractor")
+    return problems
+
+
 def staff_problems(data: dict) -> list[str]:
     """Everything wrong with parsed staff-copy data; problems name the question id and key to fix."""
     problems = []
@@ -236,6 +301,8 @@ def staff_problems(data: dict) -> list[str]:
                 problems.append(f"{here}: the correct option must not have a why_not (its feedback is the explanation)")
             elif oid != answer and not _text(o.get("why_not")):
                 problems.append(f"{here}: a distractor needs a why_not naming the misconception")
+    if not problems:
+        problems += item_writing_problems(questions)
     return problems
 
 

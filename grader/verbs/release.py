@@ -28,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 import grader
+from grader.course import manifest
 from grader.course.content import content_dir
 from grader.course.quizdata import LEARNER_FILE, STAFF_FILE, QuizDataError, build_learner_copy
 from grader.checks.replay import RELEASE_SEED
@@ -142,6 +143,77 @@ def _staff_quiz() -> Path:
     return path
 
 
+# --- the starter notebook ------------------------------------------------------------------
+
+NOTEBOOK_FILE = "vae.ipynb"
+
+NOTEBOOK_INTRO = """\
+# Autoencoders and VAEs: exercises
+
+The eight exercises of the lesson, one section per lesson section, in the lesson's order.
+Each code cell holds one function to write: its docstring says what to compute and shows
+the lesson's worked example with its expected output; replace the `TODO` and the
+`raise NotImplementedError` with your code. Run the first cell (the imports) before the others.
+
+The same functions live in `exercises/*.py`; `vaegrade check` runs the public checks there.
+"""
+
+
+def _stub_parts(path: Path) -> tuple[list[str], dict[str, str], str]:
+    """A stub's import lines, each function's source by name, and the first paragraph of its docstring."""
+    import ast
+
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    tree = ast.parse(source, filename=str(path))
+    imports = [ast.get_source_segment(source, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    functions = {n.name: "\n".join(lines[n.lineno - 1:n.end_lineno]) for n in tree.body if isinstance(n, ast.FunctionDef)}
+    summary = (ast.get_docstring(tree) or "").split("\n\n")[0].strip()
+    return imports, functions, summary
+
+
+def starter_notebook(exercises: Path):
+    """The stubs as a Jupyter notebook: markdown from the lesson's section titles, one code cell per function."""
+    import nbformat
+    from nbformat import v4
+
+
+    cells, imports = [v4.new_markdown_cell(NOTEBOOK_INTRO)], []
+    sections = []
+    for concept in manifest.load():
+        path = Path(exercises) / concept.file
+        if not path.is_file():
+            raise ReleaseError(f"no stub {path} for the starter notebook")
+        stub_imports, functions, summary = _stub_parts(path)
+        imports += [i for i in stub_imports if i not in imports]
+        missing = [f for f in concept.functions if f not in functions]
+        if missing:
+            raise ReleaseError(f"{path}: no function {', '.join(missing)} for the starter notebook")
+        # what the stub says it is ("...": the beta-weighted VAE loss ...), else the manifest's title
+        what = " ".join(summary.split()).partition('": ')[2].rstrip(".") or concept.title
+        sections.append(v4.new_markdown_cell(f"## {concept.section}\n\n**{what[:1].upper() + what[1:]}** "
+                                             f"(`vaegrade check {concept.id}` runs on `exercises/{concept.file}`)"))
+        sections += [v4.new_code_cell(functions[name]) for name in concept.functions]
+    cells.append(v4.new_code_cell("\n".join(imports)))
+    notebook = v4.new_notebook(cells=cells + sections, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    })
+    nbformat.validate(notebook)
+    return notebook
+
+
+def write_starter_notebook(exercises: Path, dest: Path) -> Path | None:
+    """Write the starter notebook to `dest`; None when nbformat is not installed (the notebook extra)."""
+    try:
+        import nbformat
+    except ImportError:
+        return None
+    notebook = starter_notebook(exercises)
+    dest.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
+    return dest
+
+
 # --- the three bundles -----------------------------------------------------------------------
 
 STUDENT_README = """\
@@ -173,6 +245,13 @@ quiz has no answer key in plain text; the attempt that counts is the one CI
 grades with the staff key.
 """
 
+NOTEBOOK_README = """
+## Working in Jupyter
+
+`{notebook}` holds the same exercises as a notebook: one section per lesson section, one
+code cell per function, with the same docstrings and worked examples as `exercises/`.
+"""
+
 AUTOGRADER_README = """\
 # vae-grader: autograder bundle (STAFF ONLY)
 
@@ -198,7 +277,11 @@ def build_student(out: Path, *, force: bool = False) -> Path:
                 json.dumps({"concept": concept_id, "seed": RELEASE_SEED, "checks": checks}, indent=1) + "\n",
                 encoding="utf-8")
         build_learner_copy(staff_quiz, root / "quizzes" / LEARNER_FILE)
-        (root / "README.md").write_text(STUDENT_README.format(torch=TORCH_PIN, index=TORCH_INDEX), encoding="utf-8")
+        notebook = write_starter_notebook(root / "exercises", root / NOTEBOOK_FILE)
+        readme = STUDENT_README.format(torch=TORCH_PIN, index=TORCH_INDEX)
+        if notebook is not None:
+            readme += NOTEBOOK_README.format(notebook=NOTEBOOK_FILE)
+        (root / "README.md").write_text(readme, encoding="utf-8")
         (root / ".gitignore").write_text("__pycache__/\n*.egg-info/\nbuild/\n.vaegrade/\nvaegrade-results/\n",
                                          encoding="utf-8")
         (root / "pyproject.toml").write_text(_pyproject(
