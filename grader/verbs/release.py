@@ -34,7 +34,7 @@ from grader.course.quizdata import LEARNER_FILE, STAFF_FILE, QuizDataError, buil
 from grader.checks.replay import RELEASE_SEED
 from grader.grading.recording import RecordingError, record_public_checks
 from grader.sandbox.session import SandboxError
-from grader.settings import TORCH_PIN
+from grader.settings import COURSE_MARKER, TORCH_PIN
 from grader.verbs.workspace import Outcome, VerbError
 
 PACKAGE = Path(grader.__file__).resolve().parent
@@ -128,6 +128,9 @@ def _copy_common(root: Path, kind: str) -> None:
         f'# Written by `vaegrade release {kind}`.\nkind = "{kind}"\nversion = "{grader.__version__}"\n',
         encoding="utf-8")
     shutil.copytree(_content("exercises"), root / "exercises", ignore=_SKIP)
+    (root / COURSE_MARKER).write_text(  # `vaegrade` finds the course from any folder inside it
+        f'# A vae-grader course ({kind} bundle): `vaegrade` finds it from any folder inside.\n'
+        '[course]\nlesson = "Autoencoders and VAEs"\n', encoding="utf-8")
     site = _content("site")
     shutil.copytree(site, root / "site", ignore=_SKIP)
     if CHECKOUT is not None and (CHECKOUT / WORKFLOW).is_file():
