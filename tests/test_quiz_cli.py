@@ -275,15 +275,15 @@ def test_dev_quiz_copy_rebuilds_the_learner_copy(run):
 def test_batch_helper_finds_and_grades_a_submissions_answers_file(tmp_path, staff):
     sub = tmp_path / "student-7"
     sub.mkdir()
-    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff) is None
+    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff, pass_fraction=0.75) is None
     letters = _letters(staff, ADA, 8)
     (sub / engine.ANSWERS_FILE).write_text(json.dumps(
         {"learner": ADA, "answers": {q.id: l for q, l in zip(staff.questions[:9], letters)}}))
-    result = engine.grade_submission_quiz(sub, "student-7", quiz=staff)
+    result = engine.grade_submission_quiz(sub, "student-7", quiz=staff, pass_fraction=0.75)
     assert (result.learner, result.score, result.passed) == ("student-7", 8, True)   # partial: 10th blank
     (sub / engine.ANSWERS_FILE).unlink()
     (sub / engine.ANSWERS_FILE).symlink_to(tmp_path / "elsewhere.json")
-    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff) is None
+    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff, pass_fraction=0.75) is None
 
 
 def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):

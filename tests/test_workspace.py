@@ -148,7 +148,7 @@ def test_ci_finds_every_answers_format_batch_takes(tmp_path, suffix, text):
     found = ci.find_answers(tmp_path, exercises)
     assert found == tmp_path / f"quiz_answers{suffix}"
     assert quiz_lib.find_answers_file(tmp_path) == found   # the same lookup batch uses
-    graded = ci.grade_quiz(found, tmp_path, "octocat")
+    graded = ci.grade_quiz(found, tmp_path, "octocat", pass_fraction=0.75)
     assert graded["score"] == 9.0 and graded["passed"] is True, graded
 
 

@@ -280,7 +280,7 @@ def _interpret(path: Path, quiz: Quiz, meta: dict, pairs: list, canonical: bool,
     return Answers(chosen, learner.strip() if learner else None, canonical)
 
 
-def grade_answers(answers: Answers, quiz: Quiz, *, learner: str, pass_fraction: float = PASS_FRACTION) -> QuizResult:
+def grade_answers(answers: Answers, quiz: Quiz, *, learner: str, pass_fraction: float) -> QuizResult:
     """Letters follow the order of the learner named in the file, else of `learner`."""
     order_learner = answers.learner or learner
     chosen = {}
@@ -317,7 +317,7 @@ def find_answers_file(folder: str | Path) -> Path | None:
 
 
 def grade_submission_quiz(folder: str | Path, learner: str, *, quiz: Quiz | None = None,
-                          pass_fraction: float = PASS_FRACTION) -> QuizResult | None:
+                          pass_fraction: float) -> QuizResult | None:
     """For `vaegrade batch`: grade the answers file in a learner's submission folder (None when there is none).
 
     Unanswered questions count as wrong here (a learner's file is graded as
