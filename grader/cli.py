@@ -195,14 +195,12 @@ def _gradebook_option(fn):
 
 def _record_grade(result, submission, learner, gradebook) -> None:
     """`vaegrade grade` keeps each full grading in the learner's gradebook (silently: stdout may be JSON)."""
-    import sqlite3
-
     from grader.verbs.status import LEARNER_GRADEBOOK, default_learner, record_exercises
 
     path = gradebook or LEARNER_GRADEBOOK
     try:
         record_exercises(path, learner or default_learner(), result, submission)
-    except (OSError, sqlite3.Error, RuntimeError) as exc:
+    except (OSError, RuntimeError) as exc:   # grader.store.GradebookError is a RuntimeError
         click.echo(f"warning: the attempt could not be recorded in {path}: {exc}", err=True)
 
 
@@ -216,8 +214,6 @@ def _ask(prompt: str) -> str:
 
 
 def _record_quiz(result, gradebook, no_record, *, err: bool) -> None:
-    import sqlite3
-
     from grader.grading import quiz as engine
     from grader.verbs.status import LEARNER_GRADEBOOK
 
@@ -226,7 +222,7 @@ def _record_quiz(result, gradebook, no_record, *, err: bool) -> None:
     path = gradebook or LEARNER_GRADEBOOK
     try:
         engine.record_to(path, result)
-    except (OSError, sqlite3.Error, RuntimeError) as exc:
+    except (OSError, RuntimeError) as exc:   # grader.store.GradebookError is a RuntimeError
         click.echo(f"warning: the attempt could not be recorded in {path}: {exc}", err=True)
     else:
         click.echo(f"Recorded in {path}.", err=err)
@@ -305,13 +301,11 @@ def status(learner, gradebook, fmt) -> None:
     Exit status: 0 lesson complete, 1 not yet, 2 unreadable gradebook.
     """
     import json
-    import sqlite3
-
     from grader.verbs.status import LEARNER_GRADEBOOK, default_learner, learner_status, status_text
 
     try:
         st = learner_status(gradebook or LEARNER_GRADEBOOK, learner or default_learner())
-    except (sqlite3.Error, RuntimeError) as exc:
+    except RuntimeError as exc:   # grader.store.GradebookError
         raise GraderError(f"cannot read the gradebook {gradebook or LEARNER_GRADEBOOK}: {exc}") from None
     click.echo(json.dumps(st.to_dict(), indent=2) if fmt == "json" else status_text(st), nl=fmt == "json")
     sys.exit(0 if st.complete else 1)

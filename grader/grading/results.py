@@ -1,7 +1,14 @@
-"""Typed grading results, and their outside formats (Gradescope's results.json)."""
+"""Typed grading results, their stored form (`to_row`/`from_row`), and Gradescope's results.json.
+
+The stored form is what the gradebook keeps (grader.store): one flat mapping of
+plain SQL values per record (str, int, float, None; booleans as 0/1), so a
+result read back from any engine compares equal to the one grading produced.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -11,6 +18,7 @@ from grader.settings import PASS_FRACTION, passes
 class Status(str, Enum):
     PASSED = "passed"
     FAILED = "failed"
+    ERROR = "error"    #: the grader could not run the check: scores nothing, and is not the learner's failure
 
 
 @dataclass
@@ -42,6 +50,20 @@ class CheckResult:
                    Status(d["status"]), d.get("feedback", ""), d.get("misconception"),
                    d.get("public", False), d.get("output", ""))
 
+    def to_row(self) -> dict:
+        """The stored form: one row of the gradebook's check_results."""
+        return {"concept": self.concept, "name": self.name, "function": self.function,
+                "max_score": self.max_score, "score": self.score, "status": self.status.value,
+                "feedback": self.feedback, "misconception": self.misconception,
+                "public": int(self.public), "output": self.output}
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> "CheckResult":
+        return cls(concept=row["concept"], name=row["name"], function=row["function"],
+                   max_score=float(row["max_score"]), score=float(row["score"]), status=Status(row["status"]),
+                   feedback=row["feedback"], misconception=row["misconception"], public=bool(row["public"]),
+                   output=row["output"])
+
 
 @dataclass
 class ConceptResult:
@@ -64,6 +86,16 @@ class ConceptResult:
     @property
     def failed_checks(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status is Status.FAILED]
+
+    def to_row(self) -> dict:
+        """The stored form without the checks (they are rows of their own)."""
+        return {"concept": self.id, "title": self.title, "section": self.section,
+                "max_score": self.max_score, "note": self.note}
+
+    @classmethod
+    def from_row(cls, row: Mapping, checks: list[CheckResult]) -> "ConceptResult":
+        return cls(id=row["concept"], title=row["title"], section=row["section"],
+                   max_score=float(row["max_score"]), checks=list(checks), note=row["note"])
 
     def to_dict(self) -> dict:
         return {
@@ -103,6 +135,25 @@ class GradingResult:
     @property
     def checks(self) -> list[CheckResult]:
         return [c for concept in self.concepts for c in concept.checks]
+
+    def to_row(self) -> dict:
+        """The stored form of the attempt itself (concepts and checks are rows of their own).
+
+        score, max_score and passed are derived, and stored so that queries can use them.
+        """
+        return {"seed": self.seed, "grader_version": self.grader_version, "submission": self.submission,
+                "duration": self.duration, "pass_fraction": self.pass_fraction,
+                "public_only": int(self.public_only), "extra_json": json.dumps(self.extra, sort_keys=True),
+                "score": self.score, "max_score": self.max_score, "passed": int(self.passed)}
+
+    @classmethod
+    def from_row(cls, row: Mapping, concepts: list[ConceptResult]) -> "GradingResult":
+        extra = json.loads(row["extra_json"] or "{}")
+        if not isinstance(extra, dict):
+            raise ValueError("extra_json is not an object")
+        return cls(concepts=list(concepts), seed=row["seed"], grader_version=row["grader_version"],
+                   submission=row["submission"], duration=float(row["duration"]),
+                   pass_fraction=float(row["pass_fraction"]), public_only=bool(row["public_only"]), extra=extra)
 
     def to_gradescope_dict(self) -> dict:
         """Gradescope's results.json (top level and `tests`), plus our `concepts`."""

@@ -68,12 +68,14 @@ def gradebook_rows(book, *, roster: dict | None = None, exercises_column: str = 
     exercises_max = sum(c.points for c in manifest.load())
     quiz_max = float(QUESTION_COUNT)
     graded = book.learners()
+    latest_exercises = book.latest_per_learner("exercises", results=False)
+    latest_quiz = book.latest_per_learner("quiz")
     rows = [[*IDENTITY, exercises_column, quiz_column],
             [POINTS_ROW, "", "", "", "", _num(exercises_max), _num(quiz_max)]]
     for learner in list(roster) + [l for l in graded if l not in roster]:
         who = roster.get(learner) or {"Student": learner, "SIS Login ID": learner}
-        exercises, quiz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
-        if quiz is not None and not quiz.result.get("authoritative", True):
+        exercises, quiz = latest_exercises.get(learner), latest_quiz.get(learner)
+        if quiz is not None and quiz.result is not None and not quiz.result.authoritative:
             quiz = None  # a local check with the learner copy is not a grade
         rows.append([_cell(who.get(k, "")) for k in IDENTITY]
                     + [_num(exercises.score if exercises else None), _num(quiz.score if quiz else None)])
@@ -86,29 +88,32 @@ def to_csv(rows: list[list[str]]) -> str:
     return buf.getvalue()
 
 
-def find_gradebook(source: Path) -> Path:
+def find_gradebook(source: Path | str) -> Path | str:
+    """The batch gradebook: a postgresql:// URL as given, else SOURCE/gradebook.sqlite or the file itself."""
+    from grader.store import is_url
     from grader.verbs.batch import GRADEBOOK
 
+    if is_url(source):
+        return source
+    source = Path(source)
     path = source / GRADEBOOK if source.is_dir() else source
     if not path.is_file():
         raise ExportError(f"no gradebook at {path} (give the folder `vaegrade batch --out` wrote)")
     return path
 
 
-def main(*, source: Path, out: Path, roster: Path | None = None, exercises_column: str = "VAE exercises",
+def main(*, source: Path | str, out: Path, roster: Path | None = None, exercises_column: str = "VAE exercises",
          quiz_column: str = "VAE mastery quiz") -> int:
-    """Write the LMS CSV; returns the number of learners in it."""
-    import sqlite3
+    """Write the LMS CSV; returns the number of learners in it. SOURCE: a batch folder, its file, or a URL."""
+    from grader.store import GradebookError, open_gradebook
 
-    from grader.store.gradebook import Gradebook
-
-    path = find_gradebook(Path(source))
+    path = find_gradebook(source)
     people = read_roster(roster) if roster is not None else None
     try:
-        with Gradebook(path) as book:
+        with open_gradebook(path, create=False) as book:
             rows = gradebook_rows(book, roster=people, exercises_column=exercises_column, quiz_column=quiz_column)
-    except (sqlite3.DatabaseError, RuntimeError) as exc:
-        raise ExportError(f"cannot read the gradebook {path}: {exc}") from None
+    except GradebookError as exc:
+        raise ExportError(str(exc)) from None
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

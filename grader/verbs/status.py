@@ -91,26 +91,27 @@ def learner_status(gradebook: str | Path, learner: str) -> Status:
     """The latest exercises and quiz attempts of `learner` (a missing gradebook means nothing graded yet)."""
     from grader.grading.quiz import needed
 
+    from grader.store import is_url, open_gradebook
+
     exercises = quiz = None
     concepts_done: dict = {}
-    if Path(gradebook).is_file():
-        from grader.store.gradebook import Gradebook
-
-        with Gradebook(gradebook) as book:
+    if is_url(gradebook) or Path(gradebook).is_file():
+        with open_gradebook(gradebook, create=False) as book:
             ex, qz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
         if ex is not None:
-            concepts_done = ex.result.get("concepts", {})
+            concepts_done = {c.id: c for c in ex.result.concepts} if ex.result is not None else {}
             exercises = {"score": ex.score, "max_score": ex.max_score, "passed": ex.passed, "graded_at": ex.graded_at}
         if qz is not None:
+            taken = qz.result
             quiz = {"score": qz.score, "max_score": qz.max_score, "passed": qz.passed, "graded_at": qz.graded_at,
-                    "graded_with": qz.result.get("graded_with", ""),
-                    "needed": qz.result.get("needed", needed(int(qz.max_score), PASS_FRACTION)),
-                    "missed": [q["number"] for q in qz.result.get("questions", []) if not q.get("correct")]}
+                    "graded_with": taken.graded_with if taken else "",
+                    "needed": needed(int(qz.max_score), taken.pass_fraction if taken else PASS_FRACTION),
+                    "missed": [q.number for q in taken.questions if not q.correct] if taken else []}
     concepts = []
     for c in manifest.load():
         done = concepts_done.get(c.id)
-        concepts.append(ConceptStatus(c.id, c.title, c.section, done["score"] if done else None,
-                                      done["max_score"] if done else c.points, bool(done and done["passed"])))
+        concepts.append(ConceptStatus(c.id, c.title, c.section, done.score if done else None,
+                                      done.max_score if done else c.points, bool(done and done.passed)))
     return Status(learner, concepts, exercises, quiz)
 
 
@@ -154,9 +155,13 @@ def submission_hash(folder: str | Path) -> str:
     return digest.hexdigest()
 
 
-def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path) -> int:
-    """Store a full grading (grader.grading.results.GradingResult) of `submission` for `learner`."""
-    from grader.store.gradebook import Gradebook
+def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path) -> str | None:
+    """Store a full grading (grader.grading.results.GradingResult) of `submission` for `learner`.
 
-    with Gradebook(gradebook) as book:
+    Returns the attempt's id, or None when the same files were already recorded by this grader version.
+    `gradebook` is a SQLite file or a postgresql:// URL.
+    """
+    from grader.store import open_gradebook
+
+    with open_gradebook(gradebook) as book:
         return book.record_exercises(learner, result, submission_hash(submission))
