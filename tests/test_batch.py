@@ -132,9 +132,9 @@ def test_every_attempt_is_in_the_gradebook_with_its_checks(first):
     with Gradebook(base / "out" / "gradebook.sqlite") as book:
         [alice] = book.attempts("alice", "exercises")
         assert len(alice.content_hash) == 64 and alice.seed is not None and alice.grader_version
-        checks = book.check_results(alice.id)
-        assert {c["concept"] for c in checks} == {c.id for c in manifest.load()}
-        assert all(c["status"] == "passed" for c in checks)
+        checks = book.latest("alice", "exercises").result.checks
+        assert {c.concept for c in checks} == {c.id for c in manifest.load()}
+        assert all(c.status == "passed" for c in checks)
         reasons = {learner: reason for learner, _, reason in book.problems()}
         assert set(reasons) == set(BAD)
 

@@ -448,9 +448,10 @@ def test_a_graded_attempt_is_recorded_with_canonical_answers(staff, tmp_path):
     with Gradebook(book_path) as book:
         attempt = book.latest("ada", "quiz")
         assert (attempt.score, attempt.max_score, attempt.passed) == (7, 10, False)
-        answers = book.quiz_answers(attempt.id)
+        answers = [(q.id, q.chosen, q.correct) for q in attempt.result.questions]
     assert answers == [(q.id, c, i < 7) for i, (q, c) in enumerate(zip(staff.questions, _choices(staff, 7).values()))]
-    assert attempt.result["graded_with"] == "staff key" and len(attempt.result["questions"]) == 10
+    assert attempt.result == result   # the typed record comes back as graded
+    assert attempt.result.graded_with == "staff key" and len(attempt.result.questions) == 10
 
 
 def test_status_combines_the_latest_exercises_and_quiz(staff, tmp_path):
