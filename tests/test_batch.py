@@ -290,7 +290,7 @@ def test_sigkill_mid_batch_then_rerun_loses_nothing(tmp_path):
     assert first + 2 <= second < len(learners)
     with sqlite3.connect(out / "gradebook.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_id NOT IN (SELECT id FROM attempts)")
+        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_seq NOT IN (SELECT seq FROM attempts)")
         assert orphans.fetchone()[0] == 0   # no half-written attempt
 
     final = subprocess.run([sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", "2", "-q",
