@@ -162,8 +162,7 @@ class PostgresEngine(Engine):
                                  f"{str(exc).strip() or type(exc).__name__}") from None
 
     def describe(self) -> str:
-        """The URL without its password."""
-        return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", self.url)
+        return redact(self.url)
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -200,6 +199,11 @@ class PostgresEngine(Engine):
 
     def close(self) -> None:
         self.conn.close()
+
+
+def redact(url: str) -> str:
+    """A database URL without its password (for messages and reports)."""
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def is_url(target) -> bool:
