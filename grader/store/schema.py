@@ -120,7 +120,15 @@ def current_version(engine: Engine) -> int:
 
 
 def migrate(engine: Engine) -> int:
-    """Bring the gradebook to SCHEMA_VERSION (creating it when empty); returns the version found."""
+    """Bring the gradebook to SCHEMA_VERSION (creating it when empty); returns the version found.
+
+    An up-to-date gradebook is only read (a report may open one it cannot write);
+    otherwise the version is checked again under the exclusive lock, so two
+    processes opening a new gradebook at once create it once.
+    """
+    found = current_version(engine)
+    if found == SCHEMA_VERSION:
+        return found
     with engine.transaction(exclusive=True):
         found = current_version(engine)
         if found > SCHEMA_VERSION:
