@@ -111,7 +111,8 @@ class SQLiteEngine(Engine):
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:   # some errors (disk full, I/O) have rolled it back already
+                self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
