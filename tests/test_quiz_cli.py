@@ -51,7 +51,8 @@ def _letters(quiz, learner, right=10):
 
 def _attempts(path=Path(".vaegrade/gradebook.sqlite"), learner=ADA):
     with Gradebook(path) as book:
-        return [(a, book.quiz_answers(a.id)) for a in book.attempts(learner, "quiz")]
+        return [(a, [(q.id, q.chosen, q.correct) for q in a.result.questions])
+                for a in book.attempts(learner, "quiz", results=True)]
 
 
 # --- interactive ---------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def test_the_interactive_quiz_runs_on_the_learner_copy(run, staff):
     assert result.exit_code == 0 and "Score: 10 / 10" in result.output
     assert "Checked with the learner copy" in result.output
     [(attempt, _)] = _attempts()
-    assert attempt.result["graded_with"] == "learner copy" and attempt.result["authoritative"] is False
+    assert attempt.result.graded_with == "learner copy" and attempt.result.authoritative is False
 
 
 # --- answers files -----------------------------------------------------------------------------
@@ -300,9 +301,9 @@ def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):
     for _ in range(2):   # a rerun records nothing twice
         run_batch(subs, out, jobs=1, progress=None)
     with Gradebook(out / GRADEBOOK) as book:
-        [ada] = book.attempts("ada", "quiz")
-        assert (ada.score, ada.passed, ada.result["graded_with"]) == (9, True, "staff key")
-        assert [ok for _, _, ok in book.quiz_answers(ada.id)] == [True] * 9 + [False]
+        [ada] = book.attempts("ada", "quiz", results=True)
+        assert (ada.score, ada.passed, ada.result.graded_with) == (9, True, "staff key")
+        assert [q.correct for q in ada.result.questions] == [True] * 9 + [False]
         assert book.attempts("bob", "quiz") == [] and book.attempts("cy", "quiz") == []
         bob = [reason for learner, _, reason in book.problems() if learner == "bob"]
         assert len(bob) == 1 and "quiz answers:" in bob[0] and "not valid JSON" in bob[0]
