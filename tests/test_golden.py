@@ -2,7 +2,9 @@
 expected outputs of `vaegrade grade` with a pinned seed, so any change to what a learner or a
 tool reads shows up in review as a diff of those files.
 
-    tests/golden/<case>/submission/   the learner's files
+    tests/golden/<case>/case.toml     where the submission starts from: `base` (solutions/ or exercises/,
+                                      optional), `keep` (only these files of the base)
+    tests/golden/<case>/submission/   the learner's own files, over the base (optional)
     tests/golden/<case>/seed          the pinned seed
     tests/golden/<case>/table.txt     the terminal table (`grade -v`)
     tests/golden/<case>/results.json  Gradescope's results.json (`grade --format json`)
@@ -16,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,8 @@ from grader.grading.runner import grade_submission
 from grader.outputs import text as formats
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "submission").is_dir())
+ROOT = GOLDEN.parent.parent
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.toml").is_file())
 UPDATE = os.environ.get("VAEGRADE_UPDATE_GOLDEN") == "1"
 
 
@@ -43,11 +48,26 @@ def test_there_are_golden_cases():
     assert len(CASES) >= 3
 
 
+def build_submission(folder: Path, dest: Path) -> Path:
+    """The case's submission: the chosen files of its base folder, then its own files over them."""
+    case = tomllib.loads((folder / "case.toml").read_text())
+    dest.mkdir()
+    if case.get("base"):
+        base = ROOT / case["base"]
+        for name in case.get("keep") or sorted(p.name for p in base.glob("*.py")):
+            shutil.copyfile(base / name, dest / name)
+    if (folder / "submission").is_dir():
+        for path in (folder / "submission").iterdir():
+            shutil.copyfile(path, dest / path.name)
+    return dest
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_golden_case(case, zygote):
+def test_golden_case(case, zygote, tmp_path):
     folder = GOLDEN / case
     seed = int((folder / "seed").read_text())
-    result = grade_submission(folder / "submission", seed=seed, zygote=zygote, parallel=2)
+    submission = build_submission(folder, tmp_path / "submission")
+    result = grade_submission(submission, seed=seed, zygote=zygote, parallel=2)
     table = normalise_table(formats.to_table(result, verbose=True, width=100)) + "\n"
     results = json.dumps(normalise_results(result.to_gradescope_dict()), indent=2, sort_keys=True) + "\n"
     if UPDATE:
