@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, Raised, as_array, check, close, expect_close, expect_raises
+from grader.checks import Fail, Raised, as_array, check, close, count, expect_close, expect_raises
 
 F = "reconstruction_mse"
 X = [0.10, 0.90, 0.85, 0.12]          # the lesson's ledger
@@ -81,7 +81,7 @@ def random_vectors(sub, rng):
     for _ in range(3):
         n = int(rng.integers(1, 40))
         x = rng.uniform(0, 1, n)
-        expect_mse(sub, x, np.clip(x + rng.normal(0, 0.2, n), 0, 1), f"reconstruction_mse of {n} values")
+        expect_mse(sub, x, np.clip(x + rng.normal(0, 0.2, n), 0, 1), f"reconstruction_mse of {count(n, 'value')}")
 
 
 @check("a batch of patches (mean over every element)", function=F, weight=2)

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import grader
-from grader.outputs import charts
+from grader.outputs import charts, nextsteps
 from grader.course import manifest
 from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner, passes
 
@@ -53,8 +53,17 @@ def environment():
     )
     env.filters["num"] = lambda x: f"{x:g}"
     env.filters["when"] = _when
+    env.filters["breakable"] = breakable
     env.globals["version"] = grader.__version__
     return env
+
+
+def breakable(text: str):
+    """Escaped text with a line-break opportunity after each @ . _ - / (a long id wraps between its parts)."""
+    import markupsafe
+
+    escaped = str(markupsafe.escape(text))
+    return markupsafe.Markup(re.sub(r"([@._/-]|&amp;)", r"\1<wbr>", escaped))
 
 
 def _when(iso: str) -> str:
@@ -91,6 +100,7 @@ class QuizQuestion:
     options: dict[str, str]   #: canonical option id -> text
     why_not: dict[str, str]   #: canonical option id -> why that option is wrong
     explanation: str
+    answer: str = ""          #: the right option's text ("" when the key cannot be read)
 
 
 @lru_cache(maxsize=None)
@@ -112,7 +122,8 @@ def quiz_questions() -> dict[str, QuizQuestion]:
                 id=q.id, number=q.number, prompt=q.prompt, section=q.section,
                 options={o.id: o.text for o in q.options},
                 why_not={o.id: quiz.key.why_not(q.id, o.id) for o in q.options},
-                explanation=quiz.key.explanation(q.id))
+                explanation=quiz.key.explanation(q.id),
+                answer=next((o.text for o in q.options if o.id == quiz.answer(q)), ""))
     except Exception:  # unusable quiz data: the report still renders, with question ids only
         return _quiz_from_toml()
     return dict(sorted(out.items(), key=lambda kv: kv[1].number))
@@ -135,7 +146,8 @@ def _quiz_from_toml() -> dict[str, QuizQuestion]:
             section=str(q.get("section", "")),
             options={str(o["id"]): str(o.get("text", "")) for o in opts},
             why_not={str(o["id"]): str(o["why_not"]) for o in opts if o.get("why_not")},
-            explanation=str(q.get("explanation", "")))
+            explanation=str(q.get("explanation", "")),
+            answer=next((str(o.get("text", "")) for o in opts if str(o["id"]) == str(q.get("answer", ""))), ""))
     return dict(sorted(out.items(), key=lambda kv: kv[1].number))
 
 
@@ -254,8 +266,12 @@ def _latest_exercises(db: sqlite3.Connection, latest: str, args: tuple, details:
 
 @dataclass(frozen=True)
 class Failure:
-    check: str
+    """Feedback as the learner reads it: once, with the checks that gave it."""
+
+    check: str              #: the first check's name
     feedback: str
+    count: int = 1          #: how many checks gave these same words
+    others: tuple[str, ...] = ()   #: the names of the other checks
 
 
 @dataclass
@@ -269,6 +285,7 @@ class ConceptView:
     note: str
     failures: list[Failure]
     hints: tuple[str, ...]
+    standing: nextsteps.Standing | None = None   #: where it stands for "What to do next"
 
     @property
     def symbol(self) -> str:
@@ -283,6 +300,7 @@ class MissedQuestion:
     why_not: str
     explanation: str
     section: str
+    right: str = ""    #: the right option's text
 
 
 @dataclass
@@ -362,6 +380,7 @@ def _concept_views(result: dict | None) -> list[ConceptView]:
         concept = str(tags[0]) if tags else name.split(":", 1)[0]
         check = name.split(": ", 1)[1] if name.startswith(concept + ": ") else name
         failures[concept].append(Failure(check, str(test.get("output", ""))))
+    standings = {s.id: s for s in nextsteps.from_results_dict(result, known.values())}
     views = []
     for cid in [*known, *(k for k in entries if k not in known)]:
         c, entry = known.get(cid), entries.get(cid)
@@ -375,7 +394,7 @@ def _concept_views(result: dict | None) -> list[ConceptView]:
         status = _status(entry, fails)
         views.append(ConceptView(cid, title, str(entry.get("section", section)), float(entry.get("score", 0) or 0),
                                  float(entry.get("max_score", points) or 0), status, str(entry.get("note", "") or ""),
-                                 fails, c.hints if (c and status != "passed") else ()))
+                                 fails, c.hints if (c and status != "passed") else (), standings.get(cid)))
     return views
 
 
@@ -384,8 +403,7 @@ def _merge_same_feedback(failures: list[Failure]) -> list[Failure]:
     names: dict[str, list[str]] = {}
     for f in failures:
         names.setdefault(f.feedback, []).append(f.check)
-    return [Failure(checks[0] + (f" (and {len(checks) - 1} more check{'s' if len(checks) > 2 else ''})"
-                                 if len(checks) > 1 else ""), feedback) for feedback, checks in names.items()]
+    return [Failure(checks[0], feedback, len(checks), tuple(checks[1:])) for feedback, checks in names.items()]
 
 
 def _quiz_view(answers: list[tuple[str, str | None, bool]], result: dict, attempts: list[AttemptRow]
@@ -410,7 +428,8 @@ def _quiz_view(answers: list[tuple[str, str | None, bool]], result: dict, attemp
             chosen=chosen_text,
             why_not=(q.why_not.get(chosen or "", "") if q else "") or str(more.get("why_not", "")),
             explanation=(q.explanation if q else "") or str(more.get("explanation", "")),
-            section=(q.section if q else "") or str(more.get("section", ""))))
+            section=(q.section if q else "") or str(more.get("section", "")),
+            right=(q.answer if q else "") or str(more.get("right_text", ""))))
     missed.sort(key=lambda m: m.number)
     graded_with = str(result.get("graded_with", "")) if isinstance(result, dict) else ""
     return QuizView(last.score, last.max_score, last.passed, last.graded_at, len(quiz_attempts), missed,
@@ -436,15 +455,12 @@ def _next_steps(ex: ExercisesView | None, concepts: list[ConceptView], quiz: Qui
         steps.append(Step("When the quick checks pass, run the hidden checks that decide the grade.",
                           "vaegrade grade"))
     else:
-        todo = sorted((c for c in concepts if c.status != "passed"), key=lambda c: c.score - c.max_score)
-        for c in todo[:3]:
-            hint = f" {c.hints[0]}" if c.hints else ""
-            reread = f" Reread “{c.section}”." if c.section else ""
-            steps.append(Step(f"Fix {c.title} ({c.score:g} / {c.max_score:g} points).{reread}{hint}",
-                              f"vaegrade check {c.id}"))
-        if len(todo) > 3:
-            steps.append(Step(f"Then the {len(todo) - 3} other concept{'s' if len(todo) > 4 else ''} "
-                              "not passed yet: " + ", ".join(c.title for c in todo[3:]) + "."))
+        # the learner's recognised mistakes, most points lost first (the order `grade` and `status` use)
+        todo = nextsteps.to_fix([c.standing for c in concepts if c.standing is not None])
+        sections = {c.id: c.section for c in concepts}
+        for s in todo:
+            reread = f" Reread “{sections[s.id]}”." if sections.get(s.id) and s.mistakes else ""
+            steps.append(Step(f"{s.advice()}{reread}", s.command))
         if todo:
             steps.append(Step("Grade again to record a new attempt.", "vaegrade grade"))
     if quiz is None:

@@ -10,11 +10,12 @@ import getpass
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.course import manifest
 from grader.grading.quiz import needed
+from grader.outputs import nextsteps, text
 from grader.store.gradebook import Gradebook
 from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner  # noqa: F401
 
@@ -38,6 +39,7 @@ class Status:
     concepts: list[ConceptStatus]
     exercises: dict | None     #: latest exercises attempt: score, max_score, passed, graded_at
     quiz: dict | None          #: latest quiz attempt: score, max_score, passed, graded_at, graded_with, missed
+    standings: list = field(default_factory=list)   #: nextsteps.Standing per concept, from the latest attempt
 
     @property
     def complete(self) -> bool:
@@ -49,11 +51,12 @@ class Status:
         steps = []
         if self.exercises is None:
             steps.append("Grade your exercises: `vaegrade check` for the worked examples, then `vaegrade grade`.")
-        elif not self.exercises["passed"]:
-            todo = [c for c in self.concepts if not c.passed]
-            steps.append("Work on " + ", ".join(c.id for c in todo) + ": `vaegrade check "
-                         + " ".join(c.id for c in todo[:3]) + "`, then `vaegrade grade -v`.")
-            steps += [f"  reread \"{c.section}\" for {c.id}" for c in todo[:3]]
+        else:
+            todo = nextsteps.to_fix(self.standings)
+            if todo:
+                steps.append("Fix, most points lost first, then `vaegrade grade` again:")
+            for s in todo:
+                steps.append(f"  {s.advice()}\n      {s.command}")
         if self.quiz is None:
             steps.append("Take the mastery quiz: `vaegrade quiz`.")
         elif not self.quiz["passed"]:
@@ -74,11 +77,13 @@ def learner_status(gradebook: str | Path, learner: str) -> Status:
     """The latest exercises and quiz attempts of `learner` (a missing gradebook means nothing graded yet)."""
     exercises = quiz = None
     concepts_done: dict = {}
+    latest_result: dict | None = None
     if Path(gradebook).is_file():
         with Gradebook(gradebook) as book:
             ex, qz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
         if ex is not None:
             concepts_done = ex.result.get("concepts", {})
+            latest_result = ex.result
             exercises = {"score": ex.score, "max_score": ex.max_score, "passed": ex.passed, "graded_at": ex.graded_at}
         if qz is not None:
             quiz = {"score": qz.score, "max_score": qz.max_score, "passed": qz.passed, "graded_at": qz.graded_at,
@@ -90,7 +95,7 @@ def learner_status(gradebook: str | Path, learner: str) -> Status:
         done = concepts_done.get(c.id)
         concepts.append(ConceptStatus(c.id, c.title, c.section, done["score"] if done else None,
                                       done["max_score"] if done else c.points, bool(done and done["passed"])))
-    return Status(learner, concepts, exercises, quiz)
+    return Status(learner, concepts, exercises, quiz, nextsteps.from_results_dict(latest_result, manifest.load()))
 
 
 def status_text(status: Status) -> str:
@@ -117,7 +122,11 @@ def status_text(status: Status) -> str:
                      f"(needs {q['needed']}{missed}; {q['graded_with']}, {q['graded_at']})")
     lines += ["", f"Lesson: {'COMPLETE' if status.complete else 'not complete yet'} "
                   f"(the exercises and the quiz must both score above {PASS_FRACTION:.0%})", "", "Next"]
-    lines += [f"  {s}" for s in status.next_steps()]
+    width = text.terminal_width()
+    for step in status.next_steps():
+        for part in step.split("\n"):
+            indent = "  " + " " * (len(part) - len(part.lstrip()))
+            lines += text.wrap(part.strip(), width, indent)
     return "\n".join(lines) + "\n"
 
 

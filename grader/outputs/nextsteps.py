@@ -1,0 +1,145 @@
+"""What to fix next: one ordering and one command per concept, shared by `grade`, `status` and the report.
+
+Every concept not yet at full points is listed, the one losing the most points first (the
+manifest's order breaks ties). A concept whose failures name a recognised mistake gets the
+command that shows those mistakes (`vaegrade grade -v --concept ID`); an untouched stub
+gets the quick public checks (`vaegrade check ID`), since its worked examples are where to start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: misconception ids that are about code that did not run, not about the lesson
+_CODE_PREFIXES = ("code.", "limit", "grader.")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one concept stands, as the next-steps advice needs it."""
+
+    id: str
+    title: str
+    section: str
+    score: float | None            #: None: not graded yet
+    max_score: float
+    mistakes: tuple[str, ...] = ()  #: the tutor's words for each recognised mistake, first seen first
+    unstarted: tuple[str, ...] = ()  #: functions whose every failure is the stub's NotImplementedError
+
+    @property
+    def stub(self) -> bool:
+        """Nothing written yet: no points, and every failure is an untouched stub."""
+        return bool(self.unstarted) and not self.score and not self.mistakes
+
+    @property
+    def lost(self) -> float:
+        return round(self.max_score - (self.score or 0.0), 4)
+
+    @property
+    def full(self) -> bool:
+        return self.score is not None and self.lost <= 1e-9
+
+    @property
+    def command(self) -> str:
+        """The command that shows what to fix in this concept."""
+        if self.stub or self.score is None:
+            return f"vaegrade check {self.id}"
+        return f"vaegrade grade -v --concept {self.id}"
+
+    def advice(self) -> str:
+        """One sentence: where the concept stands and the mistake to fix first."""
+        if self.score is None:
+            return f"{self.title}: not graded yet."
+        head = f"{self.title} ({self.score:g} / {self.max_score:g})"
+        if self.stub:
+            verb = "raises" if len(self.unstarted) == 1 else "raise"
+            return f"{head}: not started yet ({' and '.join(self.unstarted)} still {verb} NotImplementedError)."
+        if self.mistakes:
+            more = len(self.mistakes) - 1
+            extra = f" (and {more} other recognised mistake{'s' if more > 1 else ''})" if more > 0 else ""
+            return f"{head}: {self.mistakes[0]}{extra}"
+        if self.unstarted:
+            return f"{head}: {' and '.join(self.unstarted)} not implemented yet."
+        return f"{head}: some checks fail; reread “{self.section}”." if self.section else f"{head}: some checks fail."
+
+
+def to_fix(standings) -> list[Standing]:
+    """Every concept not at full points, most points lost first (stable: the manifest's order breaks ties)."""
+    return sorted((s for s in standings if not s.full), key=lambda s: -s.lost)
+
+
+def is_lesson_mistake(misconception: str | None) -> bool:
+    """A recognised mistake about the lesson (not a crash, a stub or a limit)."""
+    return bool(misconception) and not misconception.startswith(_CODE_PREFIXES) and misconception != "limit"
+
+
+def mistake_sentence(feedback: str) -> str:
+    """The sentence of a feedback that names the mistake ("<what> is off. <the mistake>" -> the mistake)."""
+    _, sep, rest = feedback.partition(" is off. ")
+    text = (rest if sep else feedback).split("\n", 1)[0].strip()
+    return text if len(text) <= 240 else text[:237].rstrip() + "…"
+
+
+def from_result(concept) -> Standing:
+    """The Standing of a graded concept (grader.grading.results.ConceptResult)."""
+    failed = [c for c in concept.checks if c.status.value == "failed"]
+    mistakes: list[str] = []
+    for c in failed:
+        if is_lesson_mistake(c.misconception):
+            sentence = mistake_sentence(c.feedback)
+            if sentence and sentence not in mistakes:
+                mistakes.append(sentence)
+    return Standing(concept.id, concept.title, concept.section, concept.score, concept.max_score,
+                    tuple(mistakes), unstarted(failed))
+
+
+def unstarted(failed) -> tuple[str, ...]:
+    """The functions whose every failed check is the stub's NotImplementedError, in first-seen order."""
+    by_function: dict[str, list[str]] = {}
+    for c in failed:
+        by_function.setdefault(c.function, []).append(c.feedback)
+    return tuple(f for f, texts in by_function.items() if all("NotImplementedError" in t for t in texts))
+
+
+def from_results_dict(result: dict | None, concepts) -> list[Standing]:
+    """The Standing of each manifest concept from a stored results.json (Gradescope's format plus ours).
+
+    `concepts` is the manifest (grader.course.manifest.load()); a concept the result does not
+    grade is "not graded yet". Mistakes come from each failed test's tags (concept, misconception)
+    and its feedback.
+    """
+    entries = (result or {}).get("concepts") if isinstance(result, dict) else None
+    entries = entries if isinstance(entries, dict) else {}
+    failed: dict[str, list[tuple[str | None, str]]] = {}
+    tests = result.get("tests") if isinstance(result, dict) else None
+    for test in tests if isinstance(tests, list) else []:
+        if not isinstance(test, dict) or test.get("status") == "passed":
+            continue
+        tags = [str(t) for t in test.get("tags") or []]
+        concept = tags[0] if tags else str(test.get("name", "")).split(":", 1)[0]
+        feedback = str(test.get("output", "")).split("\n\nYour code printed:", 1)[0]
+        failed.setdefault(concept, []).append((tags[1] if len(tags) > 1 else None, feedback))
+    out = []
+    for c in concepts:
+        entry = entries.get(c.id)
+        if not isinstance(entry, dict):
+            out.append(Standing(c.id, c.title, c.section, None, c.points))
+            continue
+        mistakes: list[str] = []
+        stubbed: list[str] = []
+        fails = failed.get(c.id, [])
+        for misconception, feedback in fails:
+            if is_lesson_mistake(misconception):
+                sentence = mistake_sentence(feedback)
+                if sentence and sentence not in mistakes:
+                    mistakes.append(sentence)
+            name = feedback.split(" is not implemented yet", 1)[0]
+            if name in c.functions and name not in stubbed:
+                stubbed.append(name)
+        try:
+            score, max_score = float(entry.get("score", 0) or 0), float(entry.get("max_score", c.points) or 0)
+        except (TypeError, ValueError):
+            score, max_score = 0.0, c.points
+        out.append(Standing(c.id, c.title, str(entry.get("section", c.section)), score, max_score,
+                            tuple(mistakes), tuple(stubbed)))
+    return out
