@@ -114,7 +114,7 @@ def watch_screen(concepts, *, reason: str, passing, failing, seconds: float, tar
     """One screen of `vaegrade watch`: what changed since the last run, where each concept stands, what next."""
     width = width or terminal_width()
     stamp = time.strftime("%H:%M:%S")
-    rows = [f"vaegrade watch  {target}  ({stamp}, Ctrl-C to leave)"]
+    rows = [f"vaegrade watch  {target}  ({stamp})"]
     rows += wrap(f"{reason}: public checks run in {seconds:.2f} s", width)
     for check in passing:
         rows += wrap(f"+ now passing: {check.concept}: {check.name}", width, "  ")
@@ -142,6 +142,7 @@ def watch_screen(concepts, *, reason: str, passing, failing, seconds: float, tar
         rows += wrap(f"Every public check of the watched concepts passes. {hidden}", width)
     for note in notes:
         rows += wrap(f"note: {note}", width)
+    rows.append("Waiting for a save... (Ctrl-C to leave)")
     return "\n".join(rows)
 
 

@@ -7,6 +7,8 @@ screen says what changed since the last run and the next thing to fix. Ctrl-C le
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from grader.sandbox.session import Zygote
 from grader.verbs.grade import check_concepts
 from grader.verbs.workspace import Outcome, VerbError, Workspace
 
-INSTALL_HINT = "vaegrade watch needs the watchfiles package: pip install watchfiles (or pip install 'vae-grader[watch]')"
+INSTALL_HINT = ("vaegrade watch needs the watchfiles package, a dependency of vae-grader that is missing here: "
+                "pip install watchfiles")
 
 
 class Session:
@@ -90,16 +93,53 @@ def main(*, workspace: Workspace, concepts: tuple[str, ...] = (), folder: Path |
             return
         if clear is not None:
             clear()
+        elif reason != "first run":
+            echo("")   # a pipe or a log keeps every screen: a blank line between them
         echo(formats.watch_screen(session.ordered(), reason=reason, passing=passing, failing=failing,
                                   seconds=time.monotonic() - started, target=target,
                                   notes=result.extra.get("notes", []), last=concepts_now))
 
+    # The watcher runs on its own thread, started before the first run, so a save made while the
+    # first screen is being drawn is not missed; the main thread waits on the queue (Ctrl-C works).
+    saves: queue.Queue = queue.Queue()
+    stop = stop_event or threading.Event()
+    ready = threading.Event()
+
+    def watcher() -> None:
+        try:
+            for changes in watchfiles.watch(watched, debounce=1600, step=debounce_ms, stop_event=stop,
+                                            rust_timeout=200, yield_on_timeout=True, raise_interrupt=False,
+                                            recursive=False, watch_filter=lambda change, path:
+                                            not Path(path).name.startswith(".")):
+                ready.set()
+                if changes:
+                    saves.put({Path(path) for _, path in changes})
+        except Exception as exc:  # the folder vanished, too many watches: said on screen, not a traceback
+            saves.put(exc)
+        finally:
+            ready.set()
+            saves.put(None)
+
+    thread = threading.Thread(target=watcher, name="vaegrade-watch", daemon=True)
+    thread.start()
     try:
+        ready.wait(10)
         show("first run", selected)
-        for changes in watchfiles.watch(watched, debounce=1600, step=debounce_ms, stop_event=stop_event,
-                                        raise_interrupt=True, recursive=False,
-                                        watch_filter=lambda change, path: not Path(path).name.startswith(".")):
-            saved = {Path(path) for _, path in changes}
+        while not stop.is_set():
+            try:
+                saved = saves.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if saved is None:
+                break
+            if isinstance(saved, Exception):
+                raise VerbError(f"stopped watching {watched}: {saved}")
+            while not saves.empty():   # saves queued while the last run went: one run for them all
+                more = saves.get_nowait()
+                if more is None or isinstance(more, Exception):
+                    saves.put(more)
+                    break
+                saved |= more
             touched = concepts_for(saved, target, selected)
             if touched:
                 names = sorted({p.name for p in saved if p.suffix in (".py", ".ipynb")})
@@ -107,5 +147,7 @@ def main(*, workspace: Workspace, concepts: tuple[str, ...] = (), folder: Path |
     except KeyboardInterrupt:
         return Outcome("\nStopped watching.", 0)
     finally:
+        stop.set()
+        thread.join(timeout=5)
         zygote.close()
     return Outcome("Stopped watching.", 0)
