@@ -351,6 +351,19 @@ GEOMETRY = r"""(() => {
         out.push(`SVG text cut at the chart's edge: ${svg.id} "${t.textContent}"`);
     }
   }
+  // words are never cut across lines (a break after a hyphen is fine) in tile titles, steps, feedback and quiz text (ids may break at . @ -)
+  for (const el of document.querySelectorAll('.tile .name, .next .step, p.feedback, ol.missed p, .concept h3')) {
+    if (!shown(el)) continue;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      for (const m of n.textContent.matchAll(/[^\s\u2010-]+/g)) {   // a break after a hyphen is fair
+        const range = document.createRange();
+        range.setStart(n, m.index); range.setEnd(n, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1 && m[0].length > 1) out.push(`word cut across lines: "${m[0]}" in ${name(el)}`);
+      }
+    }
+  }
   const tiles = [...document.querySelectorAll('.tiles .tile')].filter(shown).map(t => [t, t.getBoundingClientRect()]);
   for (let i = 0; i < tiles.length; i++) for (let j = i + 1; j < tiles.length; j++) {
     const [a, r] = tiles[i], [b, q] = tiles[j];
