@@ -350,7 +350,7 @@ if [ "$status" -le 1 ] && [ -s /autograder/results/results.json.tmp ]; then
 else
     rm -f /autograder/results/results.json.tmp
     cat > /autograder/results/results.json <<EOF
-{{"score": 0.0, "output": "The autograder could not grade this submission (vaegrade exit status $status). Check that you uploaded the exercise files (mse.py, sigma.py, ...) and contact course staff if this persists.", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}}
+{{"score": 0.0, "output": "The autograder could not grade this submission (vaegrade exit status $status). Check that you uploaded the exercise files (mse.py, sigma.py, ...) or your notebook (.ipynb) and contact course staff if this persists.", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}}
 EOF
 fi
 exit 0
