@@ -253,6 +253,15 @@ NOTEBOOK_README = """
 
 `{notebook}` holds the same exercises as a notebook: one section per lesson section, one
 code cell per function, with the same docstrings and worked examples as `exercises/`.
+Save it (Ctrl-S), then check it from a cell:
+
+```python
+from grader.verbs.jupyter import check
+check("{notebook}")
+```
+
+or from a terminal: `vaegrade check --dir {notebook}`, `vaegrade watch --dir {notebook}`.
+Only its imports, functions, classes and constants are graded; nothing else in it runs.
 """
 
 AUTOGRADER_README = """\
