@@ -45,15 +45,22 @@ def expect_value_error(sub, x, x_hat, what: str) -> None:
 
 
 def expect_accepted(sub, x, x_hat, what: str) -> None:
-    """Matching shapes must not raise ValueError: a function that always raises earns no shape check.
+    """The positive control of a shape check: matching shapes must give the right MSE.
 
-    Only the raise is looked at here (the value is graded by the other checks), so a shape
-    check fails with a message about shapes, never about the arithmetic.
+    Without it a function that always raises ValueError would earn the shape checks. Its
+    failure is worded about the shape check itself: the arithmetic has checks of its own,
+    which already say what is wrong with the value.
     """
     got = sub.outcome(F, x, x_hat)
     if isinstance(got, Raised):
         raise Fail(f"{what}: {F} raised {got.type_name} ({got.message}) although the shapes match; it must "
                    "raise ValueError only when x and x_hat differ in shape.", "code.exception")
+    try:
+        expect_mse(sub, x, x_hat, what)
+    except Fail:
+        raise Fail(f"The mismatched shapes raise ValueError as they should, but this check also needs the right "
+                   f"MSE for {what} (shapes that match), and that value is off: the checks on values say "
+                   "why. The shape check counts once they pass.") from None
 
 
 def expect_mse(sub, x, x_hat, what: str, show: bool = False) -> None:
@@ -130,17 +137,17 @@ def single(sub, rng):
 @check("(4,) against (4, 1) raises ValueError (no silent broadcasting)", function=F, weight=2)
 def no_broadcast(sub, rng):
     x = rng.uniform(0, 1, 4)
-    expect_accepted(sub, x, x[::-1].copy(), "two 4-value patches")  # a raise-always function earns nothing
     expect_value_error(sub, x, x.reshape(4, 1),
                        "x of shape (4,) and x_hat of shape (4, 1) would broadcast to a (4, 4) grid")
+    expect_accepted(sub, x, x[::-1].copy(), "two 4-value patches")  # a raise-always function earns nothing
 
 
 @check("different lengths raise ValueError", function=F)
 def mismatched(sub, rng):
     n = int(rng.integers(2, 10))
     x = rng.uniform(0, 1, (3, n))
-    expect_accepted(sub, x, x * 0.9, f"two ({3}, {n}) batches")
     expect_value_error(sub, x, rng.uniform(0, 1, (3, n + 1)),
                        f"x of shape (3, {n}) and x_hat of shape (3, {n + 1})")
     expect_value_error(sub, x, rng.uniform(0, 1, (1, n)),
                        f"x of shape (3, {n}) and x_hat of shape (1, {n})")
+    expect_accepted(sub, x, x * 0.9, f"two (3, {n}) batches")

@@ -489,7 +489,7 @@ def _glance(ex: ExercisesView | None, quiz: QuizView | None, threshold: float) -
     desc = "; ".join(f"{label}: {text} ({pct:.0f}%)" if "/" in text else f"{label}: not graded yet"
                      for label, pct, text in rows)
     return charts.hbars(rows, threshold=threshold, title="Exercises and quiz against the pass line",
-                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", width=560, label_width=110, row_height=34)
+                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", width=440, label_width=100, row_height=34)
 
 
 def learner_report(learner: str, snap: Snapshot, *, threshold: float = PASS_FRACTION, generated_at: str = "",

@@ -30,6 +30,18 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
     return [indent + line for line in lines]
 
 
+def fit(head: str, tail: str, width: int) -> str:
+    """`head` then as many whole words of `tail` as fit in `width` columns ("…" when some are left out)."""
+    if len(head) + len(tail) <= width:
+        return head + tail
+    words, kept = tail.split(), ""
+    for word in words:
+        if len(head) + len(kept) + len(word) + 2 > width:
+            break
+        kept = f"{kept} {word}" if kept else word
+    return (head + kept + "…").rstrip() if kept else head.rstrip()
+
+
 def grouped(checks) -> list[tuple[str, list[str]]]:
     """(feedback, names of the checks that gave it) in first-seen order: identical words are shown once."""
     groups: dict[str, list[str]] = {}
@@ -80,7 +92,7 @@ def to_table(result: GradingResult, *, verbose: bool = False, width: int | None 
     rows = [f"{'concept':<15} {'points':>11}  result", rule]
     for c in result.concepts:
         mark = "ERROR" if c.errors else ("pass" if c.passed else "FAIL")
-        rows.append(f"{c.id:<15} {c.score:>5g} / {c.max_score:<3g}  {mark}  {c.title}")
+        rows.append(fit(f"{c.id:<15} {c.score:>5g} / {c.max_score:<3g}  {mark}  ", c.title, width))
         if not verbose or c.note:
             message = _first_failure(c)
             if message:
@@ -93,8 +105,9 @@ def to_table(result: GradingResult, *, verbose: bool = False, width: int | None 
         if c.failed_checks or c.note:
             rows.append(f"      reread: \"{c.section}\"")
     verdict = "NOT GRADED" if not result.graded else ("PASSED" if result.passed else "NOT PASSED")
-    rows += [rule, f"{'total':<15} {result.score:>5g} / {result.max_score:<3g}  {verdict} "
-                   f"(a pass needs more than {result.pass_fraction:.0%})"]
+    rows.append(rule)
+    rows += wrap(f"{'total':<15} {result.score:>5g} / {result.max_score:<3g}  {verdict} "
+                 f"(a pass needs more than {result.pass_fraction:.0%})", width)
     rows += wrap(f"seed {result.seed} ({SEED_SOURCES.get(result.seed_source, result.seed_source)}; rerun with "
                  f"--seed {result.seed} to reproduce), {result.duration:.1f} s", width)
     for note in result.extra.get("notes", []):
