@@ -53,14 +53,20 @@ class Standing:
         head = f"{self.title} ({self.score:g} / {self.max_score:g})"
         if self.stub:
             verb = "raises" if len(self.unstarted) == 1 else "raise"
-            return f"{head}: not started yet ({' and '.join(self.unstarted)} still {verb} NotImplementedError)."
+            return f"{head}: not started yet ({and_list(self.unstarted)} still {verb} NotImplementedError)."
         if self.mistakes:
             more = len(self.mistakes) - 1
             extra = f" (and {more} other recognised mistake{'s' if more > 1 else ''})" if more > 0 else ""
             return f"{head}: {self.mistakes[0]}{extra}"
         if self.unstarted:
-            return f"{head}: {' and '.join(self.unstarted)} not implemented yet."
+            return f"{head}: {and_list(self.unstarted)} not implemented yet."
         return f"{head}: some checks fail; reread “{self.section}”." if self.section else f"{head}: some checks fail."
+
+
+def and_list(names) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    names = list(names)
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def to_fix(standings) -> list[Standing]:

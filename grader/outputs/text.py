@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 import time
@@ -25,8 +26,10 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
     """`text` wrapped to `width` columns after `indent`, never inside a word (a longer word gets its own line)."""
     lines = []
     for paragraph in text.splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, width=max(20, width - len(indent)), break_long_words=False,
-                               break_on_hyphens=False) or [""]
+        # a `command in backticks` stays on one line: its spaces are not break points
+        paragraph = re.sub(r"`[^`\n]{1,60}`", lambda m: m.group(0).replace(" ", "\xa0"), paragraph)
+        lines += [line.replace("\xa0", " ") for line in textwrap.wrap(
+            paragraph, width=max(20, width - len(indent)), break_long_words=False, break_on_hyphens=False)] or [""]
     return [indent + line for line in lines]
 
 

@@ -54,9 +54,8 @@ class Status:
         else:
             todo = nextsteps.to_fix(self.standings)
             if todo:
-                ids = [s.id for s in todo]
-                named = ", ".join(ids[:-1]) + f" and {ids[-1]}" if len(ids) > 1 else ids[0]
-                steps.append(f"Fix {named} (most points lost first), then `vaegrade grade` again:")
+                steps.append(f"Fix {nextsteps.and_list(s.id for s in todo)} (most points lost first), then "
+                             "`vaegrade grade` again:")
             for s in todo:
                 steps.append(f"  {s.advice()}\n      {s.command}")
         if self.quiz is None:
