@@ -142,8 +142,8 @@ def main(*, workspace: Workspace, concepts: tuple[str, ...] = (), folder: Path |
                 saved |= more
             touched = concepts_for(saved, target, selected)
             if touched:
-                names = sorted({p.name for p in saved if p.suffix in (".py", ".ipynb")})
-                show(f"{', '.join(names)} saved", touched)
+                files = sorted({p for p in saved if p.suffix in (".py", ".ipynb")}, key=lambda p: p.name)
+                show(", ".join(f"{p.name} {'saved' if p.exists() else 'deleted'}" for p in files), touched)
     except KeyboardInterrupt:
         return Outcome("\nStopped watching.", 0)
     finally:
