@@ -467,3 +467,74 @@ def test_read_paths_carve_an_installed_grader_out_of_site_packages(monkeypatch):
     assert installed not in paths and site not in paths
     assert not any(installed.startswith(p + "/") for p in paths)
     assert os.path.join(site, "torch") in paths
+
+
+# --- the trusted side's own bounds on a hostile reply -------------------------------------------
+
+
+class _Wire:
+    """A socket stand-in holding one frame, so that a large frame needs no reader thread."""
+
+    def __init__(self, obj=None, body: bytes | None = None):
+        body = pickle.dumps(obj, protocol=5) if body is None else body
+        self.size = len(body)
+        self.data = memoryview(protocol.HEADER.pack(len(body)) + body)
+
+    def settimeout(self, seconds):
+        pass
+
+    def recv(self, n):
+        chunk, self.data = bytes(self.data[:n]), self.data[n:]
+        return chunk
+
+
+def _shared_dag(leaf, width: int, levels: int):
+    node = leaf
+    for _ in range(levels):
+        node = ("list", [node] * width)
+    return node
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _shared_dag(("float", 1.0), 2, 14),                       # a binary DAG: 2**14 paths per level pair
+    lambda: _shared_dag(("float", 1.0), 40, 12),                       # 40**12 paths, a few hundred bytes
+    lambda: _shared_dag(("other", "str", "x" * 100), 7, 13),           # shared strings at the leaves
+    lambda: {"k": _shared_dag(("int", 1 << 900), 30, 10)},             # through a dict, big (allowed) ints
+    lambda: ("tuple", [_shared_dag(("none",), 100, 6)] * 100),
+])
+def test_a_reply_sharing_references_is_refused_at_once(make):
+    reply = (("ok", make(), {}), "", 0)
+    wire = _Wire(reply)
+    assert wire.size < 20_000
+    started = time.monotonic()
+    with pytest.raises(protocol.ProtocolError, match="values"):
+        protocol.recv(wire, max_bytes=protocol.MAX_REPLY)
+    assert time.monotonic() - started < 0.5
+
+
+def test_one_array_referenced_many_times_costs_the_grader_no_memory():
+    import tracemalloc
+
+    array = protocol.encode_array(np.zeros(1 << 20))               # 8 MB, sent once
+    for value in (("list", [array] * 2000), ("tuple", [("list", [array] * 40)] * 50)):
+        wire = _Wire((("ok", value, {"grads": ("ok", [array] * 30)}), "", 0))
+        assert wire.size < protocol.MAX_REPLY
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(protocol.ProtocolError, match="MB"):
+                reply = protocol.recv(wire, max_bytes=protocol.MAX_REPLY)
+                decode_result(reply[0][1])
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 3 * wire.size + (16 << 20), f"{peak / 2**20:.0f} MB"
+        assert time.monotonic() - started < 2
+
+
+def test_an_honest_reply_of_the_same_size_is_read():
+    values = ("list", [protocol.encode_array(np.full(1000, float(i))) for i in range(200)]
+              + [("float", float(i)) for i in range(50_000)] + [("none",)] * 10_000)
+    reply = protocol.recv(_Wire((("ok", values, {}), "", 0)), max_bytes=protocol.MAX_REPLY)
+    decoded = decode_result(reply[0][1])
+    assert len(decoded) == 60_200 and decoded[199][0] == 199.0 and decoded[-1] is None
