@@ -538,3 +538,84 @@ def test_an_honest_reply_of_the_same_size_is_read():
     reply = protocol.recv(_Wire((("ok", values, {}), "", 0)), max_bytes=protocol.MAX_REPLY)
     decoded = decode_result(reply[0][1])
     assert len(decoded) == 60_200 and decoded[199][0] == 199.0 and decoded[-1] is None
+
+
+# --- kernel objects and signals: what seccomp refuses ----------------------------------------------
+
+KERNEL_OBJECTS = """
+    import cffi, errno, os
+    ffi = cffi.FFI()
+    ffi.cdef("long syscall(long, ...);")
+    C = ffi.dlopen(None)
+    L = lambda v: ffi.cast("long", v)
+    def call(nr, *args):
+        got = C.syscall(L(nr), *[L(a) for a in args])
+        return got if got >= 0 else -ffi.errno
+    buf = ffi.new("char[64]")
+    name = ffi.new("char[]", b"/vaegrade-test-queue")
+    sock = [fd for fd in range(3, 64) if os.path.exists(f"/proc/self/fd/{fd}")][0]
+    res = {
+        "shmget": call(29, 0, 1 << 20, 0o1600), "semget": call(64, 0, 4, 0o1600),
+        "msgget": call(68, 0, 0o1600), "shmat(0)": call(30, 0, 0, 0), "shmctl": call(31, 0, 2, buf),
+        "semctl": call(66, 0, 0, 2, buf), "msgctl": call(71, 0, 2, buf),
+        "mq_open": call(240, name, 0o100 | 2, 0o600, 0), "memfd_create": call(319, name, 0),
+        "flock": call(73, 0, 2), "timer_create": call(222, 1, 0, buf), "inotify_init1": call(294, 0),
+        "F_SETOWN": call(72, sock, 8, VICTIM), "F_SETSIG": call(72, sock, 10, 9),
+        "F_SETOWN_EX": call(72, sock, 15, buf), "F_SETLK": call(72, sock, 6, buf), "F_SETLEASE": call(72, sock, 1024, 1),
+        "F_NOTIFY": call(72, sock, 1026, 1), "FIOSETOWN": call(16, sock, 0x8901, buf),
+        "SIOCSPGRP": call(16, sock, 0x8902, buf), "fallocate": call(285, 0, 0, 0, 4096),
+        "F_GETFL ok": call(72, sock, 3, 0) >= 0, "F_DUPFD_CLOEXEC ok": call(72, sock, 1030, 10) >= 10,
+    }
+    # -1 is -EPERM: refused, never an object or a lock. Names of the calls that were not refused:
+    out = [k for k, v in res.items() if (v is not True if k.endswith(" ok") else v != -1)]
+"""
+
+
+def _sysv_ids() -> set[str]:
+    ids = set()
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                ids |= {f"{kind}:{line.split()[1]}" for line in f.readlines()[1:]}
+        except OSError:
+            pass
+    return ids
+
+
+def _kernel_objects_refused(zygote, probe_dir, victim: int) -> None:
+    before = _sysv_ids()
+    got = run_in_child(zygote, probe_dir, KERNEL_OBJECTS.replace("VICTIM", str(victim)))
+    assert got == "ok []", got
+    assert _sysv_ids() - before == set()
+    assert not Path("/dev/mqueue/vaegrade-test-queue").exists()
+
+
+def test_kernel_objects_that_would_outlive_the_child_are_refused(zygote, probe_dir):
+    pytest.importorskip("cffi")
+    _kernel_objects_refused(zygote, probe_dir, os.getpid())
+
+
+@pytest.mark.parametrize("abi_max", ["5", "0"])
+def test_an_older_landlock_abi_leaves_no_route_to_signal_the_grader(abi_max, probe_dir, monkeypatch):
+    """Without Landlock's signal scoping (ABI < 6), or without Landlock at all, seccomp alone keeps
+    the child from having the kernel signal another process (F_SETOWN, FIOSETOWN, kill, pidfd)."""
+    pytest.importorskip("cffi")
+    import subprocess
+    import sys
+
+    monkeypatch.setenv(confine.ABI_CAP_VARIABLE, abi_max)
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with Zygote() as z:
+            status = run_in_child(z, probe_dir, "from grader.sandbox import child; out = child.CONFINEMENT")
+            assert f"'landlock': {min(int(abi_max), confine.kernel_landlock_abi())}" in status
+            _kernel_objects_refused(z, probe_dir, victim.pid)
+            for code in (f"import signal; os.kill({victim.pid}, signal.SIGKILL)",
+                         f"import signal; signal.pidfd_send_signal(os.pidfd_open({victim.pid}), 9)",
+                         f"import fcntl, socket; fcntl.fcntl(3, fcntl.F_SETOWN, {victim.pid})"):
+                assert run_in_child(z, probe_dir, code).startswith(("raised PermissionError", "raised OSError"))
+            time.sleep(0.3)
+        assert victim.poll() is None, "the victim was signalled"
+    finally:
+        victim.kill()
+        victim.wait()

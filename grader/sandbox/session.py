@@ -31,7 +31,7 @@ class Failure:
 
 # What the warm parent (and so every child) may see of the grader's environment: no tokens, no keys.
 _ENV_KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV",
-             "PYTHONHASHSEED")
+             "PYTHONHASHSEED", "VAEGRADE_LANDLOCK_ABI_MAX")
 
 
 def _zygote_env() -> dict:
