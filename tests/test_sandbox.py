@@ -619,3 +619,97 @@ def test_an_older_landlock_abi_leaves_no_route_to_signal_the_grader(abi_max, pro
     finally:
         victim.kill()
         victim.wait()
+
+
+# --- the audit hook cannot be switched off from inside ---------------------------------------------
+
+UNHOOK = """
+    import builtins, gc, importlib, os, posixpath, stat, sys, types
+    tried = []
+    def attempt(what, fn):
+        try:
+            fn()
+            tried.append(what)
+        except BaseException:
+            pass
+    everything = lambda *a, **k: True
+    nothing = lambda *a, **k: None
+    # Rebind and empty every global of every grader module (the guard's lists, its helpers); only
+    # the harness that carries this reply back is spared, so that the probe can report.
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("grader") or module is None or name in ("grader.sandbox.child", "grader.sandbox.protocol"):
+            continue
+        for key, value in list(vars(module).items()):
+            if isinstance(value, (list, set, dict)) and not key.startswith("__"):
+                attempt("clear " + name + "." + key, value.clear)
+            if isinstance(value, (frozenset, tuple, list, set)):
+                attempt("rebind " + name + "." + key, lambda: setattr(module, key, type(value)()))
+            if isinstance(value, types.FunctionType):
+                attempt("rebind " + name + "." + key, lambda: setattr(module, key, everything))
+                attempt("code " + name + "." + key, lambda: setattr(value, "__code__", nothing.__code__))
+                attempt("defaults " + name + "." + key, lambda: setattr(value, "__defaults__", None))
+    guard = sys.modules["grader.sandbox.guard"]
+    guard._PREPARED = ([], ["/"])
+    guard._SYSTEM_READ = ("/",)
+    guard._under = everything
+    guard.prepare = lambda: ([], ["/"])
+    guard.install = nothing
+    # The path helpers and builtins a hook might look up at each event (put back at the end, so
+    # that the harness can still send this reply).
+    saved = []
+    for mod, key, value in ((posixpath, "realpath", lambda p, **k: "/tmp"), (os.path, "realpath", lambda p, **k: "/tmp"),
+                            (os, "fspath", lambda p: "/tmp"), (stat, "S_ISDIR", lambda m: False),
+                            (os.path, "isdir", lambda p: False), (builtins, "isinstance", lambda *a: False),
+                            (builtins, "any", lambda it: False), (builtins, "len", lambda x: 0),
+                            (builtins, "PermissionError", KeyError), (sys, "getfilesystemencoding", lambda: "latin-1")):
+        saved.append((mod, key, getattr(mod, key)))
+        attempt("patch " + key, lambda: setattr(mod, key, value))
+    # Find the hook itself: the heap, other frames, a str subclass to run code inside it.
+    attempt("gc.get_objects", gc.get_objects)
+    attempt("gc.get_referrers", lambda: gc.get_referrers(guard))
+    attempt("current frames", sys._current_frames)
+    attempt("code.replace", lambda: nothing.__code__.replace(co_consts=(None, 1)))
+    class Sneaky(str):
+        def __hash__(self):
+            frame = sys._getframe(1)
+            tried.append("ran inside the hook: " + frame.f_code.co_name)
+            return str.__hash__(self)
+        def __eq__(self, other):
+            return str.__eq__(self, other)
+    attempt("sys.audit with a str subclass", lambda: sys.audit(Sneaky("ctypes.dlopen"), 1))
+    class PathLike:
+        calls = 0
+        def __fspath__(self):
+            PathLike.calls += 1
+            return "/tmp" if PathLike.calls == 1 else SECRET
+    still = []
+    for what, fn in (("ctypes", lambda: __import__("ctypes").CDLL(None)),
+                     ("read the solutions", lambda: open(SECRET).read()),
+                     ("read through a path-like", lambda: open(PathLike()).read()),
+                     ("read /proc/self/root", lambda: open("/proc/self/root" + SECRET).read()),
+                     ("write", lambda: open("written.txt", "w")),
+                     ("fork", os.fork), ("listdir the grader", lambda: os.listdir(os.path.dirname(SECRET)))):
+        try:
+            fn()
+            still.append(what)
+        except BaseException:
+            pass
+    for mod, key, value in saved:
+        setattr(mod, key, value)
+    worked = sorted(t for t in tried if not t.startswith(("clear", "rebind", "patch")))
+    out = (worked[:2], still)
+"""
+
+
+@pytest.mark.parametrize("abi_max", ["", "0"])
+def test_rebinding_everything_reachable_leaves_the_hook_on(abi_max, tmp_path, monkeypatch):
+    """With Landlock (and with none, where the hook is the only guard of reads), a submission that
+    rebinds, empties and re-codes every grader global, patches the path helpers and builtins, and
+    hunts for the hook through gc and frames, still cannot load ctypes, read the solutions, or write."""
+    monkeypatch.setenv(confine.ABI_CAP_VARIABLE, abi_max)
+    (tmp_path / "probe.py").write_text(PROBE)
+    secret = REPO / "solutions" / "mse.py"
+    with Zygote() as z:
+        got = run_in_child(z, tmp_path, UNHOOK.replace("SECRET", repr(str(secret))))
+    assert got == "ok ([], [])", got
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe.py"]
