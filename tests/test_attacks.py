@@ -766,6 +766,86 @@ def test_replacing_the_training_loop_earns_nothing(tmp_path, zygote):
     assert training and all(scores[1][name] == 0 for name in training)
 
 
+# The harness rewritten: the graded (wrong) loss is called, but the gradients reported are those of
+# a good loss, computed by a replacement of the child's request handler.
+FORGED_GRADIENTS = WRONG_ELBO + """
+import sys
+
+def _good_loss(x, x_hat, mu, logvar, beta=1.0):
+    recon = torch.mean((x_hat - x) ** 2)
+    terms = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    kl = terms.sum(dim=-1).mean() if terms.dim() == 2 else terms.sum()
+    return recon + beta * kl, recon, kl
+
+child = sys.modules["grader.sandbox.child"]
+_honest = child.HANDLERS["call"]
+
+def _forging(req):
+    reply = _honest(req)
+    _, _, _, args, kwargs, opts = req
+    if opts.get("backward") is None or reply[0] != "ok":
+        return reply
+    tensors = [child.decode_arg(a) for a in args]
+    tensors = [t.detach().clone().requires_grad_(t.requires_grad) for t in tensors]
+    beta = child.decode_arg(kwargs["beta"]) if "beta" in kwargs else 1.0
+    outs = _good_loss(*tensors, beta=beta)
+    total = sum((o * torch.from_numpy(child.decode_array(w)).to(o.dtype)).sum()
+                for o, w in zip(outs, opts["backward"]) if w is not None)
+    total.backward()
+    grads = [child.encode_result(t.grad) if t.requires_grad else ("none",) for t in tensors]
+    return ("ok", reply[1], {"grads": ("ok", grads)})
+
+child.HANDLERS["call"] = _forging
+"""
+
+# The same, for reparameterize: a function with no gradient path whose harness reports the
+# reparameterization trick's gradients.
+FORGED_REPARAM = """
+import sys, torch
+
+def reparameterize(mu, logvar, epsilon=None):
+    eps = torch.randn_like(mu) if epsilon is None else epsilon
+    return (mu + torch.exp(0.5 * logvar) * eps).detach() * 1.01   # no gradient path, and 1% off
+
+child = sys.modules["grader.sandbox.child"]
+_honest = child.HANDLERS["call"]
+
+def _forging(req):
+    reply = _honest(req)
+    _, _, _, args, kwargs, opts = req
+    if opts.get("backward") is None or reply[0] != "ok" or len(args) < 3:
+        return reply
+    mu, logvar, eps = [child.decode_arg(a) for a in args[:3]]
+    w = torch.from_numpy(child.decode_array(opts["backward"][0])).double()
+    grad_mu = w * 1.5   # claims more than the value's true rate of change
+    grad_lv = w * 0.5 * torch.exp(0.5 * logvar.double()) * eps.double()
+    return ("ok", reply[1], {"grads": ("ok", [child.encode_result(grad_mu), child.encode_result(grad_lv), ("none",)])})
+
+child.HANDLERS["call"] = _forging
+"""
+
+
+@pytest.mark.parametrize("concept, forged, honest", [
+    ("elbo", FORGED_GRADIENTS, WRONG_ELBO),
+    ("reparam", FORGED_REPARAM, FORGED_REPARAM.split("child = ")[0]),
+])
+def test_forged_gradients_from_a_rewritten_harness_earn_nothing(concept, forged, honest, tmp_path, zygote):
+    """The child's harness reports gradients the trusted side cannot see computed. A submission that
+    rewrites it to report another function's gradients earns no more than without the forgery: the
+    trusted side checks each reported gradient against finite differences of the function's own values."""
+    filename = {"elbo": "elbo.py", "reparam": "reparam.py"}[concept]
+    results = []
+    for name, source in (("honest", honest), ("forged", forged)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / filename).write_text(source)
+        results.append(grade_submission(folder, zygote=zygote, seed=11, concepts=[concept]))
+    honest_result, forged_result = (r.concepts[0] for r in results)
+    assert forged_result.score <= honest_result.score, [
+        (c.name, c.score, c.feedback[:120]) for c in forged_result.checks]
+    assert any(c.misconception == "torch.forged_gradient" for c in forged_result.checks)
+
+
 # --- replaying last run's expected values ----------------------------------------------------
 
 
