@@ -7,6 +7,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,14 +358,18 @@ def _normalise(reply) -> tuple:
 class _ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
-    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits):
+    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits,
+                 cancel: threading.Event | None = None):
         self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
+        self.cancel = cancel
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
         self.output = ""
 
     def request(self, msg):
+        if self.cancel is not None and self.cancel.is_set():
+            raise KeyboardInterrupt  # the run was stopped (Ctrl-C): no further child is started
         if self.fatal is not None:
             return self.fatal
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -455,10 +460,11 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, limits
         os.chmod(staging, 0o755)
         stage(Path(path), Path(staging))
         zygote = zygote or Zygote()
+        stopping = _Stopping()
         try:
             jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
             results = _run_concepts(jobs, parallel, lambda job: _grade_concept(
-                zygote, staging, job[1], job[0], seed, limits, public_only))
+                zygote, staging, job[1], job[0], seed, limits, public_only, stopping), stopping)
         finally:
             if own_zygote:
                 zygote.close()
@@ -466,25 +472,67 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, limits
                          pass_fraction, public_only)
 
 
-def _run_concepts(jobs: list, parallel: int, grade_one) -> list[ConceptResult]:
-    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order."""
+class _Stopping(threading.Event):
+    """Set when a run is interrupted: every concept's child is killed and no new one starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.runs: set = set()
+
+    def add(self, run: "_ConceptRun") -> None:
+        with self.lock:
+            self.runs.add(run)
+        if self.is_set():
+            run.close()
+
+    def discard(self, run: "_ConceptRun") -> None:
+        with self.lock:
+            self.runs.discard(run)
+
+    def stop(self) -> None:
+        self.set()
+        with self.lock:
+            runs = list(self.runs)
+        for run in runs:
+            run.close()
+
+
+def _run_concepts(jobs: list, parallel: int, grade_one, stopping: _Stopping | None = None) -> list[ConceptResult]:
+    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order.
+
+    Ctrl-C (KeyboardInterrupt, delivered to the main thread) stops every concept at once: their
+    children are killed, no new one starts, and the interrupt is raised without waiting for the
+    concepts' time limits.
+    """
     if parallel <= 1 or len(jobs) < 2:
         return [grade_one(job) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
     slowest_first = sorted(jobs, key=lambda job: job[1].id not in _SLOW_CONCEPTS)
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept") as pool:
-        done = dict(zip((job[0] for job in slowest_first), pool.map(grade_one, slowest_first)))
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept")
+    try:
+        futures = [pool.submit(grade_one, job) for job in slowest_first]
+        done = {job[0]: future.result() for job, future in zip(slowest_first, futures)}
+    except BaseException:
+        if stopping is not None:
+            stopping.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [done[job[0]] for job in jobs]
 
 
 _SLOW_CONCEPTS = frozenset({"elbo"})  # trains the TinyVAE: start it first so the others fill in beside it
 
 
-def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
+def _grade_concept(zygote, root, concept, index, seed, limits, public_only,
+                   stopping: _Stopping | None = None) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     total_weight = sum(c.weight for c in checks) or 1.0
-    run = _ConceptRun(zygote, root, concept, limits)
+    run = _ConceptRun(zygote, root, concept, limits, stopping)
+    if stopping is not None:
+        stopping.add(run)
     results = []
     try:
         for number, chk in enumerate(checks):
@@ -507,6 +555,8 @@ def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> C
                                        mistake, chk.public, run.output))
     finally:
         run.close()
+        if stopping is not None:
+            stopping.discard(run)
     note = run.fatal_message(run.fatal) if run.fatal else ""
     if run.fatal and run.fatal[0] == "limit":
         # A concept stopped by a limit scores zero: checks passed before the stop do not count.

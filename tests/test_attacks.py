@@ -969,3 +969,94 @@ def test_the_tricks_work_without_the_sandbox(tmp_path, listener):
     worked = json.loads(out.stdout.strip().splitlines()[-1])
     assert worked == {name: True for name in HARMLESS_TRICKS}
     assert len(connections) == 1
+
+
+# --- Ctrl-C stops a run promptly, with the gradebook consistent --------------------------------
+
+LOOP = "while True:\n    pass\n"
+
+
+def _warm_parents_of(pid: int) -> set[int]:
+    """The sandbox warm parents that process `pid` started."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                if parent == pid:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if b"grader.sandbox.zygote" in f.read():
+                            found.add(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _interrupt(args: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Run vaegrade, send SIGINT once it is grading (a warm parent exists and had time to fork);
+    (seconds to exit, status, output). Every warm parent it started must be gone afterwards."""
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "grader", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    parents: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while not parents and time.monotonic() < deadline and proc.poll() is None:
+            parents = _warm_parents_of(proc.pid)
+            time.sleep(0.1)
+        time.sleep(4.0)   # the warm parent imports torch, then children start looping
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        parents |= _warm_parents_of(proc.pid)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        seconds = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    time.sleep(0.5)
+    assert parents and not any(os.path.exists(f"/proc/{p}") for p in parents), "a warm parent outlived the run"
+    return seconds, proc.returncode, out
+
+
+def test_ctrl_c_stops_grade_at_once(tmp_path):
+    sub = tmp_path / "loops"
+    sub.mkdir()
+    for concept in manifest.load():
+        (sub / concept.file).write_text(LOOP)
+    seconds, status, out = _interrupt(["grade", str(sub), "--no-record"], tmp_path)
+    assert seconds < 5, f"{seconds:.1f} s to stop"
+    assert status != 0 and "Traceback" not in out
+
+
+def test_ctrl_c_stops_batch_at_once_and_the_gradebook_stays_consistent(tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    subs = tmp_path / "subs"
+    for name in ("a-loop", "b-loop", "c-honest", "d-loop"):
+        (subs / name).mkdir(parents=True)
+        for concept in manifest.load():
+            source = (REPO / "solutions" / concept.file).read_text() if "honest" in name else LOOP
+            (subs / name / concept.file).write_text(source)
+    out_dir = tmp_path / "out"
+    seconds, status, out = _interrupt(["batch", str(subs), "--out", str(out_dir), "-q", "-j", "2"], tmp_path)
+    assert seconds < 5, f"{seconds:.1f} s to stop"
+    assert "Traceback" not in out and "Interrupted" in out
+    with sqlite3.connect(out_dir / "gradebook.sqlite") as db:
+        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+    # The same command again finishes the class (a short time limit keeps the loops quick).
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    again = subprocess.run([sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out_dir), "-q",
+                            "--time-limit", "0.5", "-j", "2"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    grades = (out_dir / "grades.csv").read_text()
+    assert all(name in grades for name in ("a-loop", "b-loop", "c-honest", "d-loop"))

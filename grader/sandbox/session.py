@@ -70,6 +70,7 @@ class Zygote:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.restarts = 0
+        self.closed = False  # once closed (end of a run, Ctrl-C), never restarted by a late spawn
         self._start()
 
     def _start(self) -> None:
@@ -126,6 +127,8 @@ class Zygote:
 
     def spawn(self, root: str, limits: Limits) -> "Child":
         with self._lock:
+            if self.closed:
+                raise SandboxError("the sandbox was closed (the run is stopping)")
             for attempt in range(2):
                 if not self.alive():
                     self._restart()
@@ -180,6 +183,7 @@ class Zygote:
         self.proc.wait()
 
     def close(self) -> None:
+        self.closed = True
         with self._lock:
             self._stop()
 
@@ -197,6 +201,7 @@ class Child:
         self.zygote, self.pid, self.sock, self.limits = zygote, pid, sock, limits
         self.generation = generation
         self.alive = True
+        self._kill_lock = threading.Lock()  # kill() may come from another thread (Ctrl-C)
         self.status: int | None = None
         try:  # a handle that stays this process's even after it is reaped
             self.pidfd = os.pidfd_open(pid)
@@ -234,6 +239,10 @@ class Child:
             return Failure("protocol", f"sent something that is not an answer ({exc})")
 
     def kill(self) -> None:
+        with self._kill_lock:
+            self._kill()
+
+    def _kill(self) -> None:
         if self.alive:
             self.alive = False
             try:
