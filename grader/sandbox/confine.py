@@ -14,7 +14,14 @@ kernel enforces it:
 - seccomp (x86-64): no execve, no fork (threads are allowed), no kill of
   another process, no ptrace or reading another process's memory, no new
   sockets, no file creation, writing, removal or renaming, no raising of
-  resource limits, no io_uring, no terminal injection (TIOCSTI).
+  resource limits, no io_uring, no terminal injection (TIOCSTI); no fcntl or
+  ioctl that names a process to signal (F_SETOWN, F_SETOWN_EX, F_SETSIG,
+  FIOSETOWN, SIOCSPGRP: the route to the grader when Landlock cannot scope
+  signals), and no kernel object that would outlive the child (SysV IPC,
+  POSIX message queues, memfd, file locks and leases, watches, timers, keys).
+
+$VAEGRADE_LANDLOCK_ABI_MAX caps the Landlock ABI used (0: none), to see what an
+older kernel gives.
 
 Each layer is installed when the kernel offers it; `status()` says which did.
 """
