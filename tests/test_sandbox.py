@@ -248,6 +248,8 @@ def run_in_child(zygote, folder, code: str, limits: Limits = Limits(), seconds: 
     ("sqlite", "import sqlite3; sqlite3.connect('db.sqlite')"),
     ("raise a limit", "import resource; resource.setrlimit(resource.RLIMIT_AS, (-1, -1))"),
     ("open an inherited fd", "open(0).read()"),
+    ("change folder (a relative open racing the check)", "os.chdir('/')"),
+    ("change folder by fd", "os.fchdir(os.open('/proc/self/cwd', os.O_RDONLY))"),
 ])
 def test_the_guard_blocks(what, code, zygote, probe_dir):
     result = run_in_child(zygote, probe_dir, code)

@@ -26,6 +26,9 @@ _BLOCKED_EVENTS = frozenset({
     "sys.setprofile", "sys.settrace", "sqlite3.connect", "sqlite3.connect/handle",
     "resource.setrlimit", "resource.prlimit", "os.mkfifo", "os.mknod", "os.chroot",
     "socket.socketpair", "webbrowser.open", "syslog.openlog",
+    # Relative paths are checked against the folder at the time of the check: another thread
+    # changing folder between the check and the open would read where the check never looked.
+    "os.chdir",
 })
 _PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
 _SYSTEM_READ = ("/proc/self/", "/sys/devices/system/cpu", "/dev/null", "/dev/urandom", "/usr/share/zoneinfo")
