@@ -268,6 +268,9 @@ def test_the_guard_blocks(what, code, zygote, probe_dir):
     ("import torch.nn.functional as F, torch; out = float(F.mse_loss(torch.zeros(2), torch.ones(2)))", "ok 1.0"),
     ("os.sched_setaffinity(0, os.sched_getaffinity(0)); out = len(os.sched_getaffinity(0)) > 0", "ok True"),
     ("os.environ['X'] = '1'; out = sorted(k for k in os.environ if 'TOKEN' in k or 'KEY' in k)", "ok []"),
+    ("import pathlib; out = pathlib.Path('data.txt').read_text()", "ok 'readable'"),
+    ("out = open(b'data.txt').read() + str(sorted(os.listdir('.')))", "ok \"readable['data.txt', 'probe.py']\""),
+    ("import functools; f = functools.wraps(len)(lambda x: 1); f.__doc__ = 'mine'; out = f(0)", "ok 1"),
 ])
 def test_the_guard_allows_ordinary_numeric_code(code, expected, zygote, probe_dir):
     assert run_in_child(zygote, probe_dir, code) == expected
