@@ -237,6 +237,16 @@ class _BoundedReader:
         return self.raw.tell()
 
 
+class _TarInfo(tarfile.TarInfo):
+    """tarfile's member header, refusing sparse files: their maps (a chain of extended headers or a
+    pax list) cost time and memory in proportion to the archive, and no learner submits one."""
+
+    def _refuse(self, *args, **kwargs):
+        raise BadSubmission("the archive holds a sparse file: refused")
+
+    _proc_sparse = _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse
+
+
 _COMPRESSED = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File), (b"\xfd7zXZ\x00", lzma.LZMAFile))
 
 
@@ -268,7 +278,8 @@ def _decompressed(path: Path, budget: _Budget):
 
 
 def _untar(path: Path, dest: Path, budget: _Budget) -> None:
-    with _decompressed(path, budget) as raw, tarfile.open(fileobj=_BoundedReader(raw), mode="r:") as tf:
+    with _decompressed(path, budget) as raw, tarfile.open(fileobj=_BoundedReader(raw), mode="r:",
+                                                               tarinfo=_TarInfo) as tf:
         for member in tf:   # headers are read one by one: the caps apply before any data is read
             budget.entry()
             rel = _member_path(member.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -385,3 +386,42 @@ def test_a_fifo_in_a_folder_submission_is_never_opened(tmp_path):
     os.mkfifo(sub / "sigma.py")   # opening it for reading would block forever
     prepared = prepare(sub, tmp_path)
     assert prepared.files == ["mse.py"]
+
+
+def _old_gnu_sparse(extended_blocks: int) -> bytes:
+    """A GNU sparse member whose map continues over `extended_blocks` extended headers."""
+    info = tarfile.TarInfo("mse.py")
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT)[:512])
+    header[156:157] = tarfile.GNUTYPE_SPARSE
+    header[482] = 1   # isextended
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\x00 " % sum(header)
+    block = bytearray(512)
+    for i in range(21):
+        block[24 * i:24 * i + 24] = b"%011o\x00" % (10 * i) + b"%011o\x00" % 1
+    block[504] = 1
+    return bytes(header) + bytes(block) * extended_blocks + bytes(1024)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: _old_gnu_sparse(30_000),   # 630 000 map entries in 15 MB: 10 s and 50 MB for plain tarfile
+    lambda: _pax_sparse(),
+])
+def test_sparse_members_are_refused_before_their_maps_are_read(build, tmp_path):
+    import gzip
+
+    path = tmp_path / "mallory.tar.gz"
+    path.write_bytes(gzip.compress(build()))
+    peak, seconds = _ballooning(lambda: pytest.raises(BadSubmission, prepare, path, tmp_path))
+    assert peak < 40 * 2**20 and seconds < 5, (peak, seconds)
+    shutil.rmtree(tmp_path / "work")
+    with pytest.raises(BadSubmission, match="sparse"):
+        prepare(path, tmp_path)
+    assert not (tmp_path / "work" / "unpacked" / "mse.py").exists()
+
+
+def _pax_sparse() -> bytes:
+    info = tarfile.TarInfo("mse.py")
+    info.size = 10
+    info.pax_headers = {"GNU.sparse.map": ",".join(["0", "1"] * 50_000), "GNU.sparse.size": "100000"}
+    return info.tobuf(format=tarfile.PAX_FORMAT) + bytes(512) + bytes(1024)
