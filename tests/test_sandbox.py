@@ -682,6 +682,24 @@ UNHOOK = """
         def __eq__(self, other):
             return str.__eq__(self, other)
     attempt("sys.audit with a str subclass", lambda: sys.audit(Sneaky("ctypes.dlopen"), 1))
+    # A signal handler runs between bytecodes, so sometimes inside the hook's own frame: it may
+    # read the hook's locals there, and tries to change them.
+    import signal
+    def inside(signum, frame):
+        while frame is not None:
+            if frame.f_code.co_name == "hook":
+                frame.f_locals.update({k: type(v)() for k, v in frame.f_locals.items()
+                                       if isinstance(v, (frozenset, tuple))})
+                attempt("find the hook from its frame", lambda: [o for o in gc.get_referrers(frame.f_code)])
+            frame = frame.f_back
+    signal.signal(signal.SIGALRM, inside)
+    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+    for _ in range(3000):
+        try:
+            os.listdir(".")
+        except BaseException:
+            pass
+    signal.setitimer(signal.ITIMER_REAL, 0, 0)
     class PathLike:
         calls = 0
         def __fspath__(self):

@@ -41,10 +41,6 @@ def _python_roots() -> list[str]:
     return sorted(os.path.realpath(r) for r in roots)
 
 
-def _under(path: str, roots) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
 _PREPARED: tuple[list[str], list[str]] | None = None
 
 
@@ -70,9 +66,9 @@ def install(read_roots: list[str]) -> None:
     """Install the hook. It cannot be removed, and nothing the submission can reach switches it off.
 
     The hook reads nothing from a module, a closure cell or the builtins at each event: every
-    deny-list, allow-list and function it uses is bound at install time as a keyword default
-    (frozensets, tuples, str and C functions, none of which can be changed in place), and the
-    defaults themselves cannot be replaced (setting a function's ``__code__``, ``__defaults__`` or
+    deny-list, allow-list and function it uses is bound at install time as a positional default
+    (held in a tuple, not in a dict as keyword-only defaults would be: frozensets, tuples, str
+    and C functions, none of which can be changed in place), and the defaults cannot be replaced (setting a function's ``__code__``, ``__defaults__`` or
     ``__kwdefaults__`` is refused, and so is deleting them). It calls no Python-level helper (paths are resolved here with
     ``os.lstat`` and ``os.readlink``, not ``os.path.realpath``, whose module a submission can
     rebind) and never runs the submission's code (only exact ``str``, ``bytes`` and ``int`` are
@@ -88,7 +84,7 @@ def install(read_roots: list[str]) -> None:
     allowed = tuple(_resolve(r) for r in read_roots) + tuple(python_roots)
     system_read = _SYSTEM_READ + (f"/proc/{os.getpid()}/",)
 
-    def hook(event, args, *,
+    def hook(event, args,
              _blocked=_BLOCKED_EVENTS | _GUARD_EVENTS, _paths=_PATH_EVENTS,
              _own=frozenset(own), _own_prefixes=tuple(r.rstrip("/") + "/" for r in own),
              _denied=frozenset(denied), _denied_prefixes=tuple(d.rstrip("/") + "/" for d in denied),
