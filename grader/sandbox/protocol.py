@@ -21,7 +21,7 @@ MAX_FRAME = 64 * 1024 * 1024  # requests (the trusted side's own inputs)
 MAX_REPLY = 16 * 1024 * 1024  # a reply larger than this is an attack, not an answer
 MAX_DEPTH = 32                # nesting of tuples and lists in one frame
 MAX_NODES = 2_000_000         # values in one frame, counting each reference to a shared one
-MAX_DECODED_BYTES = 64 * 1024 * 1024  # str and bytes in one frame, counting each reference
+MAX_DECODED_BYTES = 64 * 1024 * 1024  # str and bytes in one frame, counting each reference (default)
 
 
 class ProtocolError(Exception):
@@ -136,7 +136,9 @@ def recv(sock: socket.socket, max_bytes: int = MAX_FRAME, deadline: float | None
         raise
     except Exception as exc:  # truncated or malformed pickle
         raise ProtocolError(f"malformed frame: {type(exc).__name__}") from None
-    _check_plain(obj, node_budget(len(body)), max(MAX_DECODED_BYTES, 4 * max_bytes))
+    # As many str and bytes as the frame could hold without sharing: an honest frame never exceeds
+    # it, and a reply's arrays decode to at most 16 M elements (128 MB even as float64).
+    _check_plain(obj, node_budget(len(body)), max_bytes)
     return obj
 
 
