@@ -14,7 +14,7 @@ exit at import, a memory bomb, an output flood, os._exit) as folders, .zip and
   to the last, polled from the gradebook), median and p95 per-submission
   latency, and the peak memory of the -j 2 batch as PSS summed over its whole
   process tree (sampled from /proc/<pid>/smaps_rollup);
-- worker threads against worker processes at -j 2 (grader.batch's `mode`);
+- worker threads against worker processes at -j 2 (grader.verbs.batch's `mode`);
 - the in-process floor: the same checks on the correct and wrong submissions
   with no isolation at all (the sandbox child's own handlers called in this
   process, values encoded and decoded the same way, everything pre-imported),
@@ -29,7 +29,6 @@ exit at import, a memory bomb, an output flood, os._exit) as folders, .zip and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -212,20 +211,17 @@ def _load() -> str:
 
 
 def _latencies(gradebook: Path) -> list[float]:
-    db = sqlite3.connect(gradebook)
-    try:
-        return [json.loads(r[0])["execution_time"] for r in db.execute(
-            "SELECT result_json FROM attempts WHERE kind = 'exercises'")]
-    finally:
-        db.close()
+    from grader.store import open_gradebook
+
+    with open_gradebook(gradebook, create=False) as book:
+        return [a.result.duration for a in book.attempts(kind="exercises", results=True) if a.result is not None]
 
 
 def _scores(gradebook: Path) -> dict[str, tuple[float, float]]:
-    db = sqlite3.connect(gradebook)
-    try:
-        return {k: (s, m) for k, s, m in db.execute("SELECT learner, score, max_score FROM attempts")}
-    finally:
-        db.close()
+    from grader.store import open_gradebook
+
+    with open_gradebook(gradebook, create=False) as book:
+        return {a.learner: (a.score, a.max_score) for a in book.attempts()}
 
 
 def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, memory_limit: int,
@@ -235,8 +231,8 @@ def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, memory_lim
         cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", str(jobs),
                "-q", "--time-limit", str(time_limit), "--memory-limit", str(memory_limit)]
     else:
-        code = ("import sys; from pathlib import Path; from grader.batch import run_batch; "
-                "from grader.config import Limits; "
+        code = ("import sys; from pathlib import Path; from grader.verbs.batch import run_batch; "
+                "from grader.settings import Limits; "
                 f"s = run_batch(Path({str(subs)!r}), Path({str(out)!r}), jobs={jobs}, progress=None, "
                 f"limits=Limits(concept_seconds={time_limit}, memory_mb={memory_limit}), mode={mode!r}); "
                 "print(s.graded)")
@@ -264,7 +260,7 @@ def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, memory_lim
 
 def prepared_folders(subs: Path, kinds: dict[str, str], work: Path) -> list[Path]:
     """The correct and wrong submissions, unpacked (what the batch grades); adversarial ones left out."""
-    from grader import archives
+    from grader.grading import intake as archives
 
     folders = []
     for entry in archives.discover(subs).entries:
@@ -281,7 +277,7 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
     import torch
 
     torch.set_num_threads(1)   # what every sandbox child runs with
-    from grader import runner
+    from grader.grading import runner
     from grader.sandbox import child
     from grader.sandbox.session import Zygote
 
@@ -563,7 +559,7 @@ def _mean(scores: dict, kinds: dict, kind: str) -> float:
 
 
 def _all_prepared(subs: Path, work: Path) -> list[Path]:
-    from grader import archives
+    from grader.grading import intake as archives
 
     folders = []
     for entry in archives.discover(subs).entries:

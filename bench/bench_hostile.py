@@ -30,7 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader import archives, manifest  # noqa: E402
+from grader.course import manifest  # noqa: E402
+from grader.grading import intake as archives  # noqa: E402
 from grader.sandbox import protocol  # noqa: E402
 
 

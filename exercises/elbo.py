@@ -1,4 +1,4 @@
-"""Exercise for the lesson section "The VAE objective": the negative ELBO loss.
+"""Exercise for the lesson section "The VAE objective": the beta-weighted VAE loss with an MSE reconstruction term.
 
 Fill in the function below, then run `vaegrade check elbo`.
 """
@@ -7,13 +7,19 @@ import torch
 
 
 def vae_loss(x, x_hat, mu, logvar, beta=1.0):
-    """The beta-weighted negative ELBO: L_VAE = L_recon + beta * D_KL.
+    """The beta-weighted VAE loss with an MSE reconstruction term: L_VAE = L_recon + beta * D_KL.
 
-    recon = mean over all elements of (x_hat - x)**2
-    kl    = -0.5 * sum_j (1 + logvar_j - mu_j**2 - exp(logvar_j)), summed over the
-            latent (last) axis; for a (batch, latent) input, the batch mean of
-            those per-example sums; for a 1-D input, just the sum
-    total = recon + beta * kl
+    This is the loss the lesson minimizes in code, written in the form of
+    the negative ELBO with the reconstruction term measured by MSE. The
+    lesson's caveat: MSE is proportional to a Gaussian decoder's negative
+    log-likelihood only after choosing a fixed observation variance, so the
+    scale of MSE against KL is a modeling choice, and this loss is not the
+    ELBO itself.
+
+    - recon: the mean squared error over all elements, as in ``mse.py``;
+    - kl: the KL to N(0, I) of ``kl.py``, summed over the latent (last) axis;
+      for a (batch, latent) input, the batch mean of the per-example sums;
+    - total: recon plus beta times kl (beta weights the KL term only).
 
     Args:
         x: torch.Tensor, the input patches, e.g. (batch, 25).
@@ -29,10 +35,16 @@ def vae_loss(x, x_hat, mu, logvar, beta=1.0):
     Raises:
         ValueError: if ``beta`` is negative.
 
-    Example from the lesson's ledger (x=[0.10, 0.90, 0.85, 0.12],
-    x_hat=[0.12, 0.84, 0.80, 0.14], mu=[0.40, -0.20], logvar=[-0.70, 0.10]):
+    The lesson's ledger (beta = 0.1, then beta = 0, reconstruction only):
 
-    >>> vae_loss(x, x_hat, mu, logvar, beta=0.1)  # total=0.0218, recon=0.0017, kl=0.2009 (rounded)
+    >>> x = torch.tensor([0.10, 0.90, 0.85, 0.12])
+    >>> x_hat = torch.tensor([0.12, 0.84, 0.80, 0.14])
+    >>> mu, logvar = torch.tensor([0.40, -0.20]), torch.tensor([-0.70, 0.10])
+    >>> total, recon, kl = vae_loss(x, x_hat, mu, logvar, beta=0.1)
+    >>> [round(t.item(), 4) for t in (total, recon, kl)]
+    [0.0218, 0.0017, 0.2009]
+    >>> round(vae_loss(x, x_hat, mu, logvar, beta=0.0)[0].item(), 4)
+    0.0017
     """
     # TODO: reject a negative beta; compute the two terms with torch operations only
     # (numpy or .item() would cut the graph), then combine them with beta.

@@ -9,9 +9,12 @@ import numpy as np
 def kl_to_standard_normal(mu, logvar):
     """KL divergence from a diagonal Gaussian posterior to the prior N(0, I).
 
-    KL(N(mu, diag sigma**2) || N(0, I)) = -0.5 * sum_j (1 + logvar_j - mu_j**2 - exp(logvar_j))
-
-    Note the minus sign in front, and exp(logvar) (the variance), not exp(0.5 * logvar).
+    Use the lesson's closed form of KL(q(z|x) || p(z)) for a diagonal Gaussian
+    posterior N(mu, diag sigma**2) and the prior N(0, I): each latent
+    dimension j contributes a term built from mu_j**2, the variance sigma_j**2
+    and its logarithm logvar_j, and the terms are summed over j. Read the
+    signs and the factor in front carefully, and note which quantity the
+    formula needs: the variance, not the standard deviation.
 
     Args:
         mu: array-like of shape (latent,) or (batch, latent).
@@ -26,11 +29,16 @@ def kl_to_standard_normal(mu, logvar):
     Raises:
         ValueError: if ``mu`` and ``logvar`` have different shapes.
 
-    Examples from the lesson:
+    The lesson's three posteriors, then two of them as a batch:
 
-    >>> kl_to_standard_normal([0.0, 0.0], [0.0, 0.0])     # 0.0
-    >>> kl_to_standard_normal([0.4, -0.2], [-0.7, 0.1])   # 0.2009
-    >>> kl_to_standard_normal([2.0, -1.5], [-1.5, 1.2])   # 4.0466
+    >>> kl_to_standard_normal([0.0, 0.0], [0.0, 0.0])
+    0.0
+    >>> round(kl_to_standard_normal([0.4, -0.2], [-0.7, 0.1]), 4)
+    0.2009
+    >>> round(kl_to_standard_normal([2.0, -1.5], [-1.5, 1.2]), 4)
+    4.0466
+    >>> round(kl_to_standard_normal([[0.4, -0.2], [2.0, -1.5]], [[-0.7, 0.1], [-1.5, 1.2]]), 4)
+    2.1238
     """
     # TODO: check the shapes match, compute the lesson's formula per element, reduce it
     # over the latent axis (and then over the batch for 2-D input, as the docstring
@@ -41,10 +49,11 @@ def kl_to_standard_normal(mu, logvar):
 def kl_per_dimension(mu, logvar):
     """The KL contribution of each latent dimension.
 
-    Entry j is -0.5 * (1 + logvar_j - mu_j**2 - exp(logvar_j)). For a
-    (batch, latent) input, each dimension's value is averaged over the batch.
-    The entries sum to ``kl_to_standard_normal(mu, logvar)``. This is the
-    signal the posterior-collapse monitor watches.
+    The same per-dimension terms as ``kl_to_standard_normal``, kept apart
+    instead of summed. For a (batch, latent) input, each dimension's value is
+    averaged over the batch. The entries sum to
+    ``kl_to_standard_normal(mu, logvar)``. This is the signal the
+    posterior-collapse monitor watches.
 
     Args:
         mu: array-like of shape (latent,) or (batch, latent).
@@ -56,9 +65,13 @@ def kl_per_dimension(mu, logvar):
     Raises:
         ValueError: if ``mu`` and ``logvar`` have different shapes.
 
-    Example from the lesson:
+    The lesson's "small offset" posterior, one value per dimension:
 
-    >>> kl_per_dimension([0.4, -0.2], [-0.7, 0.1])  # two values that sum to 0.2009
+    >>> per_dim = kl_per_dimension([0.4, -0.2], [-0.7, 0.1])
+    >>> np.round(per_dim, 4)
+    array([0.1783, 0.0226])
+    >>> round(float(per_dim.sum()), 4)
+    0.2009
     """
     # TODO: the same per-element terms, kept per dimension: average over the batch
     # for 2-D input; no entry may be negative or -0.0.

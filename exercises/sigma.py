@@ -9,9 +9,11 @@ import numpy as np
 def logvar_to_sigma(logvar):
     """Convert a predicted log-variance into a standard deviation.
 
-    The encoder outputs logvar = log(sigma**2), which may be any real number.
-    Half of it is log(sigma), so sigma = exp(0.5 * logvar) is always positive.
-    Careful: exp(logvar) is the variance sigma**2, not sigma.
+    The encoder outputs logvar, the logarithm of the variance sigma**2, which
+    may be any real number. Undo the logarithm and then the square to get back
+    to sigma: the result is positive for every real logvar, which is why the
+    encoder predicts a log-variance rather than a raw standard deviation.
+    Careful not to stop halfway: the variance is not the standard deviation.
 
     Args:
         logvar: array-like of any shape; values may range over [-50, 50] and
@@ -21,9 +23,14 @@ def logvar_to_sigma(logvar):
         np.ndarray of the same shape as ``logvar``, every value positive
         (a 0-d input may give a numpy scalar).
 
-    Example from the lesson:
+    The lesson's worked example (its variance would be [0.497, 1.105]):
 
-    >>> logvar_to_sigma([-0.70, 0.10])  # array([0.705, 1.051]) (rounded)
+    >>> np.round(logvar_to_sigma([-0.70, 0.10]), 3)
+    array([0.705, 1.051])
+    >>> logvar_to_sigma([[0.0, 0.0]]).shape
+    (1, 2)
+    >>> bool(np.all(logvar_to_sigma([-50.0, 50.0]) > 0))
+    True
     """
     # TODO: turn logvar into an array and convert it to a standard deviation
     # (a variance is not a standard deviation).

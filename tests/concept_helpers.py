@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from grader import manifest
-from grader.runner import grade_submission
+from grader.course import manifest
+from grader.grading.runner import grade_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import archives
-from grader.archives import BadSubmission, Entry
+from grader.grading import intake as archives
+from grader.grading.intake import BadSubmission, Entry
 
 MSE = "def reconstruction_mse(x, x_hat):\n    return 0.0\n"
 

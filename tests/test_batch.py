@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import manifest
+from grader.course import manifest
 from grader.cli import cli
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -132,9 +132,9 @@ def test_every_attempt_is_in_the_gradebook_with_its_checks(first):
     with Gradebook(base / "out" / "gradebook.sqlite") as book:
         [alice] = book.attempts("alice", "exercises")
         assert len(alice.content_hash) == 64 and alice.seed is not None and alice.grader_version
-        checks = book.check_results(alice.id)
-        assert {c["concept"] for c in checks} == {c.id for c in manifest.load()}
-        assert all(c["status"] == "passed" for c in checks)
+        checks = book.latest("alice", "exercises").result.checks
+        assert {c.concept for c in checks} == {c.id for c in manifest.load()}
+        assert all(c.status == "passed" for c in checks)
         reasons = {learner: reason for learner, _, reason in book.problems()}
         assert set(reasons) == set(BAD)
 
@@ -190,7 +190,7 @@ def test_output_that_is_a_file_is_exit_2(tmp_path):
 
 
 def test_two_batches_on_one_output_folder_are_refused(tmp_path):
-    from grader.batch import BatchError, _lock
+    from grader.verbs.batch import BatchError, _lock
 
     (tmp_path / "subs").mkdir()
     (tmp_path / "out").mkdir()
@@ -290,7 +290,7 @@ def test_sigkill_mid_batch_then_rerun_loses_nothing(tmp_path):
     assert first + 2 <= second < len(learners)
     with sqlite3.connect(out / "gradebook.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_id NOT IN (SELECT id FROM attempts)")
+        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_seq NOT IN (SELECT seq FROM attempts)")
         assert orphans.fetchone()[0] == 0   # no half-written attempt
 
     final = subprocess.run([sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", "2", "-q",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from concept_helpers import assert_loses_points_and_names, concept_graders
 
-from grader.runner import grade_submission
+from grader.grading.runner import grade_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCEPT, FILE = "kl", "kl.py"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from concept_helpers import assert_loses_points_and_names, concept_graders
 
-from grader.results import Status
+from grader.grading.results import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCEPT, FILE = "sigma", "sigma.py"

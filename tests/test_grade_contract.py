@@ -8,9 +8,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from grader import manifest
+from grader.course import manifest
 from grader.cli import cli
-from grader.runner import grade_submission
+from grader.grading.runner import grade_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from grader import quiz as engine
-from grader.gradebook import Gradebook
-from grader.quizdata import QuizDataError, learner_copy_text, load_learner, load_staff
+from grader.grading import quiz as engine
+from grader.store import open_gradebook
+from grader.store.gradebook import Gradebook
+from grader.course.quizdata import QuizDataError, learner_copy_text, load_learner, load_staff, staff_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF = ROOT / "quizzes" / "mastery.toml"
@@ -94,8 +95,9 @@ def test_numeric_answers_agree_with_the_reference_solutions(staff, reference_num
     for qid, numbers in expected.items():
         for number in numbers:
             assert number in _answer_text(staff, qid), (qid, number)
-            for text in _distractor_texts(staff, qid):
-                assert not re.search(re.escape(number) + r"(?![\d])", text), (qid, number, text)
+            # a two-part question crosses its parts: the right number is in the key and one distractor
+            holders = [t for t in _distractor_texts(staff, qid) if re.search(re.escape(number) + r"(?![\d])", t)]
+            assert len(holders) == (1 if qid in TWO_PART else 0), (qid, number, holders)
     # the ledger question quotes the solutions' own recon and KL
     assert f"{n['recon']:.4f}" in staff.question("vae-loss").prompt and f"{n['kl_t']:.4f}" in staff.question("vae-loss").prompt
 
@@ -119,7 +121,108 @@ def test_distractor_numbers_are_the_misconceptions_they_name(staff):
     for qid, numbers in mistakes.items():
         texts = _distractor_texts(staff, qid)
         for number in numbers:
-            assert sum(number in t for t in texts) == 1, (qid, number)
+            assert sum(number in t for t in texts) == (2 if qid in TWO_PART else 1), (qid, number)
+
+
+# Two-part questions: each part's right and wrong version, as the options word them.
+TWO_PART = {
+    "sigma-and-generation": (("sigma = exp(0.5 * logvar)", "sigma = exp(logvar)"),
+                             ("from the prior p(z) = N(0, I)", "from the encoder's posterior q(z|x)")),
+    "reparameterization": (("z = [0.752, -1.251]", "z = [0.648, -1.305]"),
+                           ("gradients reach both mu and logvar", "gradients reach mu but not logvar")),
+    "vq-lookup": (("receives code 1, [0.65, -0.05]", "receives the encoder output [0.72, -0.10] itself"),
+                  ("straight-through estimator plus codebook and commitment losses",
+                   "ordinary differentiable code, so plain backprop")),
+}
+
+
+@pytest.mark.parametrize("qid", sorted(TWO_PART))
+def test_two_part_questions_cross_their_parts(staff, qid):
+    """No convergence cue: the key is not the option that combines what the distractors share.
+
+    Each part's right and wrong version appear in exactly two options, the four options are the
+    four combinations, and the key is the one with both parts right.
+    """
+    q = staff.question(qid)
+    combos = {}
+    for o in q.options:
+        combo = []
+        for right, wrong in TWO_PART[qid]:
+            assert (right in o.text) != (wrong in o.text), (o.id, o.text)
+            combo.append(right in o.text)
+        combos[o.id] = tuple(combo)
+    assert sorted(combos.values()) == [(False, False), (False, True), (True, False), (True, True)]
+    assert combos[staff.answer(q)] == (True, True)
+
+
+def test_no_text_presents_mse_as_the_elbo(staff):
+    """The lesson: MSE is a Gaussian negative log-likelihood only for a fixed observation variance and scale."""
+    texts = [staff.key.explanation(q.id) for q in staff.questions] + [q.prompt for q in staff.questions]
+    texts += [o.text for q in staff.questions for o in q.options]
+    texts += [staff.key.why_not(q.id, o.id) for q in staff.questions for o in q.options]
+    both = [t for t in texts if "MSE" in t and "ELBO" in t]
+    assert both   # the vae-loss explanation says how the two relate
+    for text in both:
+        assert "fixed observation variance" in text and "not the ELBO" in text, text
+    assert not any(re.search(r"MSE (is|equals) the (negative )?ELBO|standard VAE objective", t) for t in texts)
+
+
+# The flagged items of an earlier version of the quiz: each cue the item-writing rules must catch.
+OLD_ITEMS = {
+    "extra precision (mse)": (1, "a", "0.0017 (0.001725): the four squared errors averaged over N = 4",
+                              "the key quotes 2 decimal numbers"),
+    "extra wording (vae-loss)": (6, "a", "recon = 0.0017 and KL = 0.2009 logged separately; "
+                                         "total = 0.0017 + 0.1 * 0.2009 = 0.0218",
+                                 "the key quotes 6 decimal numbers"),
+    "prompt echo (vq-lookup)": (8, "d", "Forward picks code 1, [0.65, -0.05], by argmin; training uses a "
+                                        "straight-through estimator plus codebook and commitment losses.",
+                                "only the key repeats the prompt's wording (training)"),
+    "prompt echo (posterior-collapse)": (7, "b", "Posterior collapse: near-zero KL in every dimension plus outputs "
+                                                 "that ignore changes in z show the decoder is not using z.",
+                                         "only the key repeats the prompt's wording (changes, outputs)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OLD_ITEMS))
+def test_the_item_writing_rules_catch_the_old_cues(case):
+    index, option, text, message = OLD_ITEMS[case]
+    data = _staff_data()
+    q = data["questions"][index]
+    assert q["answer"] == option
+    if "prompt echo" in case:   # the old distractors did not share the echoed word either
+        for o in q["options"]:
+            o["text"] = o["text"].replace("training", "learning").replace("change", "vary").replace("outputs", "samples")
+    next(o for o in q["options"] if o["id"] == option)["text"] = text
+    problems = staff_problems(data)
+    assert any(message in p for p in problems), problems
+
+
+def test_the_key_may_be_the_longest_option_in_three_questions_at_most():
+    data = _staff_data()
+    assert not staff_problems(data)
+    longest = [q for q in data["questions"]
+               if len(next(o["text"] for o in q["options"] if o["id"] == q["answer"]))
+               >= max(len(o["text"]) for o in q["options"] if o["id"] != q["answer"])]
+    assert len(longest) <= 3
+    padded = 0
+    for q in data["questions"]:
+        if q in longest:
+            continue
+        key = next(o for o in q["options"] if o["id"] == q["answer"])
+        key["text"] += " " + "x" * max(len(o["text"]) for o in q["options"])
+        padded += 1
+        if padded + len(longest) == 4:
+            break
+    problems = staff_problems(data)
+    assert any("the key is the longest option in 4 questions" in p for p in problems), problems
+
+
+def test_the_item_writing_rules_on_their_own():
+    from grader.course.quizdata import decimal_numbers, distinctive_words
+
+    assert set(distinctive_words("It reconstructs; reconstruction was reconstructed from the samples")) == {
+        "recons", "sample"}
+    assert decimal_numbers("0.0017 (0.001725) over N = 4 and 262,144 positions") == ["0.0017", "0.001725"]
 
 
 def _toml(data: dict) -> str:
@@ -312,7 +415,7 @@ def test_an_empty_attempt_scores_zero(either):
 
 
 def test_the_threshold_lives_in_config():
-    from grader import config
+    from grader import settings as config
 
     assert engine.needed(10) == 8 and engine.needed(10, config.PASS_FRACTION) == 8
     assert engine.needed(4) == 4   # 3 of 4 is exactly 75%: not above it
@@ -444,19 +547,21 @@ def test_progress_is_kept_per_learner_and_discarded_on_restart(staff, tmp_path):
 def test_a_graded_attempt_is_recorded_with_canonical_answers(staff, tmp_path):
     result = engine.grade(staff, _choices(staff, 7), learner="ada")
     book_path = tmp_path / "gb.sqlite"
-    engine.record_to(book_path, result)
+    with open_gradebook(book_path) as book:
+        engine.record(book, result)
     with Gradebook(book_path) as book:
         attempt = book.latest("ada", "quiz")
         assert (attempt.score, attempt.max_score, attempt.passed) == (7, 10, False)
-        answers = book.quiz_answers(attempt.id)
+        answers = [(q.id, q.chosen, q.correct) for q in attempt.result.questions]
     assert answers == [(q.id, c, i < 7) for i, (q, c) in enumerate(zip(staff.questions, _choices(staff, 7).values()))]
-    assert attempt.result["graded_with"] == "staff key" and len(attempt.result["questions"]) == 10
+    assert attempt.result == result   # the typed record comes back as graded
+    assert attempt.result.graded_with == "staff key" and len(attempt.result.questions) == 10
 
 
 def test_status_combines_the_latest_exercises_and_quiz(staff, tmp_path):
-    from grader import manifest
-    from grader.results import CheckResult, ConceptResult, GradingResult, Status
-    from grader.status import learner_status, status_text
+    from grader.course import manifest
+    from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
+    from grader.verbs.status import learner_status, status_text
 
     book_path = tmp_path / "gb.sqlite"
     st = learner_status(book_path, "ada")
@@ -472,7 +577,8 @@ def test_status_combines_the_latest_exercises_and_quiz(staff, tmp_path):
 
     with Gradebook(book_path) as book:
         book.record_exercises("ada", graded({"kl", "vq", "elbo"}), None)
-    engine.record_to(book_path, engine.grade(staff, _choices(staff, 9), learner="ada"))
+    with open_gradebook(book_path) as book:
+        engine.record(book, engine.grade(staff, _choices(staff, 9), learner="ada"))
     st = learner_status(book_path, "ada")
     assert not st.complete and st.quiz["passed"] and not st.exercises["passed"]
     assert any("kl" in s and "vq" in s for s in st.next_steps())

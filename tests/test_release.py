@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from grader import manifest
+from grader.course import manifest
 from grader.checks import checks_for
 from grader.cli import cli
 
@@ -40,14 +40,72 @@ def bundles(tmp_path_factory):
     return tmp
 
 
+def _build_wheel(project: Path, out: Path) -> Path:
+    """A pure-Python wheel of `project`, laid out exactly as its pyproject.toml declares.
+
+    Written here rather than by setuptools so the test needs no build backend and no network:
+    a fresh virtual environment may hold a setuptools too old to build wheels (no bdist_wheel)
+    and pip would fetch a newer one. Packages, package-dir, package-data and the console script
+    come from the bundle's own pyproject.toml, so a file it forgets to declare is missing here too.
+    """
+    import base64
+    import hashlib
+
+    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    name, version = meta["project"]["name"], meta["project"]["version"]
+    setup = meta["tool"]["setuptools"]
+    dirs, data = setup.get("package-dir", {}), setup.get("package-data", {})
+    files: dict[str, bytes] = {}
+    for pkg in setup["packages"]:
+        src = project / dirs.get(pkg, pkg.replace(".", "/"))
+        dest = pkg.replace(".", "/")
+        assert src.is_dir(), f"{pkg}: {src} is missing"
+        chosen = {p for p in src.glob("*.py")} | {p for pattern in data.get(pkg, []) for p in src.glob(pattern)}
+        for path in sorted(chosen):
+            if path.is_file():
+                files[f"{dest}/{path.relative_to(src).as_posix()}"] = path.read_bytes()
+    dist = f"{name.replace('-', '_')}-{version}.dist-info"
+    files[f"{dist}/METADATA"] = (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                 + "".join(f"Requires-Dist: {d}\n" for d in meta["project"]["dependencies"])).encode()
+    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: vae-grader tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{dist}/entry_points.txt"] = ("[console_scripts]\n" + "".join(
+        f"{k} = {v}\n" for k, v in meta["project"]["scripts"].items())).encode()
+    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b'=').decode()},{len(body)}"
+              for path, body in files.items()]
+    files[f"{dist}/RECORD"] = ("\n".join(record + [f"{dist}/RECORD,,"]) + "\n").encode()
+    wheel = out / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, body in files.items():
+            zf.writestr(path, body)
+    return wheel
+
+
 @pytest.fixture(scope="module")
 def installed(bundles, tmp_path_factory):
-    """The student bundle pip-installed into a fresh venv (torch and numpy from this machine)."""
-    venv = tmp_path_factory.mktemp("venv") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    """The student bundle pip-installed into a fresh venv (torch and numpy from this machine).
+
+    The venv does not see the system's site-packages (whose setuptools may be old), only this
+    interpreter's installed packages, appended after its own through a path file, so the bundle
+    it installs is the `grader` it imports. Nothing is built or fetched: pip installs a wheel.
+    """
+    import sysconfig
+
+    tmp = tmp_path_factory.mktemp("venv")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", str(bundles / "student")], check=True, capture_output=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    here = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(site, "zz_running_interpreter.pth").write_text("".join(f"{p}\n" for p in sorted(here)))
+    wheel = _build_wheel(bundles / "student", tmp)
+    got = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                          "--no-index", "--ignore-installed", "--disable-pip-version-check", str(wheel)],
+                         capture_output=True, text=True)
+    assert got.returncode == 0, got.stdout + got.stderr
+    imported = subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"], check=True,
+                              capture_output=True, text=True, cwd=tmp, env={"PATH": os.environ.get("PATH", "")}).stdout
+    assert imported.startswith(str(venv)), imported   # the installed bundle, not this checkout
     return venv
 
 
@@ -65,7 +123,7 @@ def test_student_bundle_holds_no_solution(bundles):
     # own non-check code. A solution line found in the bundle and in none of those is a leak.
     public = [p.read_text() for p in (ROOT / "exercises").glob("*.py")]
     public += [p.read_text() for p in (ROOT / "grader").rglob("*.py") if "checks" not in p.parts]
-    public.append((ROOT / "grader" / "concepts.toml").read_text())
+    public.append((ROOT / "grader" / "course" / "concepts.toml").read_text())
     public_text = "\n".join(public)
     distinctive = set()
     for path in (ROOT / "solutions").glob("*.py"):
@@ -123,6 +181,41 @@ def test_student_bundle_is_a_course_repository(bundles):
     assert sorted(p.name for p in (root / "exercises").glob("*.py")) == sorted(c.file for c in manifest.load())
 
 
+def test_student_bundle_has_a_starter_notebook(bundles):
+    import ast
+
+    import nbformat
+
+    path = bundles / "student" / "vae.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata.kernelspec.name == "python3"
+    markdown = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    assert markdown[0].startswith("# Autoencoders and VAEs") and "TODO" in markdown[0]
+    # one section per concept, titled with the lesson's section, in the lesson's order
+    concepts = manifest.load()
+    assert [m.splitlines()[0] for m in markdown[1:]] == [f"## {c.section}" for c in concepts]
+    assert "beta-weighted VAE loss with an MSE reconstruction term" in markdown[1 + [c.id for c in concepts].index("elbo")]
+    # the imports first, then one code cell per stub function, exactly the stub's source
+    assert code[0] == "import numpy as np\nimport torch"
+    functions = [(c, name) for c in concepts for name in c.functions]
+    assert len(code) == 1 + len(functions)
+    for (concept, name), cell in zip(functions, code[1:]):
+        tree = ast.parse(cell)
+        assert [n.name for n in tree.body] == [name]
+        assert cell in (ROOT / "exercises" / concept.file).read_text(encoding="utf-8")
+        assert "TODO" in cell
+    # run in order, the cells define every function, each still a stub
+    namespace: dict = {}
+    for cell in code:
+        exec(compile(cell, str(path), "exec"), namespace)
+    for _, name in functions:
+        with pytest.raises(NotImplementedError):
+            namespace[name](*[None] * namespace[name].__code__.co_argcount)
+    assert "vae.ipynb" in (bundles / "student" / "README.md").read_text()
+
+
 # --- what a learner does with it ----------------------------------------------------------------
 
 
@@ -144,7 +237,7 @@ def test_learner_installs_and_checks(installed, bundles, tmp_path):
 
 
 def test_learner_takes_the_quiz_from_a_file(installed, bundles, tmp_path):
-    from grader import quiz as engine
+    from grader.grading import quiz as engine
 
     staff = engine.load_quiz(ROOT / "quizzes" / "mastery.toml")
     chosen = {q.id: staff.answer(q) for q in staff.questions}

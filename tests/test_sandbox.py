@@ -18,8 +18,8 @@ import pytest
 
 import grader
 from grader.checks import Opaque
-from grader.config import Limits
-from grader.runner import clean_text, decode_result, grade_submission
+from grader.settings import Limits
+from grader.grading.runner import clean_text, decode_result, grade_submission
 from grader.sandbox import confine, protocol
 from grader.sandbox.child import _BoundedText
 from grader.sandbox.session import Failure, Zygote

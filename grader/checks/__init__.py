@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from grader.config import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE
+from grader.settings import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE
 
 
 class Fail(Exception):
@@ -80,6 +80,19 @@ class Opaque:
 
     type_name: str
     text: str
+
+
+@dataclass
+class Raised:
+    """The learner's function raised: type name, message, line, and the names of its bases."""
+
+    type_name: str
+    message: str
+    line: int | None
+    bases: tuple[str, ...]
+
+    def is_a(self, exc_type: type[BaseException]) -> bool:
+        return exc_type.__name__ in self.bases
 
 
 # --- comparing ------------------------------------------------------------------
@@ -163,14 +176,12 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
     `returned` = (hint, misconception id) names the slip when a value comes back instead;
     `raised` maps another exception's name to (message, misconception id).
     """
-    from grader.runner import Raised
-
     got = sub.outcome(func, *args, **kwargs)
     if isinstance(got, Raised):
         if got.is_a(exc_type):
             return
         if got.type_name == "NotImplementedError":
-            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
+            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.", "code.not_implemented")
         if raised and got.type_name in raised:
             raise Fail(*raised[got.type_name])
         raise Fail(f"{what}: {func} should raise {exc_type.__name__}, but it raised "

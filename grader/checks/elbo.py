@@ -14,8 +14,8 @@ import itertools
 
 import numpy as np
 
-from grader import tinyvae
-from grader.checks import Fail, T, TensorValue, as_array, check, close, describe, expect_close
+from grader.course import tinyvae
+from grader.checks import Fail, Raised, T, TensorValue, as_array, check, close, describe, expect_close
 from grader.sandbox.protocol import encode_array
 
 F = "vae_loss"
@@ -224,8 +224,6 @@ def returns_tensors(sub, rng):
 
 @check("a negative beta raises ValueError (beta = 0 is fine)", function=F)
 def negative_beta(sub, rng):
-    from grader.runner import Raised
-
     inputs = draw(rng, 3, 5, 2)
     got = sub.outcome(F, *[T(a) for a in inputs], beta=0.0)
     if isinstance(got, Raised):

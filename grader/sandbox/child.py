@@ -273,8 +273,10 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     max_reply = int(limits.get("reply_bytes", protocol.MAX_REPLY))
     while True:
         try:
-            req = protocol.recv(sock)
-        except (EOFError, OSError, protocol.ProtocolError):
+            # (request, nonce): the reply carries the nonce back, so a reply can only ever answer
+            # the request it was sent for (frames queued ahead of time by the submission cannot).
+            req, nonce = protocol.recv(sock)
+        except (EOFError, OSError, protocol.ProtocolError, TypeError, ValueError):
             os._exit(0)
         try:
             reply = HANDLERS[req[0]](req)
@@ -282,11 +284,11 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
             reply = ("raised",) + _describe(exc)
         text, total = capture.take()
         try:
-            body = protocol.dumps((reply, text, total))
+            body = protocol.dumps((reply, text, total, nonce))
             if len(body) > max_reply:
                 reply = ("ok", ("other", "value too large",
                                 f"the value is {len(body)} bytes once encoded; the grader reads at most {max_reply}"), {})
-                body = protocol.dumps((reply, text, total))
+                body = protocol.dumps((reply, text, total, nonce))
             protocol.send_bytes(sock, body)
         except BaseException:
             os._exit(3)

@@ -34,6 +34,8 @@ import os
 import platform
 import struct
 
+import grader
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.prctl.restype = ctypes.c_int
@@ -302,8 +304,6 @@ SYSTEM_READ = ["/usr/lib", "/lib", "/lib64", "/usr/lib64", "/usr/local/lib", "/e
 def denied_paths() -> list[str]:
     """The grader's own package (hidden checks, packaged solutions and quiz key) and, in a source
     checkout, the folders beside it: never readable from a sandbox."""
-    import grader
-
     package = os.path.realpath(os.path.dirname(grader.__file__))
     project = os.path.dirname(package)
     found = [package] + [os.path.join(project, d) for d in ("solutions", "quizzes", "tests", ".git", "site")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import secrets
 import select
 import signal
 import socket
@@ -13,7 +14,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from grader.config import Limits
+from grader.settings import Limits
 from grader.sandbox import protocol
 
 
@@ -218,13 +219,16 @@ class Child:
             return Failure("crash", "the process is gone")
         try:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            protocol.send(self.sock, msg)
+            nonce = secrets.randbits(62)
+            protocol.send(self.sock, (msg, nonce))
             got = protocol.recv(self.sock, max_bytes=protocol.MAX_REPLY, deadline=deadline)
-            if not (isinstance(got, tuple) and len(got) == 3 and isinstance(got[1], str)
+            if not (isinstance(got, tuple) and len(got) == 4 and isinstance(got[1], str)
                     and type(got[2]) is int and isinstance(got[0], tuple) and got[0]
                     and isinstance(got[0][0], str)):
                 raise protocol.ProtocolError("a frame that is not a reply")
-            return got
+            if type(got[3]) is not int or got[3] != nonce:
+                raise protocol.ProtocolError("a reply to another request (written ahead of time?)")
+            return got[:3]
         except (socket.timeout, TimeoutError):
             self.kill()
             return Failure("timeout", f"stopped after the {self.limits.concept_seconds:g} s time limit")

@@ -1,0 +1,592 @@
+"""Grading one submission: stage its files, run every concept's checks against a sandboxed child."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+import grader
+from grader.course import manifest, tinyvae
+from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
+from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
+from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
+from grader.sandbox import protocol
+from grader.sandbox.protocol import decode_array, encode_array
+from grader.sandbox.session import Failure, SandboxError, Zygote
+from grader.grading.intake import content_hash
+
+MAX_FILE_BYTES = MAX_SOURCE_BYTES
+GRADER_FAULT = "The grader failed here, not your code: this check could not be run"
+
+
+class SubmissionError(Exception):
+    """The submission cannot be graded at all (not a folder, unreadable)."""
+
+
+# --- plain data in and out -------------------------------------------------------
+
+
+def encode_arg(value):
+    if isinstance(value, T):
+        arr = np.asarray(value.value, dtype=value.dtype)
+        return ("t",) + encode_array(arr)[1:] + (value.grad,)
+    if isinstance(value, np.ndarray):
+        return encode_array(value)
+    if isinstance(value, (list, tuple)):
+        return ("list" if isinstance(value, list) else "tuple", [encode_arg(v) for v in value])
+    if value is None:
+        return ("none",)
+    if isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, value)
+    raise TypeError(f"cannot pass {type(value).__name__} to a submission")
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text, limit: int = 2000) -> str:
+    """Text from the sandbox, safe to show: no terminal escapes or control characters, bounded."""
+    text = text if isinstance(text, str) else str(text)
+    return _UNPRINTABLE.sub("\N{REPLACEMENT CHARACTER}", text[:limit])
+
+
+def decode_result(enc, depth: int = 0):
+    """Plain tagged data from the child -> numbers, arrays, TensorValue, Opaque. Never objects."""
+    if not isinstance(enc, tuple) or not enc or not isinstance(enc[0], str) or depth > 8:
+        raise protocol.ProtocolError("malformed value")
+    try:
+        return _decode(enc, depth)
+    except protocol.ProtocolError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:
+        raise protocol.ProtocolError(f"malformed value ({type(exc).__name__})") from None
+
+
+def _decode(enc, depth: int):
+    tag = enc[0]
+    if tag == "none":
+        return None
+    if tag in ("bool", "int", "float"):
+        kind = {"bool": bool, "int": int, "float": float}[tag]
+        if type(enc[1]) is not kind:
+            raise protocol.ProtocolError("malformed scalar")
+        return enc[1]
+    if tag == "nd":
+        return decode_array(enc)
+    if tag == "t":
+        return TensorValue(decode_array(enc), bool(enc[4]), bool(enc[5]))
+    if tag in ("list", "tuple"):
+        if not isinstance(enc[1], list):
+            raise protocol.ProtocolError("malformed sequence")
+        items = [decode_result(e, depth + 1) for e in enc[1]]
+        return items if tag == "list" else tuple(items)
+    if tag == "other":
+        return Opaque(clean_text(enc[1], 80), clean_text(enc[2], 200))
+    raise protocol.ProtocolError(f"unknown tag {tag!r}")
+
+
+# --- what the checks see -----------------------------------------------------------
+
+
+def _exception_id(raised) -> str:
+    """The misconception id of a learner exception: the stub's NotImplementedError is told apart."""
+    return "code.not_implemented" if getattr(raised, "type_name", "") == "NotImplementedError" else "code.exception"
+
+
+class Submission:
+    """The learner's code for one concept, as the checks call it. Lives in the trusted process."""
+
+    def __init__(self, state: "ConceptRun", concept: manifest.Concept, public: bool,
+                 rng: np.random.Generator | None = None):
+        self._state, self.concept, self.public = state, concept, public
+        self.output: list[str] = []
+        # Directions and steps of the finite-difference checks on reported gradients: drawn here,
+        # from the run's seed, so the submission cannot know them in advance.
+        self.rng = rng if rng is not None else np.random.default_rng(secrets.randbits(63))
+
+    # The checks' API -----------------------------------------------------------
+    def call(self, func: str, *args, **kwargs):
+        """Call the learner's function; its value, or Fail with feedback on why there is none."""
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
+        return decode_result(reply[1])
+
+    def outcome(self, func: str, *args, **kwargs):
+        """Like call, but a learner exception is returned as Raised instead of failing."""
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
+        return reply if isinstance(reply, Raised) else decode_result(reply[1])
+
+    def repeat(self, func: str, times: int, *args, **kwargs) -> list:
+        """Call the function `times` times in one round trip (sampling checks)."""
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {"repeat": times}), func)
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
+        return decode_result(reply[1])
+
+    def grad(self, func: str, args: list, kwargs: dict, weights: list, verify: bool = True):
+        """Call, then backpropagate sum(weights[i] * output[i]); (value, gradients of the T(grad=True) args).
+
+        A gradient that does not reach an input comes back as None; when no graph exists at
+        all, Fail says so. The gradients are computed inside the sandbox, by code the submission
+        can rewrite, so with `verify` (the default) they are cross-checked here: the directional
+        derivative they claim, along a random direction drawn here, must match a central finite
+        difference of the learner's own values (two more calls). Pass verify=False only where the
+        gradient is by design not the derivative of the value (a straight-through estimator) or
+        the function is random.
+        """
+        weights = [None if w is None else encode_array(np.asarray(w, dtype=np.float64)) for w in weights]
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {k: encode_arg(v) for k, v in kwargs.items()}, {"backward": weights}), func)
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
+        value, grads = decode_result(reply[1]), reply[2].get("grads")
+        if not isinstance(grads, tuple) or not grads or not isinstance(grads[0], str):
+            raise protocol.ProtocolError("missing gradients")
+        if grads[0] == "ok" and not (len(grads) == 2 and isinstance(grads[1], list)):
+            raise protocol.ProtocolError("malformed gradients")
+        if grads[0] in ("no_graph", "raised"):
+            grads = (grads[0],) + tuple(clean_text(g, 500) for g in grads[1:3])
+        if grads[0] == "no_graph":
+            raise Fail(f"{func} returned a value with no gradient path: {grads[1]}. Stay in torch "
+                       "operations (no .detach(), .item(), .numpy() or np.* on tensors) so gradients "
+                       "reach mu and logvar.", "torch.no_grad_path")
+        if grads[0] == "raised":
+            raise Fail(f"backpropagating through {func} raised {grads[1]}: {grads[2]}", "torch.no_grad_path")
+        decoded = [decode_result(g) for g in grads[1]]
+        if verify:
+            self._verify_gradients(func, args, kwargs, weights, value, decoded)
+        return value, decoded
+
+    # Finite-difference cross-check of reported gradients -------------------------------------
+    def _objective(self, func: str, args: list, kwargs: dict, weights: list, value=None) -> tuple[float, float]:
+        """(sum_i w_i . output_i, sum_i |w_i| . |output_i|) of the learner's function at args."""
+        if value is None:
+            value = self.call(func, *args, **kwargs)
+        outputs = value if isinstance(value, (tuple, list)) else (value,)
+        total = scale = 0.0
+        for out, w in zip(outputs, weights):
+            if w is None:
+                continue
+            out = out.array if isinstance(out, TensorValue) else out
+            w = decode_array(w)
+            try:
+                out = np.asarray(out, dtype=np.float64)
+                total += float(np.sum(w * out))
+                scale += float(np.sum(np.abs(w) * np.abs(out)))
+            except (TypeError, ValueError):
+                raise Fail(f"{func} did not return numbers, so its gradients cannot be checked.",
+                           "code.wrong_type") from None
+        return total, scale
+
+    def _verify_gradients(self, func: str, args: list, kwargs: dict, weights: list, value, grads: list) -> None:
+        targets = [i for i, a in enumerate(args) if isinstance(a, T) and a.grad and i < len(grads)
+                   and grads[i] is not None]
+        if not targets:
+            return
+        claimed = {}
+        for i in targets:
+            g = grads[i].array if isinstance(grads[i], TensorValue) else grads[i]
+            x = np.asarray(args[i].value, dtype=np.float64)
+            if not isinstance(g, np.ndarray) or g.shape != x.shape:
+                raise Fail(f"the gradient {func} reports for argument {i + 1} has the wrong shape.",
+                           "torch.forged_gradient")
+            claimed[i] = g.astype(np.float64)
+        with np.errstate(all="ignore"):
+            if not all(np.all(np.isfinite(g)) for g in claimed.values()):
+                return  # a NaN gradient fails the check's own comparison
+            direction = {i: self.rng.standard_normal(np.shape(args[i].value)) for i in targets}
+            norm = np.sqrt(sum(float(np.sum(d * d)) for d in direction.values())) or 1.0
+            biggest = max(float(np.max(np.abs(args[i].value), initial=0.0)) for i in targets)
+            h = 1e-3 * (1.0 + biggest)
+            def shifted(sign: float) -> list:
+                out = []
+                for i, a in enumerate(args):
+                    if isinstance(a, T):
+                        v = np.asarray(a.value, dtype=np.float64)
+                        if i in direction:
+                            v = v + sign * h * direction[i] / norm
+                        out.append(T(v, a.grad, "float64"))
+                    else:
+                        out.append(a)
+                return out
+            plus, _ = self._objective(func, shifted(+1.0), kwargs, weights)
+            minus, _ = self._objective(func, shifted(-1.0), kwargs, weights)
+            _, scale = self._objective(func, args, kwargs, weights, value)
+            measured = (plus - minus) / (2 * h)
+            reported = sum(float(np.sum(claimed[i] * direction[i])) for i in targets) / norm
+            tolerance = 2e-3 * (abs(measured) + abs(reported)) + 1e-5 * scale / h + 1e-9
+            if np.isfinite(measured) and np.isfinite(reported) and abs(measured - reported) <= tolerance:
+                return
+            if not np.isfinite(measured):
+                return  # the value itself is not finite near this point: the check's comparison decides
+        raise Fail(f"the gradients reported for {func} do not match how its value changes: along a random "
+                   f"direction its value changes at a rate of {measured:.6g}, while the gradients claim "
+                   f"{reported:.6g}. Gradients must be those of the value the function returns.",
+                   "torch.forged_gradient")
+
+    def train_vae(self, func: str, payload: dict):
+        """Train the lesson's TinyVAE with the learner's loss; (trained weights, [(step, loss), ...]).
+
+        The network's forward and backward passes and the Adam updates run here, in trusted numpy;
+        each step the child only evaluates the learner's loss on this step's (x, x_hat, mu, logvar)
+        and its gradients with respect to x_hat, mu and logvar. A submission that replaces the
+        training loop inside its own process therefore changes nothing: the model is trained by
+        the loss function that is graded, or not at all.
+        """
+        steps = int(payload["steps"])
+        # The first step and three drawn at random: there, the reported gradients are cross-checked
+        # against finite differences of the loss's own values (see grad).
+        verified = {1} | {int(s) for s in self.rng.integers(2, max(3, steps + 1), size=3)}
+        return tinyvae.train(
+            lambda x, x_hat, mu, logvar, beta, step: self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step,
+                                                                          step in verified),
+            decode_array(payload["patches"]), [decode_array(w) for w in payload["weights"]],
+            steps=int(payload["steps"]), lr=float(payload["lr"]), beta=float(payload["beta"]),
+            seed=int(payload["seed"]))
+
+    def _loss_and_grads(self, func, x, x_hat, mu, logvar, beta, step, verify: bool = False):
+        """One evaluation of the learner's loss in the sandbox: (total, (dL/dx_hat, dL/dmu, dL/dlogvar))."""
+        args = [T(x), T(x_hat, grad=True), T(mu, grad=True), T(logvar, grad=True)]
+        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
+                               {"beta": encode_arg(beta)}, {"backward": [encode_array(np.ones(()))]}), func)
+
+        def problem(message: str) -> Fail:
+            raised = Raised("LossProblem", message, None, ("LossProblem",))
+            return Fail(self._raised_feedback(func, raised, during="training the TinyVAE"), _exception_id(raised))
+
+        if isinstance(reply, Raised):
+            raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), _exception_id(reply))
+        out = decode_result(reply[1])
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise problem(f"{func} must return a tuple (total, recon, kl)")
+        total, grads = out[0], reply[2].get("grads")
+        if not isinstance(grads, tuple) or not grads or not isinstance(grads[0], str):
+            raise protocol.ProtocolError("missing gradients")
+        if grads[0] == "raised" and len(grads) > 2:
+            raise Fail(f"backpropagating through {func} raised {clean_text(grads[1], 100)} while training the "
+                       f"TinyVAE: {clean_text(grads[2], 500)}", "torch.no_grad_path")
+        if not isinstance(total, TensorValue) or not total.requires_grad or total.array.size != 1 \
+                or grads[0] != "ok":
+            raise problem("the total loss is not a one-element torch tensor connected to the model, "
+                          "so backpropagation cannot train the VAE")
+        value = float(total.array.reshape(()))
+        if not np.isfinite(value):
+            raise problem(f"the loss became {value} at step {step}")
+        if not isinstance(grads[1], list) or len(grads[1]) != 4:
+            raise protocol.ProtocolError("malformed gradients")
+        found = []
+        for enc, like in zip(grads[1][1:], (x_hat, mu, logvar)):
+            g = decode_result(enc)
+            g = g.array if isinstance(g, TensorValue) else g
+            if g is None:
+                found.append(np.zeros_like(like))
+            elif isinstance(g, np.ndarray) and g.shape == like.shape:
+                found.append(g.astype(np.float64))
+            else:
+                raise protocol.ProtocolError("a gradient of the wrong shape")
+        if verify:
+            try:
+                self._verify_gradients(func, args, {"beta": beta}, [encode_array(np.ones(()))],
+                                       (TensorValue(np.asarray(value), True, True),),
+                                       [None] + [TensorValue(g, False, False) for g in found])
+            except Fail as fail:
+                raise Fail(f"{fail.message} (while training the TinyVAE, step {step})", fail.misconception) from None
+        return value, tuple(found)
+
+    # Plumbing -------------------------------------------------------------------
+    def _request(self, msg, func: str):
+        reply = self._state.request(msg)
+        kind = reply[0]
+        if kind == "ok":
+            if len(reply) != 3 or not isinstance(reply[2], dict):
+                raise protocol.ProtocolError("malformed reply")
+            return reply
+        if kind == "raised":
+            if len(reply) != 5 or not isinstance(reply[4], (tuple, list)):
+                raise protocol.ProtocolError("malformed exception report")
+            return Raised(clean_text(reply[1], 100), clean_text(reply[2], 500),
+                          reply[3] if type(reply[3]) is int else None,
+                          tuple(clean_text(b, 100) for b in reply[4][:64]))
+        if kind == "missing_function":
+            raise Fail(f"{func} is not defined in {self.concept.file}.", "code.missing_function")
+        raise Fail(self._state.fatal_message(reply), self._state.fatal_id(reply))
+
+    def _raised_feedback(self, func: str, raised: Raised, during: str = "") -> str:
+        where = f" (line {raised.line} of {self.concept.file})" if raised.line else ""
+        when = f" while {during}" if during else ""
+        if raised.type_name == "NotImplementedError":
+            return f"{func} is not implemented yet: it still raises NotImplementedError{where}. Replace the TODO."
+        return f"{func} raised {raised.type_name}{where}{when}: {raised.message}"
+
+
+def _normalise(reply) -> tuple:
+    """A child's reply in a shape the trusted side can rely on (a forged one becomes a failure)."""
+    kind = reply[0]
+    if kind in ("ok", "raised", "missing_function"):
+        return reply
+    if kind == "missing_file":
+        return ("missing_file",)
+    if kind == "limit" and len(reply) == 2 and reply[1] in ("time", "memory"):
+        return reply
+    if kind == "import_error" and len(reply) >= 3:
+        line = reply[3] if len(reply) > 3 and type(reply[3]) is int else None
+        return ("import_error", clean_text(reply[1], 100), clean_text(reply[2], 500), line)
+    return ("failure", "protocol", "sent a reply the grader does not understand")
+
+
+class ConceptRun:
+    """The sandboxed child serving one concept's checks, with its time budget."""
+
+    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits,
+                 cancel: threading.Event | None = None):
+        self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
+        self.cancel = cancel
+        self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
+        self.child = None
+        self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
+        self.output = ""
+
+    def request(self, msg):
+        if self.cancel is not None and self.cancel.is_set():
+            raise KeyboardInterrupt  # the run was stopped (Ctrl-C): no further child is started
+        if self.fatal is not None:
+            return self.fatal
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.fatal = ("limit", "time")
+            return self.fatal
+        if self.child is None or not self.child.alive:
+            self.child = self.zygote.spawn(self.root, self.limits)
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.limits.concept_seconds
+        got = self.child.request(msg, self.deadline)
+        if isinstance(got, Failure):
+            reply = ("limit", "time") if got.kind == "timeout" else ("failure", got.kind, got.detail)
+            if got.kind == "timeout":
+                self.fatal = reply
+            return reply
+        reply, text, total = got
+        if text or total:
+            text = clean_text(text, self.limits.output_chars)
+            kept = (self.output + text)[: self.limits.output_chars]
+            dropped = max(0, total - len(text)) + len(self.output) + len(text) - len(kept)
+            self.output = kept + (f"\n... ({dropped} more characters cut)" if dropped > 0 else "")
+        reply = _normalise(reply)
+        if reply[0] in ("missing_file", "import_error", "limit"):
+            self.fatal = reply
+        return reply
+
+    def fatal_message(self, reply) -> str:
+        kind, file = reply[0], self.concept.file
+        if kind == "missing_file":
+            return f"{file} is missing from the submission, so {self.concept.title} scores zero."
+        if kind == "import_error":
+            where = f" at line {reply[3]}" if len(reply) > 3 and reply[3] else ""
+            return f"{file} could not be imported: {reply[1]}{where}: {reply[2]}"
+        if kind == "limit" and reply[1] == "time":
+            return (f"Stopped: the {self.limits.concept_seconds:g} s time limit for {self.concept.id} was "
+                    "reached (an infinite loop, or very slow code?).")
+        if kind == "limit" and reply[1] == "memory":
+            return f"Stopped: the {self.limits.memory_mb} MB memory limit was exceeded."
+        if kind == "failure":
+            return f"Your code's process stopped answering: {reply[2]}."
+        return f"The grader could not run this check ({kind})."
+
+    def fatal_id(self, reply) -> str:
+        return {"missing_file": "code.missing_file", "import_error": "code.import_error",
+                "limit": f"limit.{reply[1]}" if len(reply) > 1 else "limit"}.get(reply[0], "code.crash")
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+
+
+# --- staging and the main loop ---------------------------------------------------------
+
+
+def stage(src: Path, dest: Path) -> list[str]:
+    """Copy the submission's top-level .py files (regular files only, never links) into dest."""
+    if not src.is_dir():
+        raise SubmissionError(f"{src} is not a folder")
+    copied = []
+    try:
+        entries = sorted(os.scandir(src), key=lambda e: e.name)
+    except OSError as exc:
+        raise SubmissionError(f"cannot read {src}: {exc.strerror}") from None
+    for entry in entries:
+        if not entry.name.endswith(".py") or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            continue
+        if entry.stat(follow_symlinks=False).st_size > MAX_FILE_BYTES:
+            continue
+        shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
+        copied.append(entry.name)
+    return copied
+
+
+def derive_seed(course_key: bytes, digest: str) -> int:
+    """The grading seed of these files in this course: the same files, the same inputs, the same grade.
+
+    A keyed hash (HMAC-SHA256) of the submission's content hash under the course's secret key:
+    a submission cannot compute its inputs in advance without the key.
+    """
+    return int.from_bytes(hmac.new(course_key, digest.encode(), hashlib.sha256).digest()[:8], "big") >> 1
+
+
+def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course_key: bytes | None = None,
+                     limits: Limits = Limits(), concepts: list[str] | None = None, public_only: bool = False,
+                     zygote: Zygote | None = None, pass_fraction: float = PASS_FRACTION,
+                     parallel: int = 1) -> GradingResult:
+    """Grade the submission folder at `path` with the hidden (or only the public) checks.
+
+    The inputs come from `seed` when given ("given"); else from the course key and the files'
+    content hash ("course-key": the same files always get the same grade); else from a fresh
+    random seed ("random"). `parallel` concepts are graded at once, each in its own sandboxed
+    child; a batch keeps 1 and runs submissions side by side instead.
+    """
+    started = time.monotonic()
+    selected = [c for c in manifest.load() if concepts is None or c.id in concepts]
+    own_zygote = zygote is None
+    with tempfile.TemporaryDirectory(prefix="vaegrade-") as staging:
+        os.chmod(staging, 0o755)
+        files = stage(Path(path), Path(staging))
+        digest = content_hash(Path(staging), files)
+        if seed is not None:
+            seed, seed_source = int(seed), "given"
+        elif course_key:
+            seed, seed_source = derive_seed(course_key, digest), "course-key"
+        else:
+            seed, seed_source = secrets.randbits(63), "random"
+        zygote = zygote or Zygote()
+        stopping = _Stopping()
+        try:
+            jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
+            results = _run_concepts(jobs, parallel, lambda job: _grade_concept(
+                zygote, staging, job[1], job[0], seed, limits, public_only, stopping), stopping)
+        finally:
+            if own_zygote:
+                zygote.close()
+    return GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
+                         pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
+
+
+class _Stopping(threading.Event):
+    """Set when a run is interrupted: every concept's child is killed and no new one starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.runs: set = set()
+
+    def add(self, run: "ConceptRun") -> None:
+        with self.lock:
+            self.runs.add(run)
+        if self.is_set():
+            run.close()
+
+    def discard(self, run: "ConceptRun") -> None:
+        with self.lock:
+            self.runs.discard(run)
+
+    def stop(self) -> None:
+        self.set()
+        with self.lock:
+            runs = list(self.runs)
+        for run in runs:
+            run.close()
+
+
+def _run_concepts(jobs: list, parallel: int, grade_one, stopping: _Stopping | None = None) -> list[ConceptResult]:
+    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order.
+
+    Ctrl-C (KeyboardInterrupt, delivered to the main thread) stops every concept at once: their
+    children are killed, no new one starts, and the interrupt is raised without waiting for the
+    concepts' time limits.
+    """
+    if parallel <= 1 or len(jobs) < 2:
+        return [grade_one(job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    slowest_first = sorted(jobs, key=lambda job: job[1].id not in _SLOW_CONCEPTS)
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept")
+    try:
+        futures = [pool.submit(grade_one, job) for job in slowest_first]
+        done = {job[0]: future.result() for job, future in zip(slowest_first, futures)}
+    except BaseException:
+        if stopping is not None:
+            stopping.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return [done[job[0]] for job in jobs]
+
+
+_SLOW_CONCEPTS = frozenset({"elbo"})  # trains the TinyVAE: start it first so the others fill in beside it
+
+
+def _grade_concept(zygote, root, concept, index, seed, limits, public_only,
+                   stopping: _Stopping | None = None) -> ConceptResult:
+    """One concept's checks; a concept the grader itself failed on (Status.ERROR) is tried once more."""
+    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping)
+    if result.errors and not (stopping is not None and stopping.is_set()):
+        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping)
+    return result
+
+
+def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
+                        stopping: _Stopping | None = None) -> ConceptResult:
+    checks = [c for c in checks_for(concept.id) if c.public or not public_only]
+    total_weight = sum(c.weight for c in checks) or 1.0
+    run = ConceptRun(zygote, root, concept, limits, stopping)
+    if stopping is not None:
+        stopping.add(run)
+    results = []
+    try:
+        for number, chk in enumerate(checks):
+            rng = np.random.default_rng([seed, index, number])
+            sub = Submission(run, concept, public_only, np.random.default_rng([seed, index, number, 0xFD]))
+            run.output = ""
+            points = round(concept.points * chk.weight / total_weight, 4)
+            try:
+                chk.run(sub, rng)
+                status, feedback, mistake = Status.PASSED, "", None
+            except Fail as fail:
+                status, feedback, mistake = Status.FAILED, fail.message, fail.misconception
+            except protocol.ProtocolError as exc:
+                status, feedback, mistake = Status.FAILED, f"Your code sent back something unreadable ({exc}).", "code.protocol"
+            except SandboxError as exc:  # the sandbox could not start: the grader's fault, not the learner's
+                status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({exc}).", None
+            except Exception as exc:  # the grader's own bug: never the learner's failure
+                status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({type(exc).__name__}).", None
+            results.append(CheckResult(concept.id, chk.name, chk.function, points,
+                                       points if status is Status.PASSED else 0.0, status, feedback,
+                                       mistake, chk.public, run.output))
+    finally:
+        run.close()
+        if stopping is not None:
+            stopping.discard(run)
+    note = run.fatal_message(run.fatal) if run.fatal else ""
+    if any(r.status is Status.ERROR for r in results):
+        note = GRADER_FAULT + "."
+    elif run.fatal and run.fatal[0] == "limit":
+        # A concept stopped by a limit scores zero: checks passed before the stop do not count.
+        for r in results:
+            if r.status is Status.PASSED:
+                r.status, r.score, r.misconception = Status.FAILED, 0.0, run.fatal_id(run.fatal)
+                r.feedback = f"Not counted: {note}"
+    return ConceptResult(concept.id, concept.title, concept.section, concept.points, results, note)
+
+
+__all__ = ["grade_submission", "SubmissionError", "SandboxError", "Submission", "stage"]

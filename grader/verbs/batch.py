@@ -1,0 +1,443 @@
+"""`vaegrade batch`: grade a whole class into a gradebook, on every core, losing nothing.
+
+SUBMISSIONS holds one folder or one archive per learner (grader.grading.intake).
+Each worker keeps one warm sandbox zygote for its whole life, so a submission
+costs forks, not a Python + torch start. Workers are threads of this process:
+the trusted side only runs numpy and waits on sockets, and measured side by
+side (bench/bench_batch.py) threads were as fast as worker processes while
+using less memory, and a killed batch takes its workers with it.
+
+Only the main thread writes the gradebook, one transaction per attempt, so a
+SIGKILL at any moment leaves whole attempts only; a rerun skips what is
+already graded (same content hash, same grader version) and rebuilds the
+exports (grader.outputs.exports) from the gradebook.
+"""
+
+from __future__ import annotations
+
+from grader.settings import GRADEBOOK_FILE
+
+import fcntl
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import grader
+from grader.outputs import exports
+from grader.grading import intake as archives
+from grader.grading import quiz
+from grader.grading.runner import SubmissionError, grade_submission
+from grader.sandbox.session import SandboxError, Zygote
+from grader.settings import PASS_FRACTION, Limits
+from grader.store.gradebook import Gradebook
+from grader.verbs.workspace import Outcome as VerbOutcome
+from grader.verbs.workspace import VerbError, Workspace
+
+GRADEBOOK = GRADEBOOK_FILE
+LOCK = ".lock"
+MODES = ("threads", "processes")
+
+
+class BatchError(Exception):
+    """The batch cannot run at all (bad folder, output in use): the CLI exits 2."""
+
+
+@dataclass
+class Outcome:
+    """What became of one learner's submission in this run."""
+
+    learner: str
+    status: str                     #: "graded", "skipped" (unchanged since graded) or "failed"
+    reason: str = ""                #: why it could not be graded
+    result: object = None           #: the GradingResult, when graded
+    content_hash: str | None = None
+    seconds: float = 0.0            #: preparing + grading, in the worker
+    quiz: object = None             #: QuizResult of the submission's quiz_answers.json (grader.grading.quiz), if any
+    quiz_problem: str = ""          #: why that answers file could not be graded
+
+
+@dataclass
+class Summary:
+    graded: int = 0
+    skipped: int = 0
+    quizzes: int = 0             #: quiz answers files graded (new answers only)
+    failed: list[tuple[str, str]] = field(default_factory=list)   #: (learner, reason)
+    ignored: list[str] = field(default_factory=list)               #: names in SUBMISSIONS that are not submissions
+    learners: int = 0            #: submissions found
+    scored: int = 0              #: of those, learners with a grade (this run or an earlier one)
+    mean_score: float | None = None
+    max_score: float | None = None
+    pass_rate: float | None = None
+    seconds: float = 0.0
+    jobs: int = 1
+    interrupted: bool = False
+    out: Path | None = None
+    exported: exports.Exported | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0: everything graded; 1: some submissions could not be graded (reported); 130: interrupted."""
+        return 130 if self.interrupted else (1 if self.failed else 0)
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+# --- the worker side ------------------------------------------------------------------------------
+
+
+class Worker:
+    """Prepares and grades submissions; one warm zygote per thread, kept for the thread's life."""
+
+    def __init__(self, *, limits: Limits, pass_fraction: float, force: bool,
+                 done: dict[str, set[str]], work_root: Path, course_key: bytes | None = None):
+        self.limits, self.pass_fraction, self.force = limits, pass_fraction, force
+        self.course_key = course_key
+        self.done, self.work_root = done, work_root
+        self.local = threading.local()
+        self.quiz = None   # the staff copy of the quiz, loaded once
+        self.zygotes: list = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def zygote(self, fresh: bool = False):
+        zygote = getattr(self.local, "zygote", None)
+        if zygote is not None and (fresh or not zygote.alive()):
+            zygote.close()
+            zygote = None
+        if zygote is None:
+            with self.lock:   # never start a sandbox that close() would miss
+                if self.stopping.is_set():
+                    raise SandboxError("the batch is stopping")
+                zygote = self.local.zygote = Zygote()
+                self.zygotes.append(zygote)
+        return zygote
+
+    def close(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            zygotes, self.zygotes = self.zygotes, []
+        for zygote in zygotes:
+            zygote.close()
+
+    def __call__(self, entry: archives.Entry) -> Outcome:
+        started = time.monotonic()
+        if self.stopping.is_set():
+            return Outcome(entry.learner, "cancelled")
+        try:
+            with tempfile.TemporaryDirectory(dir=self.work_root, prefix="work-") as work:
+                outcome = self._grade(entry, Path(work))
+        except Exception as exc:  # a fault of the grader itself: reported for this learner, the batch goes on
+            outcome = Outcome(entry.learner, "failed", f"the grader failed on this submission "
+                                                      f"({type(exc).__name__}: {exc}); rerun to retry")
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _grade(self, entry: archives.Entry, work: Path) -> Outcome:
+        try:
+            prepared = archives.prepare(entry, work)
+        except archives.BadSubmission as exc:
+            return Outcome(entry.learner, "failed", str(exc))
+        quiz, quiz_problem = self._quiz(entry.learner, prepared)
+        if not prepared.files:
+            return Outcome(entry.learner, "failed", "no Python file at the top of the submission (only quiz answers)",
+                           quiz=quiz, quiz_problem=quiz_problem)
+        if not self.force and prepared.content_hash in self.done.get(entry.learner, ()):
+            return Outcome(entry.learner, "skipped", content_hash=prepared.content_hash, quiz=quiz,
+                           quiz_problem=quiz_problem)
+        for attempt in (1, 2):
+            if self.stopping.is_set():
+                return Outcome(entry.learner, "cancelled")
+            try:
+                result = grade_submission(prepared.folder, limits=self.limits, zygote=self.zygote(fresh=attempt > 1),
+                                          pass_fraction=self.pass_fraction, course_key=self.course_key)
+                if not result.graded and attempt == 1:
+                    continue   # the grader failed on some checks: once more with a fresh sandbox
+                if not result.graded:
+                    return Outcome(entry.learner, "failed", f"could not be graded: the grader failed on "
+                                   f"{len(result.errors)} check(s), not the learner's code; rerun to retry")
+                break
+            except SubmissionError as exc:
+                return Outcome(entry.learner, "failed", str(exc))
+            except (SandboxError, OSError) as exc:   # the zygote died (e.g. the kernel's OOM killer): once more
+                if attempt == 2 or self.stopping.is_set():
+                    return Outcome(entry.learner, "failed" if not self.stopping.is_set() else "cancelled",
+                                   f"the sandbox failed twice ({exc}); rerun to retry")
+        result.submission = str(entry.path)
+        result.extra.update(learner=entry.learner, content_hash=prepared.content_hash, files=prepared.files)
+        if prepared.ignored:
+            result.extra["ignored_files"] = prepared.ignored[:50]
+        return Outcome(entry.learner, "graded", result=result, content_hash=prepared.content_hash,
+                       quiz=quiz, quiz_problem=quiz_problem)
+
+    def _quiz(self, learner: str, prepared: archives.Prepared):
+        """The quiz answers file in the submission, graded with the staff key: (QuizResult or None, problem)."""
+        if prepared.quiz_folder is None:
+            return None, ""
+        try:
+            if self.quiz is None:
+                self.quiz = quiz.load_quiz()
+            return quiz.grade_submission_quiz(prepared.quiz_folder, learner, quiz=self.quiz,
+                                              pass_fraction=self.pass_fraction), ""
+        except (quiz.AnswersError, quiz.QuizDataError) as exc:
+            return None, f"quiz answers: {exc}"
+
+
+_PROCESS_WORKER: Worker | None = None
+
+
+def _start_process_worker(kwargs: dict) -> None:
+    global _PROCESS_WORKER
+    from multiprocessing import util
+
+    _PROCESS_WORKER = Worker(**kwargs)
+    util.Finalize(_PROCESS_WORKER, _PROCESS_WORKER.close, exitpriority=10)
+
+
+def _grade_in_process(entry: archives.Entry) -> Outcome:
+    return _PROCESS_WORKER(entry)
+
+
+# --- progress ----------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar with rate and ETA on a terminal; a line every 10% otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None, width: int = 28):
+        self.total, self.stream, self.width = total, stream, width
+        self.done = self.skipped = self.failed = 0
+        self.started = time.monotonic()
+        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+        self.step = max(1, total // 10)
+
+    def update(self, outcome: Outcome) -> None:
+        self.done += 1
+        self.skipped += outcome.status == "skipped"
+        self.failed += outcome.status == "failed"
+        if self.stream is None:
+            return
+        if self.tty:
+            self.stream.write("\r" + self.line())
+        elif self.done % self.step == 0 or self.done == self.total:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else None
+        filled = int(self.width * self.done / self.total) if self.total else self.width
+        bar = "#" * filled + "-" * (self.width - filled)
+        eta = _clock(left) if left is not None else "?"
+        extra = ", ".join(f"{n} {what}" for n, what in ((self.skipped, "unchanged"), (self.failed, "failed")) if n)
+        return (f"grading [{bar}] {self.done}/{self.total}  {rate:.1f}/s  ETA {eta}"
+                + (f"  ({extra})" if extra else "")).ljust(78)
+
+    def close(self) -> None:
+        if self.stream is not None and self.tty and self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# --- the batch ------------------------------------------------------------------------------------------
+
+
+def _lock(out: Path):
+    """One batch per output folder at a time (the lock dies with the process, even on SIGKILL)."""
+    handle = open(out / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BatchError(f"another `vaegrade batch` is writing to {out}; wait for it to finish") from None
+    return handle
+
+
+def _record(book: Gradebook, outcome: Outcome, reported: dict[str, set[str]], *, regrade: bool = False) -> int:
+    """Write one outcome to the gradebook (each attempt in its own transaction); 1 if a quiz was recorded.
+
+    A problem already reported since the learner's latest grade is not written again.
+    """
+    if outcome.status == "graded":
+        book.record_exercises(outcome.learner, outcome.result, outcome.content_hash, regrade=regrade)
+    reasons = [outcome.reason] if outcome.status == "failed" else []
+    for reason in reasons + ([outcome.quiz_problem] if outcome.quiz_problem else []):
+        if reason not in reported.setdefault(outcome.learner, set()):
+            book.record_problem(outcome.learner, reason)
+            reported[outcome.learner].add(reason)
+    if outcome.quiz is not None:
+        return int(quiz.record_new(book, outcome.quiz))
+    return 0
+
+
+def _reported(book: Gradebook) -> dict[str, set[str]]:
+    """learner -> problems reported since that learner's latest exercises attempt."""
+    graded_at = {k: a.graded_at for k, a in book.latest_all("exercises").items()}
+    reported: dict[str, set[str]] = {}
+    for learner, at, reason in book.problems():
+        if at >= graded_at.get(learner, ""):
+            reported.setdefault(learner, set()).add(reason)
+    return reported
+
+
+def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
+              force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
+              progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None) -> Summary:
+    """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports."""
+    started = time.monotonic()
+    submissions, out = Path(submissions), Path(out)
+    if not submissions.is_dir():
+        raise BatchError(f"{submissions} is not a folder of submissions")
+    if mode not in MODES:
+        raise BatchError(f"unknown worker mode {mode!r} (known: {', '.join(MODES)})")
+    jobs = jobs or default_jobs()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _lock(out)
+    except OSError as exc:
+        raise BatchError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    try:
+        try:
+            book = Gradebook(out / GRADEBOOK)
+        except Exception as exc:   # not a database, a newer schema, unreadable
+            raise BatchError(f"cannot open the gradebook {out / GRADEBOOK}: {exc}") from None
+        with book:
+            return _run(book, submissions, out, jobs=jobs, force=force, limits=limits,
+                        pass_fraction=pass_fraction, progress=progress, mode=mode, started=started,
+                        course_key=course_key)
+    finally:
+        lock.close()
+
+
+def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, pass_fraction,
+         progress, mode, started, course_key) -> Summary:
+    tmp = out / exports.TMP_DIR
+    shutil.rmtree(tmp, ignore_errors=True)   # leftovers of a killed batch: never a result
+    tmp.mkdir()
+    try:
+        found = archives.discover(submissions)
+    except OSError as exc:
+        raise BatchError(f"cannot read {submissions}: {exc.strerror or exc}") from None
+    summary = Summary(ignored=found.ignored, learners=len(found.entries) + len(found.problems), jobs=jobs, out=out)
+    reported = _reported(book)
+    bar = Progress(summary.learners, progress)
+    for learner, reason in found.problems:
+        outcome = Outcome(learner, "failed", reason)
+        _record(book, outcome, reported)
+        summary.failed.append((learner, reason))
+        bar.update(outcome)
+    settings = dict(limits=limits, pass_fraction=pass_fraction, force=force,
+                    done=book.graded_hashes(grader.__version__), work_root=tmp, course_key=course_key)
+    worker: Worker | None = None
+    if mode == "threads":
+        worker = Worker(**settings)
+        pool: Executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
+        task = worker
+    else:
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_start_process_worker, initargs=(settings,))
+        task = _grade_in_process
+    pending: set[Future] = set()
+    try:
+        learner_of = {pool.submit(task, entry): entry.learner for entry in found.entries}
+        pending = set(learner_of)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    outcome = future.result()
+                except Exception as exc:   # a worker process died (processes mode)
+                    outcome = Outcome(learner_of[future], "failed",
+                                      f"the grader's worker died ({type(exc).__name__}); rerun to retry")
+                if outcome.status == "cancelled":
+                    continue
+                summary.quizzes += _record(book, outcome, reported, regrade=force)
+                if outcome.status == "graded":
+                    summary.graded += 1
+                elif outcome.status == "skipped":
+                    summary.skipped += 1
+                else:
+                    summary.failed.append((outcome.learner, outcome.reason))
+                bar.update(outcome)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        for future in pending:
+            future.cancel()
+    finally:
+        if worker is not None:
+            worker.close()   # stops in-flight children at once when interrupted
+        pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
+        bar.close()
+    summary.exported = exports.write_exports(book, out)
+    shutil.rmtree(tmp, ignore_errors=True)
+    _class_figures(book, summary, [e.learner for e in found.entries])
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _class_figures(book: Gradebook, summary: Summary, learners: list[str]) -> None:
+    latest = book.latest_all("exercises")
+    graded = [latest[k] for k in learners if k in latest]
+    summary.scored = len(graded)
+    if graded:
+        summary.mean_score = sum(a.score for a in graded) / len(graded)
+        summary.max_score = max(a.max_score for a in graded)
+        summary.pass_rate = sum(a.passed for a in graded) / len(graded)
+
+
+def summary_text(summary: Summary, *, show: int = 20) -> str:
+    """What staff read at the end of a batch."""
+    lines = []
+    if summary.interrupted:
+        lines.append("Interrupted: everything graded so far is saved; run the same command again to finish.")
+    rate = summary.graded / summary.seconds if summary.seconds else 0.0
+    lines.append(f"{summary.learners} submissions: {summary.graded} graded, {summary.skipped} unchanged since "
+                 f"graded (skipped; --force regrades), {len(summary.failed)} could not be graded "
+                 f"[{summary.seconds:.1f} s, {rate:.1f} graded/s, {summary.jobs} worker"
+                 f"{'s' if summary.jobs != 1 else ''}]")
+    if summary.quizzes:
+        lines.append(f"quiz: {summary.quizzes} new answers file{'s' if summary.quizzes != 1 else ''} graded")
+    if summary.mean_score is not None:
+        lines.append(f"class: mean score {summary.mean_score:.1f} / {summary.max_score:g}, pass rate "
+                     f"{summary.pass_rate:.0%} ({summary.scored} learners with a grade)")
+    for learner, reason in summary.failed[:show]:
+        lines.append(f"  could not grade {learner}: {reason}")
+    if len(summary.failed) > show:
+        lines.append(f"  ... and {len(summary.failed) - show} more (the gradebook's problems table has them all)")
+    for name in summary.ignored[:show]:
+        lines.append(f"  ignored {name}")
+    if summary.out is not None:
+        lines.append(f"gradebook: {summary.out / GRADEBOOK}; grades: {summary.out / exports.GRADES_CSV}; "
+                     f"results: {summary.out / exports.RESULTS_DIR}/")
+    return "\n".join(lines)
+
+
+def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None = None, force: bool = False,
+         threshold: float = PASS_FRACTION, limits: Limits = Limits(), progress: TextIO | None = sys.stderr) -> VerbOutcome:
+    """Grade a class; exit 0 every submission graded, 1 some could not be graded, 2 bad input."""
+    try:
+        summary = run_batch(submissions, out, jobs=jobs, force=force, limits=limits, pass_fraction=threshold,
+                            progress=progress, course_key=workspace.course_key())
+    except BatchError as exc:
+        raise VerbError(str(exc)) from None
+    return VerbOutcome(summary_text(summary), summary.exit_code)
