@@ -18,7 +18,7 @@ import traceback
 import numpy as np
 import torch
 
-from grader.sandbox import guard, protocol
+from grader.sandbox import confine, guard, protocol
 from grader.sandbox.protocol import decode_array, encode_array
 
 
@@ -248,8 +248,6 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     """Entry point of a forked child: lock down, then answer requests until EOF."""
     global _MODULES, CONFINEMENT
     import socket
-
-    from grader.sandbox import confine
 
     os.setsid()  # own process group: the grader kills the whole group when done
     sock = socket.socket(fileno=fd)

@@ -15,6 +15,8 @@ import os
 import sys
 import sysconfig
 
+from grader.sandbox.confine import denied_paths
+
 _BLOCKED_EVENTS = frozenset({
     "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
     "subprocess.Popen", "pty.spawn",
@@ -48,8 +50,6 @@ def prepare() -> tuple[list[str], list[str]]:
     """Work out, once (in the warm parent), what every child denies and allows."""
     global _PREPARED
     if _PREPARED is None:
-        from grader.sandbox.confine import denied_paths
-
         _PREPARED = (denied_paths(), _python_roots())
     return _PREPARED
 
