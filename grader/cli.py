@@ -298,6 +298,26 @@ def ci(ctx, **kwargs) -> None:
     finish(verb.run, workspace=workspace(ctx), limits=limits(kwargs), echo=click.echo, **kwargs)
 
 
+@cli.command()
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"),
+              show_default=True, help="Gradescope's autograder folder (submission/, results/, submission_metadata.json).")
+@click.option("--hidden-visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default=None, help="When learners see the hidden checks, the quiz and the total "
+                                 "(default: the course policy's hidden_visibility, else after_due_date).")
+@threshold_option()
+@limits_options
+@click.pass_context
+def gradescope(ctx, **kwargs) -> None:
+    """Grade a Gradescope submission (what the autograder zip's run_autograder runs).
+
+    Writes ROOT/results/results.json in Gradescope's format and nothing else under ROOT.
+    Exit status: 0 results written (whatever the score), 2 could not grade.
+    """
+    from grader.verbs import gradescope as verb
+
+    finish(verb.main, course=workspace(ctx).course, limits=limits(kwargs), **kwargs)
+
+
 @cli.group()
 def release() -> None:
     """Build what learners get, what staff and CI keep, and a Gradescope autograder."""

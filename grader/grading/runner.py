@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -18,7 +19,7 @@ import numpy as np
 import grader
 from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
-from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
+from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, POINT_DECIMALS, Limits
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
 from grader.sandbox.protocol import decode_array, encode_array
@@ -336,6 +337,27 @@ def stage(src: Path, dest: Path) -> list[str]:
     return copied
 
 
+def split_points(total: float, weights: list[float], decimals: int = POINT_DECIMALS) -> list[float]:
+    """`total` shared in proportion to `weights`, rounded to `decimals`, summing to `total` exactly.
+
+    Largest-remainder rounding: each share is floored to the unit (10**-decimals), and the units
+    left over go to the shares that lost most in the flooring (ties: the earlier check).
+    """
+    if not weights:
+        return []
+    scale = 10 ** decimals
+    units = round(total * scale)
+    weight_sum = sum(weights)
+    if weight_sum <= 0:
+        weights, weight_sum = [1.0] * len(weights), float(len(weights))
+    exact = [units * w / weight_sum for w in weights]
+    floors = [math.floor(e) for e in exact]
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[: units - sum(floors)]:
+        floors[i] += 1
+    return [f / scale for f in floors]
+
+
 def derive_seed(course_key: bytes, digest: str) -> int:
     """The grading seed of these files in this course: the same files, the same inputs, the same grade.
 
@@ -406,7 +428,7 @@ def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> C
 
 def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
-    total_weight = sum(c.weight for c in checks) or 1.0
+    shares = split_points(concept.points, [c.weight for c in checks])
     run = ConceptRun(zygote, root, concept, limits)
     results = []
     try:
@@ -414,7 +436,7 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
             rng = np.random.default_rng([seed, index, number])
             sub = Submission(run, concept, public_only)
             run.output = ""
-            points = round(concept.points * chk.weight / total_weight, 4)
+            points = shares[number]
             try:
                 chk.run(sub, rng)
                 status, feedback, mistake = Status.PASSED, "", None
