@@ -170,6 +170,9 @@ def dev_quiz_copy(src, dest) -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Submissions graded at once.  [default: all cores]")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded unchanged.")
+@click.option("--submitted-at", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="CSV (learner,submitted_at) of hand-in times exported from the LMS "
+                   "(default: each archive's or folder's time in SUBMISSIONS).")
 @threshold_option()
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @limits_options
@@ -343,21 +346,42 @@ def export() -> None:
     """Export grades for other tools (LMS gradebooks)."""
 
 
+def _export_options(fn):
+    fn = click.option("--excel", is_flag=True,
+                      help="UTF-8 with a byte order mark, so Excel shows non-ASCII names right.")(fn)
+    fn = click.option("--lesson-column", default="VAE lesson complete", show_default=True,
+                      help="The lesson-complete column's name in the LMS (1 complete, 0 not yet).")(fn)
+    fn = click.option("--quiz-column", default="VAE mastery quiz", show_default=True,
+                      help="The quiz assignment's name in the LMS.")(fn)
+    fn = click.option("--exercises-column", default="VAE exercises", show_default=True,
+                      help="The exercises assignment's name in the LMS (Canvas: add \" (ID)\" to update one).")(fn)
+    fn = click.option("--out", "source", required=True, type=click.Path(path_type=Path),
+                      help="The batch output folder (or its gradebook file).")(fn)
+    return click.argument("csv_out", metavar="OUT.csv", type=click.Path(path_type=Path))(fn)
+
+
 @export.command("lms")
-@click.argument("csv_out", metavar="OUT.csv", type=click.Path(path_type=Path))
-@click.option("--out", "source", required=True, type=click.Path(path_type=Path),
-              help="The batch output folder (or its gradebook file).")
+@_export_options
 @click.option("--roster", type=click.Path(path_type=Path), default=None,
               help="CSV mapping learner ids to the LMS's Student, ID, SIS User ID, SIS Login ID, Section.")
-@click.option("--exercises-column", default="VAE exercises", show_default=True,
-              help="The exercises assignment's name in the LMS (add \" (ID)\" to update an existing one).")
-@click.option("--quiz-column", default="VAE mastery quiz", show_default=True,
-              help="The quiz assignment's name in the LMS.")
-def export_lms(**kwargs) -> None:
-    """Write OUT.csv in Canvas's gradebook import layout: exercises and quiz as two columns."""
+@click.pass_context
+def export_lms(ctx, **kwargs) -> None:
+    """Write OUT.csv in Canvas's gradebook import layout (and OUT.counted.csv: which attempt counted, why)."""
     from grader.verbs import export as verb
 
-    finish(verb.lms_csv, **kwargs)
+    finish(verb.lms_csv, workspace=workspace(ctx), **kwargs)
+
+
+@export.command("moodle")
+@_export_options
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="CSV mapping learner ids to Moodle's Email address, Username, ID number, First name, Last name.")
+@click.pass_context
+def export_moodle(ctx, **kwargs) -> None:
+    """Write OUT.csv for Moodle's "Import grades: CSV file" (and OUT.counted.csv)."""
+    from grader.verbs import export as verb
+
+    finish(verb.moodle_csv, workspace=workspace(ctx), **kwargs)
 
 
 def main() -> None:

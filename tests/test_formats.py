@@ -147,15 +147,15 @@ def test_lms_export_has_canvas_columns_and_separate_quiz(batch_dir, tmp_path):
     assert result.exit_code == 0, result.output
     rows = _read(out)
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "VAE exercises (101)",
-                       "VAE quiz (102)"]
+                       "VAE quiz (102)", "VAE lesson complete"]
     total = sum(c.points for c in manifest.load())
-    assert rows[1] == ["Points Possible", "", "", "", "", f"{total:g}", "10"]
+    assert rows[1] == ["Points Possible", "", "", "", "", f"{total:g}", "10", "1"]
     people = {r[3]: r for r in rows[2:]}
-    assert people["alice"][5:] == [f"{total:g}", "9"]
-    assert people["bob"][5:] == ["", "7"]                  # never graded exercises: blank, not 0
-    evil = people["'=cmd|evil"]
-    assert evil[0] == "'=cmd|evil"                         # no spreadsheet formula
-    assert evil[5:] == ["0", ""]                           # the learner-copy quiz is not exported
+    assert people["alice"][5:] == [f"{total:g}", "9", "1"]
+    assert people["bob"][5:] == ["", "7", "0"]             # never graded exercises: blank, not 0
+    evil = people["=cmd|evil"]                             # the login, exactly: Canvas matches on it
+    assert evil[0] == "'=cmd|evil"                         # the display name: no spreadsheet formula
+    assert evil[5:] == ["0", "", "0"]                      # the learner-copy quiz is not exported
     assert "3 learners" in result.output
 
 
@@ -169,8 +169,8 @@ def test_lms_export_uses_the_roster(batch_dir, tmp_path):
     assert result.exit_code == 0, result.output
     rows = _read(out)[2:]
     assert rows[0][:5] == ["Liddell, Alice", "4711", "S-1", "aliddell", "Lab 2"]
-    assert rows[1][:5] == ["Carol C", "4712", "S-2", "carol", "Lab 1"] and rows[1][5:] == ["", ""]
-    assert {r[3] for r in rows[2:]} == {"bob", "'=cmd|evil"}  # graded but not on the roster: still exported
+    assert rows[1][:5] == ["Carol C", "4712", "S-2", "carol", "Lab 1"] and rows[1][5:] == ["", "", ""]
+    assert {r[3] for r in rows[2:]} == {"bob", "=cmd|evil"}  # graded but not on the roster: still exported
 
 
 def test_lms_export_bad_input_exits_2(tmp_path):

@@ -164,7 +164,13 @@ def test_reading_while_a_writer_holds_the_database(book, tmp_path):
     book.db.rollback()
 
 
-def test_a_learner_id_that_looks_like_a_formula_stays_text(book, tmp_path):
+def test_a_learner_id_is_exported_exactly_and_display_text_never_as_a_formula(book, tmp_path):
+    # The learner column is an identity column: an LMS or a script must match it exactly ("-dave"
+    # prefixed with ' is another login). Display text (problems, reasons) is kept from formulas.
+    book.record_exercises("-dave", result(FULL), "h")
     book.record_exercises("=HYPERLINK(\"http://x\")", result(FULL), "h")
+    book.record_problem("=HYPERLINK(\"http://x\")", "=cmd|' /C calc'!A0")
     exports.write_exports(book, tmp_path / "out")
-    assert list(rows(tmp_path / "out")) == ["'=HYPERLINK(\"http://x\")"]
+    got = rows(tmp_path / "out")
+    assert list(got) == ["-dave", "=HYPERLINK(\"http://x\")"]
+    assert got["=HYPERLINK(\"http://x\")"]["problem"] == "'=cmd|' /C calc'!A0"

@@ -305,7 +305,10 @@ def from_table(table: dict, path: Path) -> Policy:
     if "extensions" in table:
         if not isinstance(table["extensions"], str):
             raise fail("extensions", "give the path of a CSV file with columns learner,due")
-        extensions = read_extensions(path.parent / table["extensions"])
+        try:
+            extensions = read_extensions(path.parent / table["extensions"])
+        except PolicyError as exc:
+            raise fail("extensions", str(exc)) from None
     return Policy(due, attempt, steps, per_day, late_max, extensions, as_of, visibility, str(path))
 
 

@@ -1,19 +1,40 @@
-"""`vaegrade export`: grades for other tools (LMS gradebooks)."""
+"""`vaegrade export`: grades for other tools (Canvas's and Moodle's gradebook imports).
+
+Both read the course policy (grader.course.policy), so the grade exported is the counted
+attempt's after any late penalty, and a sidecar `<OUT>.counted.csv` says which attempt counted
+and why.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from grader.course import policy as policies
 from grader.outputs import lms
-from grader.verbs.workspace import Outcome, VerbError
+from grader.verbs.workspace import Outcome, VerbError, Workspace
+
+
+def course_policy(workspace: Workspace | None) -> policies.Policy:
+    """The policy of the course the command runs in (the default policy outside a course)."""
+    try:
+        return policies.load(workspace.course if workspace is not None else None)
+    except policies.PolicyError as exc:
+        raise VerbError(f"the course policy is wrong: {exc}") from None
 
 
 def lms_csv(*, csv_out: Path, source: Path, roster: Path | None = None, exercises_column: str = "VAE exercises",
-            quiz_column: str = "VAE mastery quiz") -> Outcome:
-    """Canvas's gradebook import layout: exercises and quiz as two columns."""
+            quiz_column: str = "VAE mastery quiz", lesson_column: str = "VAE lesson complete",
+            excel: bool = False, layout: str = "canvas", workspace: Workspace | None = None) -> Outcome:
+    """Canvas's (or Moodle's) gradebook import layout: exercises, quiz and lesson complete as three columns."""
     try:
         count = lms.main(source=source, out=csv_out, roster=roster, exercises_column=exercises_column,
-                         quiz_column=quiz_column)
+                         quiz_column=quiz_column, lesson_column=lesson_column, policy=course_policy(workspace),
+                         layout=layout, encoding="utf-8-sig" if excel else "utf-8")
     except lms.ExportError as exc:
         raise VerbError(str(exc)) from None
-    return Outcome(f"{count} learners written to {csv_out}", 0)
+    return Outcome(f"{count} learners written to {csv_out} (which attempt counted, and why: "
+                   f"{lms.sidecar(csv_out)})", 0)
+
+
+def moodle_csv(**kwargs) -> Outcome:
+    return lms_csv(layout="moodle", **kwargs)
