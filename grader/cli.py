@@ -283,7 +283,10 @@ def report(ctx, **kwargs) -> None:
               help="A quiz answers file to grade too (default: quiz_answers.json, .toml or .txt at the "
                    "repository root or in exercises/, if any).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("vaegrade-results"), show_default=True,
-              help="Folder for results.json (Gradescope format), junit.xml and summary.md.")
+              help="Folder for results.json (Gradescope format), junit.xml, summary.md and classroom.json.")
+@click.option("--policy", type=click.Path(path_type=Path, exists=True), default=None,
+              help="The course policy (policy.toml, or a folder holding it) from the autograder bundle: "
+                   "due date, late penalty, extensions. Never the pull request's own.")
 @threshold_option()
 @seed_option
 @concept_option
