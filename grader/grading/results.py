@@ -28,20 +28,21 @@ class CheckResult:
     misconception: str | None = None  #: id of a recognised mistake ("sigma.variance"), for class reports
     public: bool = False
     output: str = ""                  #: what the learner's code printed during the check (cut)
+    seconds: float | None = None      #: wall time the check took, measured by the runner (None: unknown)
 
     def to_dict(self) -> dict:
         return {
             "concept": self.concept, "name": self.name, "function": self.function,
             "score": self.score, "max_score": self.max_score, "status": self.status.value,
             "feedback": self.feedback, "misconception": self.misconception,
-            "public": self.public, "output": self.output,
+            "public": self.public, "output": self.output, "seconds": self.seconds,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "CheckResult":
         return cls(d["concept"], d["name"], d["function"], d["max_score"], d["score"],
                    Status(d["status"]), d.get("feedback", ""), d.get("misconception"),
-                   d.get("public", False), d.get("output", ""))
+                   d.get("public", False), d.get("output", ""), d.get("seconds"))
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ConceptResult:
     max_score: float
     checks: list[CheckResult]
     note: str = ""  #: concept-wide message (missing file, import error, limit reached)
+    lines: dict[str, int] = field(default_factory=dict)  #: function -> line of its `def` in the submitted file
 
     @property
     def score(self) -> float:

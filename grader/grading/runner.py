@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
 import math
@@ -358,6 +359,15 @@ def split_points(total: float, weights: list[float], decimals: int = POINT_DECIM
     return [f / scale for f in floors]
 
 
+def def_lines(path: Path) -> dict[str, int]:
+    """Top-level function name -> line of its `def`, read with ast (never imported); {} if unparsable."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+        return {}
+    return {n.name: n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 def derive_seed(course_key: bytes, digest: str) -> int:
     """The grading seed of these files in this course: the same files, the same inputs, the same grade.
 
@@ -385,6 +395,7 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         os.chmod(staging, 0o755)
         files = stage(Path(path), Path(staging))
         digest = content_hash(Path(staging), files)
+        lines = {name: def_lines(Path(staging) / name) for name in files}
         if seed is not None:
             seed, seed_source = int(seed), "given"
         elif course_key:
@@ -399,6 +410,8 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         finally:
             if own_zygote:
                 zygote.close()
+    for concept_result, concept in zip(results, [c for _, c in jobs]):
+        concept_result.lines = lines.get(concept.file, {})
     return GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
                          pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
 
@@ -437,6 +450,7 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
             sub = Submission(run, concept, public_only)
             run.output = ""
             points = shares[number]
+            started = time.monotonic()
             try:
                 chk.run(sub, rng)
                 status, feedback, mistake = Status.PASSED, "", None
@@ -450,7 +464,7 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
                 status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({type(exc).__name__}).", None
             results.append(CheckResult(concept.id, chk.name, chk.function, points,
                                        points if status is Status.PASSED else 0.0, status, feedback,
-                                       mistake, chk.public, run.output))
+                                       mistake, chk.public, run.output, round(time.monotonic() - started, 4)))
     finally:
         run.close()
     note = run.fatal_message(run.fatal) if run.fatal else ""

@@ -433,7 +433,8 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
     classroom = classroom_payload(result, quiz)
     (out / "classroom.json").write_text(json.dumps(classroom, indent=1) + "\n", encoding="utf-8")
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    (out / "junit.xml").write_text(to_junit_xml(result, quiz), encoding="utf-8")
+    files = {c.id: _relative(exercises / manifest.by_id(c.id).file, root) for c in result.concepts}
+    (out / "junit.xml").write_text(to_junit_xml(result, quiz, files=files), encoding="utf-8")
     (out / "summary.md").write_text(summary_md, encoding="utf-8")
 
     if in_actions:
