@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 import grader
-from grader.settings import PASS_FRACTION, Limits
+from grader.settings import PASS_FRACTION, SIMILAR_MIN_NODES, Limits
 
 
 class GraderError(click.ClickException):
@@ -322,6 +322,23 @@ def gradescope(ctx, **kwargs) -> None:
     from grader.verbs import gradescope as verb
 
     finish(verb.main, course=workspace(ctx).course, limits=limits(kwargs), **kwargs)
+
+
+@cli.command()
+@click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where similarity.json, similarity.md and the MOSS/JPlag/Dolos folders go (e.g. the batch's OUT).")
+@click.option("--min-nodes", type=click.IntRange(min=1), default=SIMILAR_MIN_NODES, show_default=True,
+              help="Flag only shared code at least this long (AST nodes after normalisation).")
+def similarity(**kwargs) -> None:
+    """For staff: learners whose code is identical after normalising layout, comments and names.
+
+    Per concept and whole submission; short or canonical answers, which coincide by chance, are
+    listed apart. Also writes one folder per learner for MOSS, JPlag or Dolos.
+    """
+    from grader.verbs import similarity as verb
+
+    finish(verb.main, **kwargs)
 
 
 @cli.group()
