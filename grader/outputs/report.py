@@ -560,9 +560,11 @@ class RosterRow:
     quiz_max: float | None
     quiz_passed: bool | None
     complete: bool
-    attempts: int
-    last: str
+    attempts: int                 #: every attempt, exercises and quiz
+    last: str                     #: when the latest attempt was graded ("" when none was)
     problem: str
+    ex_attempts: int = 0
+    quiz_attempts: int = 0
 
     @property
     def ex_percent(self) -> float:
@@ -612,6 +614,7 @@ class QuizItem:
     wrong_text: str     #: the wrong option chosen most often ("" when nobody chose a wrong one)
     wrong_count: int
     blank: int          #: learners who left it unanswered
+    responses: tuple = ()   #: (letter A-D, option text, learners who chose it, is the right one), canonical order
 
     @property
     def percent(self) -> float:
@@ -642,6 +645,26 @@ class ClassReport:
     roster: list[RosterRow]
     problems: list[tuple[str, str, str]]
     most_missed: list[QuizItem] = field(default_factory=list)
+    grid_concepts: list[ConceptRate] = field(default_factory=list)   #: the grid's columns, manifest order
+    grid: list[GridRow] = field(default_factory=list)                #: one row per graded learner
+    ambiguous: int = 0       #: learner-concepts with more than one diagnosis: not counted as a misconception
+    stubs: int = 0           #: learner-concepts still the stub: counted apart, never as a misconception
+
+
+@dataclass(frozen=True)
+class GridCell:
+    score: float | None      #: None: the concept was not in the attempt
+    max_score: float
+    state: str               #: "passed", "partial", "failed" or "none"
+
+
+@dataclass(frozen=True)
+class GridRow:
+    learner: str
+    href: str
+    total: float
+    max_score: float
+    cells: list[GridCell]
 
 
 # Ids the check DSL uses for mistakes that are not about one concept.
@@ -677,6 +700,30 @@ def _code_problem_label(mid: str) -> str:
         which = mid.partition(".")[2].replace("_", " ")
         return f"Stopped by the {which} limit" if which else "Stopped by a limit"
     return mid
+
+
+@lru_cache(maxsize=None)
+def declared_misconceptions() -> dict[str, str]:
+    """id -> label of the misconceptions the manifest declares (a `[[misconceptions]]` table), if any."""
+    try:
+        data = tomllib.loads(manifest.MANIFEST_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(m["id"]): str(m["label"]) for m in data.get("misconceptions", [])
+            if isinstance(m, dict) and m.get("id") and m.get("label")}
+
+
+def declared_label(mid: str) -> str:
+    """A misconception's label for the class table: declared in the manifest, else read from its id.
+
+    Never a learner's feedback sentence: that holds the numbers of one learner's inputs.
+    """
+    if mid in declared_misconceptions():
+        return declared_misconceptions()[mid]
+    if mid in GENERIC_MISCONCEPTIONS:
+        return GENERIC_MISCONCEPTIONS[mid]
+    words = mid.split(".", 1)[-1].replace("_", " ").strip()
+    return (words[:1].upper() + words[1:]) if words else mid
 
 
 def misconception_label(mid: str, feedbacks: list[str]) -> str:
@@ -728,30 +775,40 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         max_score = c.points if not isinstance(c, str) else float(entries[0].get("max_score", 0) or 0)
         rates.append(ConceptRate(cid, title, section, passed, len(entries), round(mean, 2), max_score))
 
-    # Misconceptions: learners (not checks) whose latest attempt shows each one.
+    # Misconceptions: learners (not checks) whose latest attempt shows each one, by its declared label.
     # A concept's own ids ("sigma.variance") are counted as such; the DSL's generic ones ("shape")
-    # per concept, since a wrong shape in kl and one in vq are different lessons to reread.
+    # per concept, since a wrong shape in kl and one in vq are different lessons to reread. A
+    # learner's concept counts only when its diagnosis is unambiguous (one misconception id among
+    # its failed checks); a concept that is still the stub counts apart, never as a misconception.
     who: dict[tuple[str, str], set] = defaultdict(set)
-    feedback: dict[tuple[str, str], list[str]] = defaultdict(list)
     concept_ids = {c.id for c in known}
     code_who: dict[str, set] = defaultdict(set)
     code_concepts: dict[str, set] = defaultdict(set)
+    ambiguous = stubs = 0
     for lid in graded:
+        seen: dict[str, set] = defaultdict(set)
+        stubbed: set = set()
         for concept, mid, text in snap.misconceptions.get(lid, []):
             if _is_code_problem(mid):
                 if mid == "code.exception" and "NotImplementedError" in text:
                     mid = "code.not_implemented"
+                    stubbed.add(concept)
                 code_who[mid].add(lid)
                 code_concepts[mid].add(concept)
                 continue
             owner = mid.split(".", 1)[0]
-            slot = (owner if owner in concept_ids else concept, mid)
-            who[slot].add(lid)
-            if len(feedback[slot]) < 50:
-                feedback[slot].append(text)
+            seen[owner if owner in concept_ids else concept].add(mid)
+        stubs += len(stubbed)
+        for concept, mids in seen.items():
+            if concept in stubbed:
+                continue
+            if len(mids) > 1:
+                ambiguous += 1
+                continue
+            who[(concept, next(iter(mids)))].add(lid)
     misconceptions = sorted(
-        (MisconceptionRow(mid, concept, misconception_label(mid, feedback[(concept, mid)]), len(lids),
-                          100 * len(lids) / len(graded)) for (concept, mid), lids in who.items()),
+        (MisconceptionRow(mid, concept, declared_label(mid), len(lids), 100 * len(lids) / len(graded))
+         for (concept, mid), lids in who.items()),
         key=lambda m: (-m.learners, m.concept, m.id))[:15]
     order = {c.id: i for i, c in enumerate(known)}
     code_problems = sorted(
@@ -774,6 +831,14 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
                 blank[qid] += 1
             else:
                 wrong[qid][chosen] += 1
+    chosen_by: dict[str, Counter] = defaultdict(Counter)
+    right_option: dict[str, str] = {}
+    for lid in quiz_last:
+        for qid, chosen, ok in snap.quiz.get(lid, []):
+            if chosen is not None:
+                chosen_by[qid][chosen] += 1
+                if ok:
+                    right_option[qid] = chosen
     items = []
     order = [*questions, *sorted(set(answered) - set(questions))]
     for i, qid in enumerate(order):
@@ -784,8 +849,11 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         wrong_text = ""
         if top:
             wrong_text = (q.options.get(top[0][0]) if q else None) or f"option {top[0][0]}"
+        option_ids = sorted(set(q.options) if q else set()) or sorted(chosen_by[qid])
+        responses = tuple((chr(ord("A") + k), (q.options.get(oid, "") if q else ""), chosen_by[qid][oid],
+                           right_option.get(qid) == oid) for k, oid in enumerate(option_ids))
         items.append(QuizItem(q.number if q else i + 1, qid, q.prompt if q else qid, answered[qid], correct[qid],
-                              wrong_text, top[0][1] if top else 0, blank[qid]))
+                              wrong_text, top[0][1] if top else 0, blank[qid], responses))
     if not quiz_last:
         items = []
 
@@ -800,7 +868,8 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
             lid, href(lid), ex_last[-1].score if ex_last else None, ex_last[-1].max_score if ex_last else None,
             ex_pass.get(lid), q.score if q else None, q.max_score if q else None, quiz_pass.get(lid),
             bool(ex_pass.get(lid) and quiz_pass.get(lid)), len(attempts),
-            attempts[-1].graded_at if attempts else (probs[-1][0] if probs else ""), problem))
+            attempts[-1].graded_at if attempts else "", problem,
+            ex_attempts=len(ex_last), quiz_attempts=sum(a.kind == "quiz" for a in attempts)))
 
     ordered = sorted(scores)
     median = None
@@ -812,18 +881,32 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         percents, threshold=threshold, title="Distribution of exercise scores",
         desc=f"{len(percents)} learners' latest exercise scores in bins of 5 percent; "
              f"{sum(ex_pass.values())} are above the {threshold:.0%} pass line.") if percents else None
+    by_rate = sorted(rates, key=lambda r: (r.percent, r.title))   # the concepts to reteach first
     concept_chart = charts.hbars(
-        [(r.title, r.percent, f"{r.percent:.0f}%") for r in rates], threshold=None,
-        title="Pass rate per concept",
-        desc="; ".join(f"{r.title}: {r.passed} of {r.graded} pass ({r.percent:.0f}%)" for r in rates) + ".",
+        [(r.title, r.percent, f"{r.percent:.0f}%") for r in by_rate], threshold=threshold,
+        title=f"Pass rate per concept, lowest first (the line: {threshold:.0%} of learners)",
+        desc="; ".join(f"{r.title}: {r.passed} of {r.graded} pass ({r.percent:.0f}%)" for r in by_rate) + ".",
         label_width=230) if graded else None
     quiz_chart = charts.hbars(
         [(f"Q{it.number}", it.percent, f"{it.percent:.0f}%") for it in items], threshold=threshold,
         title="Percent of learners answering each quiz question correctly",
         desc="; ".join(f"question {it.number}: {it.correct} of {it.answered} correct" for it in items) + ".",
         label_width=56) if items else None
-    most_missed = sorted((it for it in items if it.answered and it.correct < it.answered),
-                         key=lambda it: (it.percent, it.number))[:3]
+    missed = sorted((it for it in items if it.answered and it.correct < it.answered),
+                    key=lambda it: (it.percent, it.number))
+    cut = missed[min(2, len(missed) - 1)].percent if missed else 0.0
+    most_missed = [it for it in missed if it.percent <= cut + 1e-9]   # the three lowest, and every tie
+    grid = []
+    for lid in graded:
+        entries = snap.exercises[lid].get("concepts") or {}
+        cells = []
+        for r in rates:
+            e = entries.get(r.id) if isinstance(entries.get(r.id), dict) else None
+            score = float(e.get("score", 0) or 0) if e else None
+            state = "none" if e is None else ("passed" if e.get("passed") else ("partial" if score else "failed"))
+            cells.append(GridCell(score, r.max_score, state))
+        last = [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
+        grid.append(GridRow(lid, href(lid), last.score, last.max_score, cells))
     return ClassReport(
         generated_at=generated_at or _now(), threshold=threshold, source=source, learners=len(snap.learners),
         graded=len(graded), ex_passed=sum(ex_pass.values()), quiz_taken=len(quiz_last),
@@ -833,7 +916,7 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         code_problems=code_problems,
         quiz_chart=quiz_chart, quiz_items=items, roster=roster,
         problems=[(lid, at, reason) for lid, ps in snap.problems.items() for at, reason in ps],
-        most_missed=most_missed)
+        most_missed=most_missed, grid_concepts=rates, grid=grid, ambiguous=ambiguous, stubs=stubs)
 
 
 def render_class(report: ClassReport) -> str:
@@ -937,6 +1020,25 @@ def write_class_report(*, outdir: Path, gradebook: Path | None = None, out: Path
             _write(reports_dir / f"{safe_name(lid)}.html", render_learner(view))
             count += 1
     return ClassOutput(page, count, time.perf_counter() - start)
+
+
+def require_learner(gradebook: Path, learner: str) -> None:
+    """ReportError when the gradebook has no attempt and no problem for `learner` (a typo, say)."""
+    db = open_gradebook(gradebook)
+    try:
+        known = [r[0] for r in db.execute("SELECT DISTINCT learner FROM attempts ORDER BY learner")]
+        try:
+            known += [r[0] for r in db.execute("SELECT DISTINCT learner FROM problems")]
+        except sqlite3.OperationalError:
+            pass
+    finally:
+        db.close()
+    if learner not in known:
+        import difflib
+
+        close = difflib.get_close_matches(learner, sorted(set(known)), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else f" ({len(set(known))} learners in it)"
+        raise ReportError(f"no learner {learner!r} in {gradebook}{hint}")
 
 
 def open_in_browser(path: Path) -> bool:

@@ -39,6 +39,7 @@ def main(*, workspace: Workspace, gradebook: Path | None = None, learner: str | 
         else:
             if class_dir is not None:
                 gradebook = gradebook or class_dir / reports.GRADEBOOK_NAME
+                reports.require_learner(gradebook, learner)
             elif gradebook is None and results is None and workspace.gradebook().is_file():
                 gradebook = workspace.gradebook()   # else: a start page that says how to begin
             page, who = reports.write_learner_report(out=out or Path("progress-report.html"), gradebook=gradebook,
