@@ -173,6 +173,8 @@ def dev_quiz_copy(src, dest) -> None:
 @click.option("--submitted-at", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="CSV (learner,submitted_at) of hand-in times exported from the LMS "
                    "(default: each archive's or folder's time in SUBMISSIONS).")
+@click.option("--excel", is_flag=True, help="Write grades.csv and quiz_items.csv in UTF-8 with a byte order "
+                                            "mark, so Excel shows non-ASCII names right.")
 @threshold_option()
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @limits_options

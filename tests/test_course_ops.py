@@ -122,6 +122,11 @@ def test_a_submitted_at_csv_from_the_lms_overrides_the_file_time(course, tmp_pat
     assert result.exit_code == 0, result.output
     alice = grades(out)["alice"]
     assert alice["submitted_at"] == "2026-12-01T14:00:00+00:00" and alice["late_penalty"] == "0"
+    assert not (out / "grades.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    result = CliRunner().invoke(cli, ["--course", str(course["course"]), "batch", str(subs), "--out", str(out),
+                                      "-q", "--submitted-at", str(stamps), "--excel"])
+    assert result.exit_code == 0 and (out / "grades.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert (out / "quiz_items.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     stamps.write_text("learner,submitted_at\nalice,yesterday\n")
     result = CliRunner().invoke(cli, ["--course", str(course["course"]), "batch", str(subs), "--out", str(out),
                                       "-q", "--submitted-at", str(stamps)])

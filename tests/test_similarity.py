@@ -99,3 +99,17 @@ def test_the_export_has_one_folder_per_learner_and_the_base_code(tmp_path):
 def test_not_a_folder_exits_2(tmp_path):
     result = CliRunner().invoke(cli, ["similarity", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
+
+
+def test_the_class_report_lists_the_flagged_groups(tmp_path):
+    from grader.outputs import report
+    from grader.store.gradebook import Gradebook
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    class_of(subs)
+    CliRunner().invoke(cli, ["similarity", str(subs), "--out", str(out)])
+    Gradebook(out / "gradebook.sqlite").close()
+    with Gradebook(out / "gradebook.sqlite") as book:
+        book.record_problem("ann", "nothing graded")   # the class page needs someone
+    page = report.write_class_report(outdir=out).page.read_text(encoding="utf-8")
+    assert "Similar submissions" in page and "<strong>ben</strong>" in page and "never a verdict" in page

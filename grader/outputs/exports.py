@@ -177,8 +177,12 @@ class Exported:
     written: int       #: files actually rewritten (the others were already up to date)
 
 
-def write_exports(book: Gradebook, out: Path, policy: policies.Policy | None = None) -> Exported:
-    """Rewrite out/grades.csv and out/results/<learner>.json (the counted attempt's) from the gradebook."""
+def write_exports(book: Gradebook, out: Path, policy: policies.Policy | None = None, *,
+                  encoding: str = "utf-8") -> Exported:
+    """Rewrite out/grades.csv and out/results/<learner>.json (the counted attempt's) from the gradebook.
+
+    encoding="utf-8-sig" writes the CSV files with the byte order mark Excel needs for non-ASCII names.
+    """
     out = Path(out)
     tmp = out / TMP_DIR
     results = out / RESULTS_DIR
@@ -194,6 +198,6 @@ def write_exports(book: Gradebook, out: Path, policy: policies.Policy | None = N
         data = (json.dumps(attempt.result, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         written += atomic_write(results / f"{safe_filename(learner)}.json", data, tmp)
     text = grades_csv(book, policy)
-    written += atomic_write(out / GRADES_CSV, text.encode("utf-8"), tmp)
-    written += atomic_write(out / QUIZ_ITEMS_CSV, quiz_items_csv(book).encode("utf-8"), tmp)
+    written += atomic_write(out / GRADES_CSV, text.encode(encoding), tmp)
+    written += atomic_write(out / QUIZ_ITEMS_CSV, quiz_items_csv(book).encode(encoding), tmp)
     return Exported(text.count("\n") - 1, len(latest), written)

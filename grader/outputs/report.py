@@ -649,6 +649,7 @@ class ClassReport:
     grid: list[GridRow] = field(default_factory=list)                #: one row per graded learner
     ambiguous: int = 0       #: learner-concepts with more than one diagnosis: not counted as a misconception
     stubs: int = 0           #: learner-concepts still the stub: counted apart, never as a misconception
+    similarity: dict | None = None   #: `vaegrade similarity`'s similarity.json beside the gradebook, if any
 
 
 @dataclass(frozen=True)
@@ -1010,6 +1011,7 @@ def write_class_report(*, outdir: Path, gradebook: Path | None = None, out: Path
     reports_dir = page.parent / REPORTS_DIR
     stamp = _now()
     report = class_report(snap, threshold=threshold, source=str(gradebook), generated_at=stamp)
+    report.similarity = read_similarity(outdir / SIMILARITY_FILE)
     _write(page, render_class(report))
     count = 0
     if learner_pages:
@@ -1020,6 +1022,22 @@ def write_class_report(*, outdir: Path, gradebook: Path | None = None, out: Path
             _write(reports_dir / f"{safe_name(lid)}.html", render_learner(view))
             count += 1
     return ClassOutput(page, count, time.perf_counter() - start)
+
+
+SIMILARITY_FILE = "similarity.json"   #: written by `vaegrade similarity --out DIR` into the batch folder
+
+
+def read_similarity(path: Path) -> dict | None:
+    """The similarity groups for the class view: flagged ones in full, the expected ones counted."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        groups = [g for g in data.get("groups", []) if isinstance(g, dict)]
+        flagged = [{"scope": str(g.get("scope", "")), "learners": [str(x) for x in g.get("learners", [])],
+                    "why": str(g.get("why", ""))} for g in groups if g.get("flagged")]
+        return {"rule": str(data.get("rule", "")), "flagged": flagged,
+                "expected": sum(not g.get("flagged") for g in groups), "learners": int(data.get("learners", 0))}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def require_learner(gradebook: Path, learner: str) -> None:

@@ -331,7 +331,8 @@ def _reported(book: Gradebook) -> dict[str, set[str]]:
 def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
               force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
               progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None,
-              policy: policies.Policy | None = None, handed_in: dict | None = None) -> Summary:
+              policy: policies.Policy | None = None, handed_in: dict | None = None,
+              encoding: str = "utf-8") -> Summary:
     """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports."""
     started = time.monotonic()
     submissions, out = Path(submissions), Path(out)
@@ -355,13 +356,14 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
         with book:
             return _run(book, submissions, out, jobs=jobs, force=force, limits=limits,
                         pass_fraction=pass_fraction, progress=progress, mode=mode, started=started,
-                        course_key=course_key, policy=policy or policies.Policy(), handed_in=handed_in or {})
+                        course_key=course_key, policy=policy or policies.Policy(), handed_in=handed_in or {},
+                        encoding=encoding)
     finally:
         lock.close()
 
 
 def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, pass_fraction,
-         progress, mode, started, course_key, policy, handed_in) -> Summary:
+         progress, mode, started, course_key, policy, handed_in, encoding) -> Summary:
     tmp = out / exports.TMP_DIR
     shutil.rmtree(tmp, ignore_errors=True)   # leftovers of a killed batch: never a result
     tmp.mkdir()
@@ -431,7 +433,7 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
             worker.close()   # stops in-flight children at once when interrupted
         pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
         bar.close()
-    summary.exported = exports.write_exports(book, out, policy)
+    summary.exported = exports.write_exports(book, out, policy, encoding=encoding)
     shutil.rmtree(tmp, ignore_errors=True)
     _class_figures(book, summary, [e.learner for e in found.entries])
     summary.seconds = time.monotonic() - started
@@ -490,7 +492,7 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
 
 def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None = None, force: bool = False,
          threshold: float = PASS_FRACTION, limits: Limits = Limits(), progress: TextIO | None = sys.stderr,
-         submitted_at: Path | None = None) -> VerbOutcome:
+         submitted_at: Path | None = None, excel: bool = False) -> VerbOutcome:
     """Grade a class; exit 0 every submission graded, 1 some could not be graded, 2 bad input."""
     try:
         policy = policies.load(workspace.course)
@@ -500,7 +502,7 @@ def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None
     try:
         summary = run_batch(submissions, out, jobs=jobs, force=force, limits=limits, pass_fraction=threshold,
                             progress=progress, course_key=workspace.course_key(), policy=policy,
-                            handed_in=handed_in)
+                            handed_in=handed_in, encoding="utf-8-sig" if excel else "utf-8")
     except BatchError as exc:
         raise VerbError(str(exc)) from None
     return VerbOutcome(summary_text(summary), summary.exit_code)
