@@ -102,8 +102,8 @@ def test_not_a_folder_exits_2(tmp_path):
 
 
 def test_the_class_report_lists_the_flagged_groups(tmp_path):
-    from grader.outputs import report
     from grader.store.gradebook import Gradebook
+    from grader.verbs import report
 
     subs, out = tmp_path / "subs", tmp_path / "out"
     class_of(subs)

@@ -1,14 +1,16 @@
 """Exports rebuilt from the gradebook: grades.csv (one row per learner) and results/<learner>.json.
 
-Which attempt counts is the course policy's choice (grader.course.policy: latest, best, or best
-before the due date, with late penalties, extensions and an as_of cutoff); every row says which
-attempt counted and why (`counted_attempt`, `submitted_at`, `late_penalty`, `exercises_final`,
-`counted_reason`, `policy`). With no policy file, the latest attempt counts and nothing is late.
-
 Both are derived data: the gradebook is the record, and every batch rewrites
 the exports from it at the end. Each file is written to a temporary file and
 moved into place with os.replace, so a reader (or a killed batch) only ever
 sees a whole old file or a whole new one.
+
+Which attempt counts is the course policy's choice (grader.course.policy: latest, best, or best
+before the due date, with late penalties, extensions and an as_of cutoff); every row says which
+attempt counted and why (`counted_attempt`, `submitted_at`, `late_penalty`, `exercises_final`,
+`counted_reason`, `policy`). With no policy file, the latest attempt counts and nothing is late.
+The `learner` column is an identity column, written exactly; display text (problems, reasons)
+that a spreadsheet would run as a formula is prefixed with '.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from grader.course import manifest
 from grader.course import policy as policies
-from grader.store.gradebook import Attempt, Gradebook
+from grader.grading.results import AttemptRecord
 
 GRADES_CSV = "grades.csv"
 QUIZ_ITEMS_CSV = "quiz_items.csv"   #: one row per learner and quiz question (latest attempt): item analysis
@@ -78,21 +80,28 @@ def columns() -> list[str]:
                "counted_reason", "policy"])
 
 
-def submitted_at(attempt: Attempt):
+def submitted_at(attempt: AttemptRecord):
     """When the attempt was handed in (recorded from the archive, the LMS, Gradescope or CI), or None."""
-    data = attempt.result.get("extra_data", attempt.result) if attempt.kind == "exercises" else attempt.result
-    value = data.get("submitted_at") if isinstance(data, dict) else None
+    extra = getattr(attempt.result, "extra", None) if attempt is not None else None
+    value = extra.get("submitted_at") if isinstance(extra, dict) else None
     try:
         return policies.parse_time(value) if value else None
     except ValueError:
         return None
 
 
-def counted(book: Gradebook, learner: str, kind: str, policy: policies.Policy) -> policies.Counted:
+def all_attempts(book, kind: str) -> dict[str, list[AttemptRecord]]:
+    """learner -> every attempt of this kind with its typed result, oldest first (one read)."""
+    found: dict[str, list[AttemptRecord]] = {}
+    for a in book.attempts(kind=kind, results=True):
+        found.setdefault(a.learner, []).append(a)
+    return found
+
+
+def counted(attempts: list[AttemptRecord], learner: str, kind: str, policy: policies.Policy) -> policies.Counted:
     """The attempt of this kind that counts for the learner under the policy, and why."""
-    attempts = book.attempts(learner, kind)
     if kind == "quiz":   # a local check with the learner copy of the quiz is not a grade
-        attempts = [a for a in attempts if a.result.get("authoritative", True)]
+        attempts = [a for a in attempts if a.result is None or getattr(a.result, "authoritative", True)]
     return policy.choose(learner, attempts, submitted_at=submitted_at, score=lambda a: a.score)
 
 
@@ -109,27 +118,28 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def grade_rows(book: Gradebook, policy: policies.Policy | None = None) -> list[dict[str, str]]:
+def grade_rows(book, policy: policies.Policy | None = None) -> list[dict[str, str]]:
     """One row per learner in the gradebook (graded, quiz only, or only a reported problem)."""
     policy = policy or policies.Policy()
+    every_ex, every_quiz = all_attempts(book, "exercises"), all_attempts(book, "quiz")
     problems: dict[str, list[str]] = {}
-    latest = book.latest_all("exercises")
     for learner, at, reason in book.problems():   # those reported since the latest grade (or ever, if none)
-        last = latest.get(learner)
+        last = every_ex.get(learner, [None])[-1]
         if (last is None or at >= last.graded_at) and reason not in problems.get(learner, []):
             problems.setdefault(learner, []).append(reason)
     rows = []
     for learner in book.all_learners():
-        ex_count, quiz_count = counted(book, learner, "exercises", policy), counted(book, learner, "quiz", policy)
-        ex: Attempt | None = ex_count.attempt
-        quiz: Attempt | None = quiz_count.attempt
+        ex_count = counted(every_ex.get(learner, []), learner, "exercises", policy)
+        quiz_count = counted(every_quiz.get(learner, []), learner, "quiz", policy)
+        ex: AttemptRecord | None = ex_count.attempt
+        quiz: AttemptRecord | None = quiz_count.attempt
         row = dict.fromkeys(columns(), "")
         row["learner"] = learner   # an identity column: exactly as the submission named it (see README)
         if ex is not None:
-            concepts = ex.result.get("concepts", {})
+            concepts = {c.id: c for c in ex.result.concepts} if ex.result is not None else {}
             for c in manifest.load():
                 if c.id in concepts:
-                    row[c.id] = _num(concepts[c.id].get("score"))
+                    row[c.id] = _num(concepts[c.id].score)
             row.update(exercises_total=_num(ex.score), exercises_max=_num(ex.max_score),
                        exercises_passed=_flag(ex.passed), graded_at=ex.graded_at,
                        grader_version=ex.grader_version, content_hash=ex.content_hash or "",
@@ -149,7 +159,7 @@ def grade_rows(book: Gradebook, policy: policies.Policy | None = None) -> list[d
     return rows
 
 
-def grades_csv(book: Gradebook, policy: policies.Policy | None = None) -> str:
+def grades_csv(book, policy: policies.Policy | None = None) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns(), lineterminator="\n")
     writer.writeheader()
@@ -157,16 +167,16 @@ def grades_csv(book: Gradebook, policy: policies.Policy | None = None) -> str:
     return out.getvalue()
 
 
-def quiz_items_csv(book: Gradebook) -> str:
+def quiz_items_csv(book) -> str:
     """Per-question correctness of each learner's latest quiz attempt: which questions are missed, with what."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["learner", "question", "number", "chosen", "correct", "graded_with"])
-    for learner, attempt in sorted(book.latest_all("quiz").items()):
-        numbers = {q.get("id"): q.get("number", "") for q in attempt.result.get("questions", [])}
-        for qid, chosen, ok in book.quiz_answers(attempt.id):
-            writer.writerow([learner, qid, numbers.get(qid, ""), chosen or "", _flag(ok),
-                             attempt.result.get("graded_with", "")])
+    for learner, attempt in sorted(book.latest_per_learner("quiz").items()):
+        if attempt.result is None:
+            continue
+        for q in attempt.result.questions:
+            writer.writerow([learner, q.id, q.number, q.chosen or "", _flag(q.correct), attempt.result.graded_with])
     return out.getvalue()
 
 
@@ -177,8 +187,7 @@ class Exported:
     written: int       #: files actually rewritten (the others were already up to date)
 
 
-def write_exports(book: Gradebook, out: Path, policy: policies.Policy | None = None, *,
-                  encoding: str = "utf-8") -> Exported:
+def write_exports(book, out: Path, policy: policies.Policy | None = None, *, encoding: str = "utf-8") -> Exported:
     """Rewrite out/grades.csv and out/results/<learner>.json (the counted attempt's) from the gradebook.
 
     encoding="utf-8-sig" writes the CSV files with the byte order mark Excel needs for non-ASCII names.
@@ -190,12 +199,12 @@ def write_exports(book: Gradebook, out: Path, policy: policies.Policy | None = N
     written = 0
     policy = policy or policies.Policy()
     latest = {}
-    for learner in book.learners():
-        attempt = counted(book, learner, "exercises", policy).attempt
-        if attempt is not None:
+    for learner, attempts in all_attempts(book, "exercises").items():
+        attempt = counted(attempts, learner, "exercises", policy).attempt
+        if attempt is not None and attempt.result is not None:
             latest[learner] = attempt
     for learner, attempt in latest.items():
-        data = (json.dumps(attempt.result, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (json.dumps(attempt.result.to_gradescope_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         written += atomic_write(results / f"{safe_filename(learner)}.json", data, tmp)
     text = grades_csv(book, policy)
     written += atomic_write(out / GRADES_CSV, text.encode(encoding), tmp)

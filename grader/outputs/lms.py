@@ -42,7 +42,7 @@ from pathlib import Path
 from grader.course import manifest
 from grader.course import policy as policies
 from grader.course.quizdata import QUESTION_COUNT
-from grader.outputs.exports import counted, submitted_at
+from grader.outputs.exports import all_attempts, counted, submitted_at
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 MOODLE_IDENTITY = ("Email address", "Username", "ID number", "First name", "Last name")
@@ -99,9 +99,11 @@ class Graded:
 
 def graded(book, policy=None) -> dict[str, Graded]:
     policy = policy or policies.Policy()
+    every_ex, every_quiz = all_attempts(book, "exercises"), all_attempts(book, "quiz")
     found = {}
-    for learner in book.all_learners():
-        ex, quiz = counted(book, learner, "exercises", policy), counted(book, learner, "quiz", policy)
+    for learner in book.learners():   # learners with an attempt; the roster adds the others
+        ex = counted(every_ex.get(learner, []), learner, "exercises", policy)
+        quiz = counted(every_quiz.get(learner, []), learner, "quiz", policy)
         lesson = None if ex.attempt is None and quiz.attempt is None else \
             bool(ex.attempt and ex.attempt.passed and quiz.attempt and quiz.attempt.passed)
         reason = "; ".join(r for r in (f"exercises: {ex.reason}" if ex.attempt else "",
@@ -185,35 +187,3 @@ def write_csv(out: Path, rows: list[list[str]], encoding: str = "utf-8") -> None
 def sidecar(out: Path) -> Path:
     out = Path(out)
     return out.with_name(f"{out.stem}.counted.csv")
-
-
-def find_gradebook(source: Path) -> Path:
-    from grader.verbs.batch import GRADEBOOK
-
-    path = source / GRADEBOOK if source.is_dir() else source
-    if not path.is_file():
-        raise ExportError(f"no gradebook at {path} (give the folder `vaegrade batch --out` wrote)")
-    return path
-
-
-def main(*, source: Path, out: Path, roster: Path | None = None, exercises_column: str = "VAE exercises",
-         quiz_column: str = "VAE mastery quiz", lesson_column: str = "VAE lesson complete", policy=None,
-         layout: str = "canvas", encoding: str = "utf-8") -> int:
-    """Write the LMS CSV (and its .counted.csv sidecar); returns the number of learners in it."""
-    import sqlite3
-
-    from grader.store.gradebook import Gradebook
-
-    path = find_gradebook(Path(source))
-    people = read_roster(roster, IDENTITY if layout == "canvas" else MOODLE_IDENTITY) if roster is not None else None
-    build = gradebook_rows if layout == "canvas" else moodle_rows
-    try:
-        with Gradebook(path) as book:
-            rows = build(book, roster=people, exercises_column=exercises_column, quiz_column=quiz_column,
-                         lesson_column=lesson_column, policy=policy)
-            why = counted_rows(book, policy)
-    except (sqlite3.DatabaseError, RuntimeError) as exc:
-        raise ExportError(f"cannot read the gradebook {path}: {exc}") from None
-    write_csv(out, rows, encoding)
-    write_csv(sidecar(out), why, encoding)
-    return len(rows) - (2 if layout == "canvas" else 1)
