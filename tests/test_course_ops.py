@@ -219,3 +219,18 @@ def test_moodle_export_with_a_roster_and_excel_encoding(course, tmp_path):
     assert people["-dave"][1] == "-dave" and people["-dave"][3] == "'=Dave"
     assert people["bob"][1] == "bob" and people["bob"][0] == ""   # not on the roster: the learner id as Username
     assert (tmp_path / "moodle.counted.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_the_class_report_shows_the_counted_attempts(course, tmp_path):
+    page = tmp_path / "class.html"
+    result = CliRunner().invoke(cli, ["--course", str(course["course"]), "report", "--class", str(course["out"]),
+                                      "--out", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert "the attempt the course policy counts (attempt=best_before_due" in text
+    # alice's later, better attempt was late: the roster shows the counted one (10), not the latest (20)
+    grid = text[text.index('<th scope="row" data-sort="alice">'):]
+    assert grid.split("</th>", 1)[1].lstrip().startswith('<td class="num" data-sort="10.0000">10</td>')  # total
+    roster = text[text.index('<td data-sort="alice">'):]
+    roster = roster[:roster.index("</tr>")]
+    assert ">10 / 80<" in roster and ">20 / 80<" not in roster

@@ -126,6 +126,9 @@ class Snapshot:
     exercises: dict[str, GradingResult | None]      #: latest exercises attempt's result (None: unreadable record)
     quiz: dict[str, QuizResult | None]              #: latest quiz attempt's result
     problems: dict[str, list[tuple[str, str]]]      #: (when, reason) a submission failed to grade
+    counted: dict[str, dict[str, AttemptRecord]] = field(default_factory=dict)
+    #: kind -> learner -> the attempt the course policy counts (empty: the latest counts)
+    policy: str = ""                                #: the course policy in one line ("" without one)
 
 
 # --- the learner's report ------------------------------------------------------------------
@@ -550,6 +553,7 @@ class ClassReport:
     ambiguous: int = 0       #: learner-concepts with more than one diagnosis: not counted as a misconception
     stubs: int = 0           #: learner-concepts still the stub: counted apart, never as a misconception
     similarity: dict | None = None   #: `vaegrade similarity`'s groups, when it ran into the batch folder
+    policy: str = ""         #: the course policy that chose each learner's counted attempt ("": the latest)
 
 
 @dataclass(frozen=True)
@@ -647,13 +651,15 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
     graded = [lid for lid in snap.learners if lid in snap.exercises]
     percents, scores, max_scores = [], [], []
     ex_pass = {}
+    ex_counted = snap.counted.get("exercises", {})
     for lid in graded:
-        last = [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
+        last = ex_counted.get(lid) or [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
         scores.append(last.score)
         max_scores.append(last.max_score)
         percents.append(100 * last.score / last.max_score if last.max_score else 0.0)
         ex_pass[lid] = passes(last.score, last.max_score, threshold)
-    quiz_last = {lid: [a for a in snap.attempts.get(lid, []) if a.kind == "quiz"][-1]
+    quiz_last = {lid: snap.counted.get("quiz", {}).get(lid) or [a for a in snap.attempts.get(lid, [])
+                                                                  if a.kind == "quiz"][-1]
                  for lid in snap.learners if any(a.kind == "quiz" for a in snap.attempts.get(lid, []))}
     quiz_pass = {lid: passes(a.score, a.max_score, threshold) for lid, a in quiz_last.items()}
 
@@ -768,8 +774,9 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         q = quiz_last.get(lid)
         probs = snap.problems.get(lid, [])
         problem = probs[-1][1] if probs and (not attempts or probs[-1][0] >= attempts[-1].graded_at) else ""
+        shown = ex_counted.get(lid) or (ex_last[-1] if ex_last else None)
         roster.append(RosterRow(
-            lid, href(lid), ex_last[-1].score if ex_last else None, ex_last[-1].max_score if ex_last else None,
+            lid, href(lid), shown.score if shown else None, shown.max_score if shown else None,
             ex_pass.get(lid), q.score if q else None, q.max_score if q else None, quiz_pass.get(lid),
             bool(ex_pass.get(lid) and quiz_pass.get(lid)), len(attempts),
             attempts[-1].graded_at if attempts else "", problem,
@@ -808,7 +815,7 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
             e = entries.get(r.id)
             state = "none" if e is None else ("passed" if e.passed else ("partial" if e.score else "failed"))
             cells.append(GridCell(None if e is None else e.score, r.max_score, state))
-        last = [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
+        last = ex_counted.get(lid) or [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
         grid.append(GridRow(lid, href(lid), last.score, last.max_score, cells))
     return ClassReport(
         generated_at=generated_at or now(), threshold=threshold, source=source, learners=len(snap.learners),
@@ -819,7 +826,8 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         code_problems=code_problems,
         quiz_chart=quiz_chart, quiz_items=items, roster=roster,
         problems=[(lid, at, reason) for lid, ps in snap.problems.items() for at, reason in ps],
-        most_missed=most_missed, grid_concepts=rates, grid=grid, ambiguous=ambiguous, stubs=stubs)
+        most_missed=most_missed, grid_concepts=rates, grid=grid, ambiguous=ambiguous, stubs=stubs,
+        policy=snap.policy)
 
 
 def render_class(report: ClassReport) -> str:
