@@ -10,7 +10,7 @@
 | SIS Login ID | from --roster, else the learner id (the submission's folder or archive name) |
 | Section | from --roster, else blank; a display column |
 | <exercises column> | points of the counted exercises attempt after any late penalty (blank: never graded) |
-| <quiz column> | right answers of the counted quiz attempt graded with the staff key (blank: none) |
+| <quiz column> | right answers of the counted quiz attempt graded with the staff key, after any late penalty (blank: none) |
 | <lesson column> | 1 when both passed (the lesson is complete), else 0; blank when nothing was graded |
 
 The second row is Canvas's "Points Possible" row (exercises: the manifest's total; quiz: the
