@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 import grader
-from grader.settings import PASS_FRACTION, Limits
+from grader.settings import PASS_FRACTION, SIMILAR_MIN_NODES, Limits
 
 
 class GraderError(click.ClickException):
@@ -187,6 +187,11 @@ def dev_quiz_copy(src, dest) -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Submissions graded at once.  [default: all cores]")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded unchanged.")
+@click.option("--submitted-at", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="CSV (learner,submitted_at) of hand-in times exported from the LMS "
+                   "(default: each archive's or folder's time in SUBMISSIONS).")
+@click.option("--excel", is_flag=True, help="Write grades.csv and quiz_items.csv in UTF-8 with a byte order "
+                                            "mark, so Excel shows non-ASCII names right.")
 @threshold_option()
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @limits_options
@@ -298,7 +303,10 @@ def report(ctx, **kwargs) -> None:
               help="A quiz answers file to grade too (default: quiz_answers.json, .toml or .txt at the "
                    "repository root or in exercises/, if any).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("vaegrade-results"), show_default=True,
-              help="Folder for results.json (Gradescope format), junit.xml and summary.md.")
+              help="Folder for results.json (Gradescope format), junit.xml, summary.md and classroom.json.")
+@click.option("--policy", type=click.Path(path_type=Path, exists=True), default=None,
+              help="The course policy (policy.toml, or a folder holding it) from the autograder bundle: "
+                   "due date, late penalty, extensions. Never the pull request's own.")
 @threshold_option()
 @seed_option
 @concept_option
@@ -314,6 +322,43 @@ def ci(ctx, **kwargs) -> None:
     from grader.verbs import ci as verb
 
     finish(verb.run, workspace=workspace(ctx), limits=limits(kwargs), echo=click.echo, **kwargs)
+
+
+@cli.command()
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("/autograder"),
+              show_default=True, help="Gradescope's autograder folder (submission/, results/, submission_metadata.json).")
+@click.option("--hidden-visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default=None, help="When learners see the hidden checks, the quiz and the total "
+                                 "(default: the course policy's hidden_visibility, else after_due_date).")
+@threshold_option()
+@limits_options
+@click.pass_context
+def gradescope(ctx, **kwargs) -> None:
+    """Grade a Gradescope submission (what the autograder zip's run_autograder runs).
+
+    Writes ROOT/results/results.json in Gradescope's format and nothing else under ROOT.
+    Exit status: 0 results written (whatever the score), 2 could not grade.
+    """
+    from grader.verbs import gradescope as verb
+
+    finish(verb.main, course=workspace(ctx).course, limits=limits(kwargs), **kwargs)
+
+
+@cli.command()
+@click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where similarity.json, similarity.md and the MOSS/JPlag/Dolos folders go (e.g. the batch's OUT).")
+@click.option("--min-nodes", type=click.IntRange(min=1), default=SIMILAR_MIN_NODES, show_default=True,
+              help="Flag only shared code at least this long (AST nodes after normalisation).")
+def similarity(**kwargs) -> None:
+    """For staff: learners whose code is identical after normalising layout, comments and names.
+
+    Per concept and whole submission; short or canonical answers, which coincide by chance, are
+    listed apart. Also writes one folder per learner for MOSS, JPlag or Dolos.
+    """
+    from grader.verbs import similarity as verb
+
+    finish(verb.main, **kwargs)
 
 
 @cli.group()
@@ -341,21 +386,42 @@ def export() -> None:
     """Export grades for other tools (LMS gradebooks)."""
 
 
+def _export_options(fn):
+    fn = click.option("--excel", is_flag=True,
+                      help="UTF-8 with a byte order mark, so Excel shows non-ASCII names right.")(fn)
+    fn = click.option("--lesson-column", default="VAE lesson complete", show_default=True,
+                      help="The lesson-complete column's name in the LMS (1 complete, 0 not yet).")(fn)
+    fn = click.option("--quiz-column", default="VAE mastery quiz", show_default=True,
+                      help="The quiz assignment's name in the LMS.")(fn)
+    fn = click.option("--exercises-column", default="VAE exercises", show_default=True,
+                      help="The exercises assignment's name in the LMS (Canvas: add \" (ID)\" to update one).")(fn)
+    fn = click.option("--out", "source", required=True, type=click.Path(path_type=Path),
+                      help="The batch output folder (or its gradebook file).")(fn)
+    return click.argument("csv_out", metavar="OUT.csv", type=click.Path(path_type=Path))(fn)
+
+
 @export.command("lms")
-@click.argument("csv_out", metavar="OUT.csv", type=click.Path(path_type=Path))
-@click.option("--out", "source", required=True, type=click.Path(path_type=Path),
-              help="The batch output folder (or its gradebook file).")
+@_export_options
 @click.option("--roster", type=click.Path(path_type=Path), default=None,
               help="CSV mapping learner ids to the LMS's Student, ID, SIS User ID, SIS Login ID, Section.")
-@click.option("--exercises-column", default="VAE exercises", show_default=True,
-              help="The exercises assignment's name in the LMS (add \" (ID)\" to update an existing one).")
-@click.option("--quiz-column", default="VAE mastery quiz", show_default=True,
-              help="The quiz assignment's name in the LMS.")
-def export_lms(**kwargs) -> None:
-    """Write OUT.csv in Canvas's gradebook import layout: exercises and quiz as two columns."""
+@click.pass_context
+def export_lms(ctx, **kwargs) -> None:
+    """Write OUT.csv in Canvas's gradebook import layout (and OUT.counted.csv: which attempt counted, why)."""
     from grader.verbs import export as verb
 
-    finish(verb.lms_csv, **kwargs)
+    finish(verb.lms_csv, workspace=workspace(ctx), **kwargs)
+
+
+@export.command("moodle")
+@_export_options
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="CSV mapping learner ids to Moodle's Email address, Username, ID number, First name, Last name.")
+@click.pass_context
+def export_moodle(ctx, **kwargs) -> None:
+    """Write OUT.csv for Moodle's "Import grades: CSV file" (and OUT.counted.csv)."""
+    from grader.verbs import export as verb
+
+    finish(verb.moodle_csv, workspace=workspace(ctx), **kwargs)
 
 
 def main() -> None:

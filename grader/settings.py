@@ -19,6 +19,7 @@ PASS_FRACTION = 0.75          # "score above 75%": strictly above, for exercises
 RELATIVE_TOLERANCE = 1e-4     # what a float32 computation meets (SPEC "Details the checks rely on")
 ABSOLUTE_TOLERANCE = 1e-6
 POINT_DECIMALS = 4            # per-check points are rounded to this many decimals, then made to sum exactly
+SIMILAR_MIN_NODES = 80        # similarity: shared code shorter than this (AST nodes, normalised) coincides by chance
 
 # --- files and folders -----------------------------------------------------------------
 COURSE_MARKER = "vaegrade.toml"           #: marks a course's root folder (found like git finds .git)

@@ -697,13 +697,16 @@ def _marked_processes() -> list[int]:
 
 
 def _sysv_ids() -> set[str]:
+    """SysV IPC objects created by our user (a database server's own segments, under its user, do not count)."""
     ids = set()
     for kind in ("shm", "sem", "msg"):
         try:
             with open(f"/proc/sysvipc/{kind}") as f:
-                ids |= {f"{kind}:{line.split()[1]}" for line in f.readlines()[1:]}
+                header, *rows = f.readlines()
         except OSError:
-            pass
+            continue
+        cuid = header.split().index("cuid")
+        ids |= {f"{kind}:{row.split()[1]}" for row in rows if int(row.split()[cuid]) == os.getuid()}
     return ids
 
 

@@ -23,6 +23,12 @@ from grader.grading.results import CheckResult, ConceptResult, GradingResult, St
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+OURS = {"concepts", "passed", "max_score"}   #: what `grade --format json` adds to Gradescope's top level (SPEC)
+
+
+def spec_part(data: dict) -> dict:
+    """`grade --format json` without the top-level keys the SPEC says are ours."""
+    return {k: v for k, v in data.items() if k not in OURS}
 
 
 def make_result(scores: dict[str, float] | None = None, *, output: str = "", feedback: str = "wrong") -> GradingResult:
@@ -53,8 +59,10 @@ def test_schema_is_a_valid_json_schema():
 @pytest.mark.parametrize("scores", [None, {"mse": 0, "kl": 5}, {c.id: 0 for c in manifest.load()}])
 def test_results_json_validates_against_gradescopes_format(scores):
     data = make_result(scores, output="printed\n\x00odd").to_gradescope_dict()
-    VALIDATOR.validate(data)
-    assert {"concepts", "passed", "max_score"} <= set(data)  # our extra top-level keys are allowed
+    VALIDATOR.validate(spec_part(data))
+    assert OURS <= set(data)  # grade --format json keeps its own keys beside Gradescope's ...
+    with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
+        VALIDATOR.validate(data)  # ... which the strict schema of Gradescope's results file rejects
 
 
 def test_a_real_grading_validates(tmp_path):
@@ -63,7 +71,7 @@ def test_a_real_grading_validates(tmp_path):
                                       "--concept", "mse"])
     assert result.exit_code == 1, result.output
     data = json.loads(result.output)
-    VALIDATOR.validate(data)
+    VALIDATOR.validate(spec_part(data))
     assert {t["status"] for t in data["tests"]} == {"passed", "failed"}
 
 
@@ -75,9 +83,12 @@ def test_a_real_grading_validates(tmp_path):
     lambda d: d.update(visibility="sometimes"),
     lambda d: d.update(score="10"),
     lambda d: (d.pop("score"), d.pop("tests")),
+    lambda d: d.update(concepts={}),
+    lambda d: d.update(max_score=80.0),
 ])
 def test_schema_rejects_what_gradescope_would_reject(break_it):
-    data = copy.deepcopy(make_result().to_gradescope_dict())
+    data = spec_part(copy.deepcopy(make_result().to_gradescope_dict()))
+    VALIDATOR.validate(data)
     break_it(data)
     with pytest.raises(jsonschema.ValidationError):
         VALIDATOR.validate(data)
@@ -140,15 +151,15 @@ def test_lms_export_has_canvas_columns_and_separate_quiz(batch_dir, tmp_path):
     assert result.exit_code == 0, result.output
     rows = _read(out)
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "VAE exercises (101)",
-                       "VAE quiz (102)"]
+                       "VAE quiz (102)", "VAE lesson complete"]
     total = sum(c.points for c in manifest.load())
-    assert rows[1] == ["Points Possible", "", "", "", "", f"{total:g}", "10"]
+    assert rows[1] == ["Points Possible", "", "", "", "", f"{total:g}", "10", "1"]
     people = {r[3]: r for r in rows[2:]}
-    assert people["alice"][5:] == [f"{total:g}", "9"]
-    assert people["bob"][5:] == ["", "7"]                  # never graded exercises: blank, not 0
-    evil = people["'=cmd|evil"]
-    assert evil[0] == "'=cmd|evil"                         # no spreadsheet formula
-    assert evil[5:] == ["0", ""]                           # the learner-copy quiz is not exported
+    assert people["alice"][5:] == [f"{total:g}", "9", "1"]
+    assert people["bob"][5:] == ["", "7", "0"]             # never graded exercises: blank, not 0
+    evil = people["=cmd|evil"]                             # the login, exactly: Canvas matches on it
+    assert evil[0] == "'=cmd|evil"                         # the display name: no spreadsheet formula
+    assert evil[5:] == ["0", "", "0"]                      # the learner-copy quiz is not exported
     assert "3 learners" in result.output
 
 
@@ -162,8 +173,8 @@ def test_lms_export_uses_the_roster(batch_dir, tmp_path):
     assert result.exit_code == 0, result.output
     rows = _read(out)[2:]
     assert rows[0][:5] == ["Liddell, Alice", "4711", "S-1", "aliddell", "Lab 2"]
-    assert rows[1][:5] == ["Carol C", "4712", "S-2", "carol", "Lab 1"] and rows[1][5:] == ["", ""]
-    assert {r[3] for r in rows[2:]} == {"bob", "'=cmd|evil"}  # graded but not on the roster: still exported
+    assert rows[1][:5] == ["Carol C", "4712", "S-2", "carol", "Lab 1"] and rows[1][5:] == ["", "", ""]
+    assert {r[3] for r in rows[2:]} == {"bob", "=cmd|evil"}  # graded but not on the roster: still exported
 
 
 def test_lms_export_bad_input_exits_2(tmp_path):

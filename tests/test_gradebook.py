@@ -61,12 +61,13 @@ def everything_set() -> GradingResult:
     check = CheckResult(concept="sigma", name="variance on a (2, 3) batch", function="logvar_to_sigma",
                         max_score=2.5, score=0.0, status=Status.FAILED,
                         feedback="This is exp(logvar), the variance; σ is exp(0.5·logvar).",
-                        misconception="sigma.variance", public=True, output="printed <b>42</b>\n")
+                        misconception="sigma.variance", public=True, output="printed <b>42</b>\n", seconds=0.125)
     error = CheckResult("sigma", "the grader could not run this", "logvar_to_sigma", 1.5, 0.0, Status.ERROR,
                         "the grader failed here, not your code", "grader.unjudgeable", False, "")
     passed = CheckResult("mse", "lesson example", "reconstruction_mse", 6.0, 6.0, Status.PASSED, public=True)
     concepts = [ConceptResult(id="sigma", title="logvar to sigma", section="A VAE learns distributions",
-                              max_score=4.0, checks=[check, error], note="the time limit stopped one check"),
+                              max_score=4.0, checks=[check, error], note="the time limit stopped one check",
+                              lines={"logvar_to_sigma": 7}),
                 ConceptResult("mse", "Reconstruction MSE", "Compress one photo patch", 6.0, [passed], "a note")]
     return GradingResult(concepts=concepts, seed=2 ** 62 + 12345, grader_version="9.8.7", submission="subs/ada.zip",
                          duration=3.25, pass_fraction=0.6, public_only=True,
@@ -359,10 +360,16 @@ def test_unchanged_exports_are_not_rewritten(book, tmp_path):
     assert os.stat(out / "results" / "alice.json").st_ino == inode
 
 
-def test_a_learner_id_that_looks_like_a_formula_stays_text(book, tmp_path):
+def test_a_learner_id_is_exported_exactly_and_display_text_never_as_a_formula(book, tmp_path):
+    # The learner column is an identity column: an LMS or a script must match it exactly ("-dave"
+    # prefixed with ' is another login). Display text (problems, reasons) is kept from formulas.
+    book.record_exercises("-dave", result(FULL), "h")
     book.record_exercises("=HYPERLINK(\"http://x\")", result(FULL), "h")
+    book.record_problem("=HYPERLINK(\"http://x\")", "=cmd|' /C calc'!A0")
     exports.write_exports(book, tmp_path / "exports")
-    assert list(rows(tmp_path / "exports")) == ["'=HYPERLINK(\"http://x\")"]
+    got = rows(tmp_path / "exports")
+    assert list(got) == ["-dave", "=HYPERLINK(\"http://x\")"]
+    assert got["=HYPERLINK(\"http://x\")"]["problem"] == "'=cmd|' /C calc'!A0"
 
 
 # --- SQLite only ------------------------------------------------------------------------------------------

@@ -284,22 +284,34 @@ def test_gradescope_zip_follows_the_autograder_format(bundles, tmp_path):
     assert setup.startswith("#!/usr/bin/env bash") and "torch==2.13.0" in setup
     assert "pip install --quiet /autograder/source/autograder" in setup
     assert run.startswith("#!/usr/bin/env bash")
-    assert "vaegrade grade" in run and "--format json" in run and "/autograder/results/results.json" in run
+    assert "vaegrade --course /autograder/source/autograder gradescope --root /autograder" in run
+    assert "/autograder/results/results.json" in run
+    assert "autograder/gradescope.key" in names   # the same files get the same grade on resubmission
     # Run it the way Gradescope does, with /autograder moved under tmp and this machine's vaegrade.
     home = tmp_path / "autograder"
     (home / "submission").mkdir(parents=True)
-    for name in ("mse.py", "latent_budget.py"):
-        shutil.copy(ROOT / "solutions" / name, home / "submission" / name)
+    for name in ("mse.py", "latent_budget.py"):   # in one top folder, as a zip of a folder unpacks
+        (home / "submission" / "work").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "solutions" / name, home / "submission" / "work" / name)
+    (home / "submission_metadata.json").write_text(json.dumps(
+        {"created_at": "2026-12-01T10:00:00-07:00", "users": [{"email": "a@example.com", "name": "A", "id": 1}],
+         "assignment": {"due_date": "2026-12-02T10:00:00-07:00"}}))
     script = home / "run_autograder"
-    script.write_text(run.replace("/autograder", str(home)).replace(f"export PATH={home}/venv/bin:$PATH", ""))
+    script.write_text(run.replace("/autograder/source/autograder", "@SOURCE@").replace("/autograder", str(home))
+                      .replace("@SOURCE@", str(tmp_path / "source" / "autograder"))
+                      .replace(f"export PATH={home}/venv/bin:$PATH", ""))
     script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAEGRADE_")}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    subprocess.run([str(script)], cwd=home, env=env, check=True, timeout=300, capture_output=True)
+    proc = subprocess.run([str(script)], cwd=home, env=env, check=True, timeout=300, capture_output=True, text=True)
     results = json.loads((home / "results" / "results.json").read_text())
     jsonschema.Draft202012Validator(SCHEMA).validate(results)
-    assert results["concepts"]["mse"]["passed"] and results["concepts"]["latent_budget"]["passed"]
-    assert results["score"] == 20.0 and results["passed"] is False
+    assert "extra_data" in results, proc.stdout + proc.stderr
+    assert results["extra_data"]["exercises"]["concept_scores"]["mse"] == 10.0
+    assert results["score"] == 20.0 and results["extra_data"]["exercises"]["passed"] is False
+    assert results["extra_data"]["learner"]["id"] == "a@example.com"
+    assert sorted(p.name for p in home.iterdir()) == ["results", "run_autograder", "submission",
+                                                      "submission_metadata.json"]   # no .vaegrade state
     # An unusable submission still leaves a results.json that Gradescope accepts.
     shutil.rmtree(home / "submission")
     (home / "submission").write_text("not a folder")

@@ -232,7 +232,7 @@ def test_class_report_in_chromium(browser, pages, tmp_path):
     assert counts["roster"] == pages["learners"] and counts["links"] == pages["learners"]
     assert counts["histogramLearners"] == pages["learners"] - 1        # "unreadable" has no score
     assert counts["tallest"] > 20 and counts["unlabelled"] == 0 and counts["overflow"] <= 0
-    assert counts["sortButtons"] == 6 and counts["injected"] == 0
+    assert counts["sortButtons"] == 7 and counts["injected"] == 0
     assert browser.js("document.body.innerText").count("<script>alert(1)</script>") >= 1   # shown as text
     check_clean(browser)
     shot = browser.screenshot(tmp_path / "class-report.png")
@@ -417,3 +417,79 @@ def test_other_report_pages_geometry(browser, pages, width):
         browser.load(page, width=width, height=900)
         seen = browser.js(GEOMETRY)
         assert seen["problems"] == [], f"{page.name} at {width} px:\n" + "\n".join(seen["problems"])
+CLASS_GEOMETRY = r"""(() => {
+    const problems = [];
+    const box = el => el.getBoundingClientRect();
+    const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+    const where = el => (el.id ? '#' + el.id : el.tagName.toLowerCase()) + ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+    if (document.documentElement.scrollWidth > window.innerWidth) problems.push('page scrolls sideways');
+    // Stat cards: full rows only (no card alone on a row), nothing cut inside a card.
+    const cards = [...document.querySelectorAll('dl.stats > div')];
+    const rows = {};
+    cards.forEach(c => { const t = Math.round(box(c).top); rows[t] = (rows[t] || 0) + 1; });
+    const sizes = Object.values(rows);
+    if (new Set(sizes).size !== 1) problems.push('stat cards in uneven rows: ' + sizes.join(','));
+    cards.forEach(c => c.querySelectorAll('dt, dd').forEach(e => {
+        if (e.scrollWidth > e.clientWidth + 1) problems.push('clipped ' + where(e));
+        if (box(e).right > box(c).right + 0.5) problems.push('outside its card ' + where(e));
+    }));
+    // Histogram: the pass-line label touches no bar and no count.
+    const label = document.querySelector('svg#histogram .threshold-label');
+    if (label) document.querySelectorAll('svg#histogram rect.bar, svg#histogram text.value').forEach(b => {
+        if (box(b).height > 0 && overlap(box(label), box(b))) problems.push('pass-line label overlaps ' + where(b));
+    });
+    // Bar charts: every label left of the plot, every value inside the drawing.
+    document.querySelectorAll('svg.hbars').forEach(svg => {
+        const frame = box(svg);
+        const start = Math.min(...[...svg.querySelectorAll('rect.track')].map(r => box(r).left));
+        svg.querySelectorAll('text.label').forEach(t => { if (box(t).right > start + 0.5) problems.push('label over bar ' + where(t)); });
+        svg.querySelectorAll('text').forEach(t => {
+            const b = box(t);
+            if (b.left < frame.left - 0.5 || b.right > frame.right + 0.5) problems.push('text outside chart ' + where(t));
+        });
+        const labels = [...svg.querySelectorAll('text.label')];
+        labels.forEach((a, i) => labels.slice(i + 1).forEach(b => { if (overlap(box(a), box(b))) problems.push('labels overlap ' + where(a)); }));
+    });
+    // Table cells: nothing cut, outside a sideways-scrolling container nothing wider than the page.
+    document.querySelectorAll('table.data th, table.data td').forEach(cell => {
+        if (cell.scrollWidth > cell.clientWidth + 1) problems.push('clipped cell ' + where(cell));
+        if (!cell.closest('.scroll') && box(cell).right > window.innerWidth + 0.5) problems.push('cell off the page ' + where(cell));
+    });
+    document.querySelectorAll('.scroll').forEach(s => { if (box(s).right > window.innerWidth + 0.5) problems.push('scroller wider than the page'); });
+    // Headings and paragraphs never run off the page.
+    document.querySelectorAll('h1, h2, p, li').forEach(e => { if (box(e).right > window.innerWidth + 0.5) problems.push('off the page ' + where(e)); });
+    return problems;
+})()"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_class_report_geometry(browser, pages, tmp_path, width):
+    browser.load(pages["class"], width=width, height=900)
+    problems = browser.js(CLASS_GEOMETRY)
+    assert problems == [], problems
+    seen = browser.js("""({
+        cards: document.querySelectorAll('dl.stats > div').length,
+        bases: [...document.querySelectorAll('dl.stats dd.base')].map(e => e.textContent.trim()),
+        gridRows: document.querySelectorAll('#grid tbody tr').length,
+        gridCols: document.querySelectorAll('#grid thead th').length,
+        sticky: getComputedStyle(document.querySelector('#grid tbody th')).position,
+        gridScrolls: (() => { const s = document.querySelector('.grid-wrap'); return s.scrollWidth >= s.clientWidth; })(),
+        conceptOrder: [...document.querySelectorAll('svg#concept-rates rect.bar title')].map(t => parseFloat(t.textContent.split(': ')[1])),
+        threshold: document.querySelectorAll('svg#concept-rates line.threshold').length,
+        responses: document.querySelectorAll('ul.responses').length,
+    })""")
+    assert seen["cards"] == 8 and all(b for b in seen["bases"])
+    assert any("of" in b and "%" in b for b in seen["bases"])          # percentages say their base
+    assert seen["gridRows"] == pages["learners"] - 1 and seen["gridCols"] == 2 + 8
+    assert seen["sticky"] == "sticky" and seen["gridScrolls"]
+    assert seen["conceptOrder"] == sorted(seen["conceptOrder"]) and seen["threshold"] == 1
+    assert seen["responses"] == 10
+    check_clean(browser)
+    browser.screenshot(tmp_path / f"class-{width}.png")
+    # The grid sorts by a concept column, highest first on the second click.
+    order = browser.js("""(() => {
+        const button = document.querySelectorAll('#grid thead th button')[2];
+        button.click(); button.click();
+        return [...document.querySelectorAll('#grid tbody tr')].map(r => parseFloat(r.cells[2].dataset.sort));
+    })()""")
+    assert order == sorted(order, reverse=True)

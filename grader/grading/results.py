@@ -36,34 +36,35 @@ class CheckResult:
     misconception: str | None = None  #: id of a recognised mistake ("sigma.variance"), for class reports
     public: bool = False
     output: str = ""                  #: what the learner's code printed during the check (cut)
+    seconds: float | None = None      #: wall time the check took, measured by the runner (None: unknown)
 
     def to_dict(self) -> dict:
         return {
             "concept": self.concept, "name": self.name, "function": self.function,
             "score": self.score, "max_score": self.max_score, "status": self.status.value,
             "feedback": self.feedback, "misconception": self.misconception,
-            "public": self.public, "output": self.output,
+            "public": self.public, "output": self.output, "seconds": self.seconds,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "CheckResult":
         return cls(d["concept"], d["name"], d["function"], d["max_score"], d["score"],
                    Status(d["status"]), d.get("feedback", ""), d.get("misconception"),
-                   d.get("public", False), d.get("output", ""))
+                   d.get("public", False), d.get("output", ""), d.get("seconds"))
 
     def to_row(self) -> dict:
         """The stored form: one row of the gradebook's check_results."""
         return {"concept": self.concept, "name": self.name, "function": self.function,
                 "max_score": self.max_score, "score": self.score, "status": self.status.value,
                 "feedback": self.feedback, "misconception": self.misconception,
-                "public": int(self.public), "output": self.output}
+                "public": int(self.public), "output": self.output, "seconds": self.seconds}
 
     @classmethod
     def from_row(cls, row: Mapping) -> "CheckResult":
         return cls(concept=row["concept"], name=row["name"], function=row["function"],
                    max_score=float(row["max_score"]), score=float(row["score"]), status=Status(row["status"]),
                    feedback=row["feedback"], misconception=row["misconception"], public=bool(row["public"]),
-                   output=row["output"])
+                   output=row["output"], seconds=None if row.get("seconds") is None else float(row["seconds"]))
 
 
 @dataclass
@@ -74,6 +75,7 @@ class ConceptResult:
     max_score: float
     checks: list[CheckResult]
     note: str = ""  #: concept-wide message (missing file, import error, limit reached)
+    lines: dict[str, int] = field(default_factory=dict)  #: function -> line of its `def` in the submitted file
 
     @property
     def score(self) -> float:
@@ -95,12 +97,14 @@ class ConceptResult:
     def to_row(self) -> dict:
         """The stored form without the checks (they are rows of their own)."""
         return {"concept": self.id, "title": self.title, "section": self.section,
-                "max_score": self.max_score, "note": self.note}
+                "max_score": self.max_score, "note": self.note, "lines_json": json.dumps(self.lines, sort_keys=True)}
 
     @classmethod
     def from_row(cls, row: Mapping, checks: list[CheckResult]) -> "ConceptResult":
+        lines = json.loads(row.get("lines_json") or "{}")
         return cls(id=row["concept"], title=row["title"], section=row["section"],
-                   max_score=float(row["max_score"]), checks=list(checks), note=row["note"])
+                   max_score=float(row["max_score"]), checks=list(checks), note=row["note"],
+                   lines={str(k): int(v) for k, v in lines.items()} if isinstance(lines, dict) else {})
 
     def to_dict(self) -> dict:
         return {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -19,7 +21,7 @@ import numpy as np
 import grader
 from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
-from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, PASS_FRACTION, Limits
+from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, PASS_FRACTION, POINT_DECIMALS, Limits
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
 from grader.sandbox.protocol import decode_array, encode_array
@@ -496,6 +498,36 @@ def stage(src: Path, dest: Path) -> Staged:
     return staged
 
 
+def split_points(total: float, weights: list[float], decimals: int = POINT_DECIMALS) -> list[float]:
+    """`total` shared in proportion to `weights`, rounded to `decimals`, summing to `total` exactly.
+
+    Largest-remainder rounding: each share is floored to the unit (10**-decimals), and the units
+    left over go to the shares that lost most in the flooring (ties: the earlier check).
+    """
+    if not weights:
+        return []
+    scale = 10 ** decimals
+    units = round(total * scale)
+    weight_sum = sum(weights)
+    if weight_sum <= 0:
+        weights, weight_sum = [1.0] * len(weights), float(len(weights))
+    exact = [units * w / weight_sum for w in weights]
+    floors = [math.floor(e) for e in exact]
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[: units - sum(floors)]:
+        floors[i] += 1
+    return [f / scale for f in floors]
+
+
+def def_lines(path: Path) -> dict[str, int]:
+    """Top-level function name -> line of its `def`, read with ast (never imported); {} if unparsable."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+        return {}
+    return {n.name: n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 def derive_seed(course_key: bytes, digest: str) -> int:
     """The grading seed of these files in this course: the same files, the same inputs, the same grade.
 
@@ -523,6 +555,7 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         os.chmod(staging, 0o755)
         staged = stage(Path(path), Path(staging))
         digest = content_hash(Path(staging), staged.files)
+        lines = {name: def_lines(Path(staging) / name) for name in staged.files}
         if seed is not None:
             seed, seed_source = int(seed), "given"
         elif course_key:
@@ -538,6 +571,8 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         finally:
             if own_zygote:
                 zygote.close()
+    for concept_result, concept in zip(results, [c for _, c in jobs]):
+        concept_result.lines = lines.get(concept.file, {})
     result = GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
                            pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
     if staged.notebook is not None:
@@ -614,7 +649,7 @@ def _grade_concept(zygote, root, concept, index, seed, limits, public_only,
 def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
                         stopping: _Stopping | None = None, staged=None) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
-    total_weight = sum(c.weight for c in checks) or 1.0
+    shares = split_points(concept.points, [c.weight for c in checks])
     origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
     run = ConceptRun(zygote, root, concept, limits, origin, stopping)
     if stopping is not None:
@@ -625,7 +660,8 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
             rng = np.random.default_rng([seed, index, number])
             sub = Submission(run, concept, public_only, np.random.default_rng([seed, index, number, 0xFD]))
             run.output = ""
-            points = round(concept.points * chk.weight / total_weight, 4)
+            points = shares[number]
+            started = time.monotonic()
             try:
                 chk.run(sub, rng)
                 status, feedback, mistake = Status.PASSED, "", None
@@ -639,7 +675,7 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
                 status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({type(exc).__name__}).", None
             results.append(CheckResult(concept.id, chk.name, chk.function, points,
                                        points if status is Status.PASSED else 0.0, status, feedback,
-                                       mistake, chk.public, run.output))
+                                       mistake, chk.public, run.output, round(time.monotonic() - started, 4)))
     finally:
         run.close()
         if stopping is not None:

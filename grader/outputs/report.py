@@ -137,6 +137,9 @@ class Snapshot:
     exercises: dict[str, GradingResult | None]      #: latest exercises attempt's result (None: unreadable record)
     quiz: dict[str, QuizResult | None]              #: latest quiz attempt's result
     problems: dict[str, list[tuple[str, str]]]      #: (when, reason) a submission failed to grade
+    counted: dict[str, dict[str, AttemptRecord]] = field(default_factory=dict)
+    #: kind -> learner -> the attempt the course policy counts (empty: the latest counts)
+    policy: str = ""                                #: the course policy in one line ("" without one)
 
 
 # --- the learner's report ------------------------------------------------------------------
@@ -458,9 +461,11 @@ class RosterRow:
     quiz_max: float | None
     quiz_passed: bool | None
     complete: bool
-    attempts: int
-    last: str
+    attempts: int                 #: every attempt, exercises and quiz
+    last: str                     #: when the latest attempt was graded ("" when none was)
     problem: str
+    ex_attempts: int = 0
+    quiz_attempts: int = 0
 
     @property
     def ex_percent(self) -> float:
@@ -510,6 +515,7 @@ class QuizItem:
     wrong_text: str     #: the wrong option chosen most often ("" when nobody chose a wrong one)
     wrong_count: int
     blank: int          #: learners who left it unanswered
+    responses: tuple = ()   #: (letter A-D, option text, learners who chose it, is the right one), canonical order
 
     @property
     def percent(self) -> float:
@@ -540,6 +546,28 @@ class ClassReport:
     roster: list[RosterRow]
     problems: list[tuple[str, str, str]]
     most_missed: list[QuizItem] = field(default_factory=list)
+    grid_concepts: list[ConceptRate] = field(default_factory=list)   #: the grid's columns, manifest order
+    grid: list[GridRow] = field(default_factory=list)                #: one row per graded learner
+    ambiguous: int = 0       #: learner-concepts with more than one diagnosis: not counted as a misconception
+    stubs: int = 0           #: learner-concepts still the stub: counted apart, never as a misconception
+    similarity: dict | None = None   #: `vaegrade similarity`'s groups, when it ran into the batch folder
+    policy: str = ""         #: the course policy that chose each learner's counted attempt ("": the latest)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    score: float | None      #: None: the concept was not in the attempt
+    max_score: float
+    state: str               #: "passed", "partial", "failed" or "none"
+
+
+@dataclass(frozen=True)
+class GridRow:
+    learner: str
+    href: str
+    total: float
+    max_score: float
+    cells: list[GridCell]
 
 
 # Ids the check DSL uses for mistakes that are not about one concept.
@@ -621,13 +649,15 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
     graded = [lid for lid in snap.learners if lid in snap.exercises]
     percents, scores, max_scores = [], [], []
     ex_pass = {}
+    ex_counted = snap.counted.get("exercises", {})
     for lid in graded:
-        last = [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
+        last = ex_counted.get(lid) or [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
         scores.append(last.score)
         max_scores.append(last.max_score)
         percents.append(100 * last.score / last.max_score if last.max_score else 0.0)
         ex_pass[lid] = passes(last.score, last.max_score, threshold)
-    quiz_last = {lid: [a for a in snap.attempts.get(lid, []) if a.kind == "quiz"][-1]
+    quiz_last = {lid: snap.counted.get("quiz", {}).get(lid) or [a for a in snap.attempts.get(lid, [])
+                                                                  if a.kind == "quiz"][-1]
                  for lid in snap.learners if any(a.kind == "quiz" for a in snap.attempts.get(lid, []))}
     quiz_pass = {lid: passes(a.score, a.max_score, threshold) for lid, a in quiz_last.items()}
 
@@ -646,25 +676,42 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         max_score = c.points if not isinstance(c, str) else entries[0].max_score
         rates.append(ConceptRate(cid, title, section, passed, len(entries), round(mean, 2), max_score))
 
-    # Misconceptions: learners (not checks) whose latest attempt shows each one.
+    # Misconceptions: learners (not checks) whose latest attempt shows each one, by declared label.
     # A concept's own ids ("sigma.variance") are counted as such; the DSL's generic ones ("shape")
-    # per concept, since a wrong shape in kl and one in vq are different lessons to reread.
+    # per concept, since a wrong shape in kl and one in vq are different lessons to reread. A
+    # learner's concept counts only when its diagnosis is unambiguous (one misconception id among
+    # its failed checks); a concept that is still the stub counts apart, never as a misconception.
     who: dict[tuple[str, str], set] = defaultdict(set)
     concept_ids = {c.id for c in known}
     code_who: dict[str, set] = defaultdict(set)
     code_concepts: dict[str, set] = defaultdict(set)
+    ambiguous = stubs = 0
     for lid in graded:
         result = snap.exercises.get(lid)
+        seen: dict[str, set] = defaultdict(set)
+        stubbed: set = set()
         for check in (result.checks if result is not None else []):
             mid, concept = check.misconception, check.concept
             if not mid:
                 continue
             if _is_code_problem(mid):
+                if mid == "code.exception" and "NotImplementedError" in (check.feedback or ""):
+                    mid = "code.not_implemented"
+                if mid == "code.not_implemented":
+                    stubbed.add(concept)
                 code_who[mid].add(lid)
                 code_concepts[mid].add(concept)
                 continue
             owner = mid.split(".", 1)[0]
-            who[(owner if owner in concept_ids else concept, mid)].add(lid)
+            seen[owner if owner in concept_ids else concept].add(mid)
+        stubs += len(stubbed)
+        for concept, mids in seen.items():
+            if concept in stubbed:
+                continue
+            if len(mids) > 1:
+                ambiguous += 1
+                continue
+            who[(concept, next(iter(mids)))].add(lid)
     misconceptions = sorted(
         (MisconceptionRow(mid, concept, misconception_label(mid), len(lids),
                           100 * len(lids) / len(graded)) for (concept, mid), lids in who.items()),
@@ -691,6 +738,15 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
                 blank[qid] += 1
             else:
                 wrong[qid][chosen] += 1
+    chosen_by: dict[str, Counter] = defaultdict(Counter)
+    right_option: dict[str, str] = {}
+    for lid in quiz_last:
+        taken = snap.quiz.get(lid)
+        for q in (taken.questions if taken else []):
+            if q.chosen is not None:
+                chosen_by[q.id][q.chosen] += 1
+                if q.correct:
+                    right_option[q.id] = q.chosen
     items = []
     order = [*questions, *sorted(set(answered) - set(questions))]
     for i, qid in enumerate(order):
@@ -701,8 +757,11 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         wrong_text = ""
         if top:
             wrong_text = (q.options.get(top[0][0]) if q else None) or f"option {top[0][0]}"
+        option_ids = sorted(set(q.options) if q else set()) or sorted(chosen_by[qid])
+        responses = tuple((chr(ord("A") + k), (q.options.get(oid, "") if q else ""), chosen_by[qid][oid],
+                           right_option.get(qid) == oid) for k, oid in enumerate(option_ids))
         items.append(QuizItem(q.number if q else i + 1, qid, q.prompt if q else qid, answered[qid], correct[qid],
-                              wrong_text, top[0][1] if top else 0, blank[qid]))
+                              wrong_text, top[0][1] if top else 0, blank[qid], responses))
     if not quiz_last:
         items = []
 
@@ -713,11 +772,13 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         q = quiz_last.get(lid)
         probs = snap.problems.get(lid, [])
         problem = probs[-1][1] if probs and (not attempts or probs[-1][0] >= attempts[-1].graded_at) else ""
+        shown = ex_counted.get(lid) or (ex_last[-1] if ex_last else None)
         roster.append(RosterRow(
-            lid, href(lid), ex_last[-1].score if ex_last else None, ex_last[-1].max_score if ex_last else None,
+            lid, href(lid), shown.score if shown else None, shown.max_score if shown else None,
             ex_pass.get(lid), q.score if q else None, q.max_score if q else None, quiz_pass.get(lid),
             bool(ex_pass.get(lid) and quiz_pass.get(lid)), len(attempts),
-            attempts[-1].graded_at if attempts else (probs[-1][0] if probs else ""), problem))
+            attempts[-1].graded_at if attempts else "", problem,
+            ex_attempts=len(ex_last), quiz_attempts=sum(a.kind == "quiz" for a in attempts)))
 
     ordered = sorted(scores)
     median = None
@@ -729,18 +790,31 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         percents, threshold=threshold, title="Distribution of exercise scores",
         desc=f"{len(percents)} learners' latest exercise scores in bins of 5 percent; "
              f"{sum(ex_pass.values())} are above the {threshold:.0%} pass line.") if percents else None
+    by_rate = sorted(rates, key=lambda r: (r.percent, r.title))   # the concepts to reteach first
     concept_chart = charts.hbars(
-        [(r.title, r.percent, f"{r.percent:.0f}%") for r in rates], threshold=None,
-        title="Pass rate per concept",
-        desc="; ".join(f"{r.title}: {r.passed} of {r.graded} pass ({r.percent:.0f}%)" for r in rates) + ".",
+        [(r.title, r.percent, f"{r.percent:.0f}%") for r in by_rate], threshold=threshold,
+        title=f"Pass rate per concept, lowest first (the line: {threshold:.0%} of learners)",
+        desc="; ".join(f"{r.title}: {r.passed} of {r.graded} pass ({r.percent:.0f}%)" for r in by_rate) + ".",
         label_width=230) if graded else None
     quiz_chart = charts.hbars(
         [(f"Q{it.number}", it.percent, f"{it.percent:.0f}%") for it in items], threshold=threshold,
         title="Percent of learners answering each quiz question correctly",
         desc="; ".join(f"question {it.number}: {it.correct} of {it.answered} correct" for it in items) + ".",
         label_width=56) if items else None
-    most_missed = sorted((it for it in items if it.answered and it.correct < it.answered),
-                         key=lambda it: (it.percent, it.number))[:3]
+    missed = sorted((it for it in items if it.answered and it.correct < it.answered),
+                    key=lambda it: (it.percent, it.number))
+    cut = missed[min(2, len(missed) - 1)].percent if missed else 0.0
+    most_missed = [it for it in missed if it.percent <= cut + 1e-9]   # the three lowest, and every tie
+    grid = []
+    for lid in graded:
+        entries = by_id.get(lid, {})
+        cells = []
+        for r in rates:
+            e = entries.get(r.id)
+            state = "none" if e is None else ("passed" if e.passed else ("partial" if e.score else "failed"))
+            cells.append(GridCell(None if e is None else e.score, r.max_score, state))
+        last = ex_counted.get(lid) or [a for a in snap.attempts.get(lid, []) if a.kind == "exercises"][-1]
+        grid.append(GridRow(lid, href(lid), last.score, last.max_score, cells))
     return ClassReport(
         generated_at=generated_at or now(), threshold=threshold, source=source, learners=len(snap.learners),
         graded=len(graded), ex_passed=sum(ex_pass.values()), quiz_taken=len(quiz_last),
@@ -750,7 +824,8 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
         code_problems=code_problems,
         quiz_chart=quiz_chart, quiz_items=items, roster=roster,
         problems=[(lid, at, reason) for lid, ps in snap.problems.items() for at, reason in ps],
-        most_missed=most_missed)
+        most_missed=most_missed, grid_concepts=rates, grid=grid, ambiguous=ambiguous, stubs=stubs,
+        policy=snap.policy)
 
 
 def render_class(report: ClassReport) -> str:

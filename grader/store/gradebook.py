@@ -36,9 +36,9 @@ KINDS = ("exercises", "quiz")
 _ATTEMPT = ("seq", "id", "learner", "kind", "graded_at", "grader_version", "content_hash", "generation", "score",
             "max_score", "passed", "pass_fraction", "extra_json", "seed", "submission", "duration", "public_only",
             "quiz_id", "order_learner", "graded_with")
-_CONCEPT = ("attempt_seq", "position", "concept", "title", "section", "max_score", "note")
+_CONCEPT = ("attempt_seq", "position", "concept", "title", "section", "max_score", "note", "lines_json")
 _CHECK = ("attempt_seq", "position", "concept_position", "concept", "name", "function", "max_score", "score", "status", "feedback",
-          "misconception", "public", "output")
+          "misconception", "public", "output", "seconds")
 _QUESTION = ("attempt_seq", "position", "question_id", "number", "section", "chosen", "letter", "correct")
 
 

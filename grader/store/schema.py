@@ -8,7 +8,9 @@ Version 1 was SQLite only: the Gradescope results.json of each attempt in a
 JSON column, the version in the file header (PRAGMA user_version).
 Version 2 stores the typed records (grader.grading.results, the quiz's
 QuizResult) column by column, with attempt ids unique across machines and a
-unique key that makes reruns idempotent.
+unique key that makes reruns idempotent. Version 3 adds each check's measured
+wall time (check_results.seconds) and the line of each function's `def` in the
+submitted file (concept_results.lines_json), which JUnit readers show.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime, timezone
 
 from grader.store.engines import Engine, GradebookError, SQLiteEngine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: {serial} is the engine's auto-numbered key. Times are ISO 8601 text in UTC, booleans 0/1.
 TABLES = """
@@ -59,6 +61,7 @@ CREATE TABLE concept_results (
     section     TEXT NOT NULL,
     max_score   DOUBLE PRECISION NOT NULL,
     note        TEXT NOT NULL,
+    lines_json  TEXT NOT NULL DEFAULT '{{}}',   -- function -> line of its def in the submitted file
     PRIMARY KEY (attempt_seq, position)
 );
 CREATE TABLE check_results (
@@ -75,6 +78,7 @@ CREATE TABLE check_results (
     misconception TEXT,                      -- an id; its label comes from the course manifest
     public        INTEGER NOT NULL,
     output        TEXT NOT NULL,
+    seconds       DOUBLE PRECISION,          -- the check's measured wall time; NULL when not measured
     PRIMARY KEY (attempt_seq, position)
 );
 CREATE INDEX check_results_by_misconception ON check_results (misconception);
@@ -222,7 +226,8 @@ def _v1_exercises_children(engine: Engine, seq: int, result: dict, checks: list[
     for position, cid in enumerate(dict.fromkeys(order)):
         entry = concepts.get(cid) if isinstance(concepts.get(cid), dict) else {}
         mine = [c for c in checks if c[0] == cid]
-        engine.execute("INSERT INTO concept_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+        engine.execute("INSERT INTO concept_results (attempt_seq, position, concept, title, section, max_score, note)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (seq, position, cid, str(entry.get("title", cid)), str(entry.get("section", "")),
                         float(entry.get("max_score", sum(c[4] for c in mine)) or 0.0), str(entry.get("note", ""))))
     where = {cid: i for i, cid in enumerate(dict.fromkeys(order))}
@@ -230,7 +235,9 @@ def _v1_exercises_children(engine: Engine, seq: int, result: dict, checks: list[
         test = tests[position] if position < len(tests) and isinstance(tests[position], dict) else {}
         printed = str(test.get("output", ""))
         marker = f"{feedback}\n\nYour code printed:\n"
-        engine.execute("INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        engine.execute("INSERT INTO check_results (attempt_seq, position, concept_position, concept, name, function,"
+                       " max_score, score, status, feedback, misconception, public, output)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (seq, position, where[concept], concept, name, function, max_score, score, status, feedback, misconception,
                         int(test.get("visibility") == "visible"),
                         printed[len(marker):] if printed.startswith(marker) else ""))
@@ -246,7 +253,22 @@ def _v1_quiz_children(engine: Engine, seq: int, result: dict, answers: list[tupl
                         str(q.get("section", "")), chosen, q.get("letter"), int(bool(correct))))
 
 
-MIGRATIONS = {2: _v2_from_v1}
+def _columns(engine: Engine, table: str) -> set[str]:
+    if isinstance(engine, SQLiteEngine):
+        return {r[1] for r in engine.execute(f"PRAGMA table_info({table})")}
+    return {r[0] for r in engine.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))}
+
+
+def _v3_from_v2(engine: Engine) -> None:
+    """Each check's wall time and each function's def line (absent from older attempts: NULL, {})."""
+    if "seconds" not in _columns(engine, "check_results"):
+        engine.execute("ALTER TABLE check_results ADD COLUMN seconds DOUBLE PRECISION")
+    if "lines_json" not in _columns(engine, "concept_results"):
+        engine.execute("ALTER TABLE concept_results ADD COLUMN lines_json TEXT NOT NULL DEFAULT '{}'")
+
+
+MIGRATIONS = {2: _v2_from_v1, 3: _v3_from_v2}
 
 
 def now() -> str:

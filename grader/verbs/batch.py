@@ -10,7 +10,12 @@ using less memory, and a killed batch takes its workers with it.
 Only the main thread writes the gradebook, one transaction per attempt, so a
 SIGKILL at any moment leaves whole attempts only; a rerun skips what is
 already graded (same content hash, same grader version) and rebuilds the
-exports (grader.outputs.exports) from the gradebook.
+exports (grader.outputs.exports) from the gradebook, under the course policy.
+
+A submission's hand-in time is where it was handed in: the modification time of its archive
+or folder in SUBMISSIONS (what an LMS download or a copy from a shared drive keeps), or, when
+staff give --submitted-at, the learner's row of that CSV (learner,submitted_at, exported from the
+LMS); never a date inside the submission (zip member dates, file contents).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from grader.settings import GRADEBOOK_FILE
 
 import fcntl
+from datetime import datetime, timezone
 import os
 import shutil
 import sys
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import TextIO
 
 import grader
+from grader.course import policy as policies
 from grader.outputs import exports
 from grader.grading import intake as archives
 from grader.grading import quiz
@@ -61,6 +68,8 @@ class Outcome:
     seconds: float = 0.0            #: preparing + grading, in the worker
     quiz: object = None             #: QuizResult of the submission's quiz_answers.json (grader.grading.quiz), if any
     quiz_problem: str = ""          #: why that answers file could not be graded
+    submitted_at: str = ""          #: when it was handed in (ISO 8601), and from where
+    submitted_from: str = ""
 
 
 @dataclass
@@ -69,6 +78,7 @@ class Summary:
     skipped: int = 0
     quizzes: int = 0             #: quiz answers files graded (new answers only)
     failed: list[tuple[str, str]] = field(default_factory=list)   #: (learner, reason)
+    rejected: list[tuple[str, str]] = field(default_factory=list) #: (learner, reason): files refused in a graded submission
     ignored: list[str] = field(default_factory=list)               #: names in SUBMISSIONS that are not submissions
     learners: int = 0            #: submissions found
     scored: int = 0              #: of those, learners with a grade (this run or an earlier one)
@@ -101,8 +111,10 @@ class Worker:
     """Prepares and grades submissions; one warm zygote per thread, kept for the thread's life."""
 
     def __init__(self, *, limits: Limits, pass_fraction: float, force: bool,
-                 done: dict[str, set[str]], work_root: Path, course_key: bytes | None = None):
+                 done: dict[str, set[str]], work_root: Path, course_key: bytes | None = None,
+                 handed_in: dict | None = None):
         self.limits, self.pass_fraction, self.force = limits, pass_fraction, force
+        self.handed_in = handed_in or {}
         self.course_key = course_key
         self.done, self.work_root = done, work_root
         self.local = threading.local()
@@ -144,7 +156,25 @@ class Worker:
         outcome.seconds = time.monotonic() - started
         return outcome
 
+    def submitted(self, entry: archives.Entry) -> tuple[str, str]:
+        """(hand-in time, where it came from): the staff's CSV, else the file's time in SUBMISSIONS."""
+        if entry.learner in self.handed_in:
+            return policies.iso(self.handed_in[entry.learner]), "submitted-at CSV"
+        try:
+            mtime = entry.path.lstat().st_mtime
+        except OSError:
+            return "", ""
+        return policies.iso(datetime.fromtimestamp(mtime, timezone.utc)), "file time in SUBMISSIONS"
+
     def _grade(self, entry: archives.Entry, work: Path) -> Outcome:
+        outcome = self._grade_entry(entry, work)
+        outcome.submitted_at, outcome.submitted_from = self.submitted(entry)
+        for record in (outcome.result, outcome.quiz):
+            if record is not None and outcome.submitted_at:
+                record.extra.update(submitted_at=outcome.submitted_at, submitted_from=outcome.submitted_from)
+        return outcome
+
+    def _grade_entry(self, entry: archives.Entry, work: Path) -> Outcome:
         try:
             prepared = archives.prepare(entry, work)
         except archives.BadSubmission as exc:
@@ -300,7 +330,9 @@ def _reported(book: Gradebook) -> dict[str, set[str]]:
 
 def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
               force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
-              progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None) -> Summary:
+              progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None,
+              policy: policies.Policy | None = None, handed_in: dict | None = None,
+              encoding: str = "utf-8") -> Summary:
     """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports."""
     started = time.monotonic()
     submissions, out = Path(submissions), Path(out)
@@ -309,6 +341,8 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
     if mode not in MODES:
         raise BatchError(f"unknown worker mode {mode!r} (known: {', '.join(MODES)})")
     jobs = jobs or default_jobs()
+    if out.resolve() == submissions.resolve():
+        raise BatchError(f"--out {out} is the submissions folder itself: give another folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         lock = _lock(out)
@@ -322,13 +356,14 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
         with book:
             return _run(book, submissions, out, jobs=jobs, force=force, limits=limits,
                         pass_fraction=pass_fraction, progress=progress, mode=mode, started=started,
-                        course_key=course_key)
+                        course_key=course_key, policy=policy or policies.Policy(), handed_in=handed_in or {},
+                        encoding=encoding)
     finally:
         lock.close()
 
 
 def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, pass_fraction,
-         progress, mode, started, course_key) -> Summary:
+         progress, mode, started, course_key, policy, handed_in, encoding) -> Summary:
     tmp = out / exports.TMP_DIR
     shutil.rmtree(tmp, ignore_errors=True)   # leftovers of a killed batch: never a result
     tmp.mkdir()
@@ -336,6 +371,11 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
         found = archives.discover(submissions)
     except OSError as exc:
         raise BatchError(f"cannot read {submissions}: {exc.strerror or exc}") from None
+    inside = [e for e in found.entries if _contains(e.path, out)]
+    if inside:   # the output folder inside SUBMISSIONS is not a learner
+        found.entries = [e for e in found.entries if e not in inside]
+        found.ignored = found.ignored + [f"{e.path.name} (the --out folder of this batch: not a submission)"
+                                         for e in inside]
     summary = Summary(ignored=found.ignored, learners=len(found.entries) + len(found.problems), jobs=jobs, out=out)
     reported = _reported(book)
     bar = Progress(summary.learners, progress)
@@ -345,7 +385,8 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
         summary.failed.append((learner, reason))
         bar.update(outcome)
     settings = dict(limits=limits, pass_fraction=pass_fraction, force=force,
-                    done=book.graded_hashes(grader.__version__), work_root=tmp, course_key=course_key)
+                    done=book.graded_hashes(grader.__version__), work_root=tmp, course_key=course_key,
+                    handed_in=handed_in)
     worker: Worker | None = None
     if mode == "threads":
         worker = Worker(**settings)
@@ -372,6 +413,10 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
                 if outcome.status == "cancelled":
                     continue
                 summary.quizzes += _record(book, outcome, reported, regrade=force)
+                if outcome.quiz_problem and outcome.status != "failed":
+                    summary.rejected.append((outcome.learner, outcome.quiz_problem))
+                elif outcome.quiz_problem:
+                    summary.failed.append((outcome.learner, outcome.quiz_problem))
                 if outcome.status == "graded":
                     summary.graded += 1
                 elif outcome.status == "skipped":
@@ -388,11 +433,20 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
             worker.close()   # stops in-flight children at once when interrupted
         pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
         bar.close()
-    summary.exported = exports.write_exports(book, out)
+    summary.exported = exports.write_exports(book, out, policy, encoding=encoding)
     shutil.rmtree(tmp, ignore_errors=True)
     _class_figures(book, summary, [e.learner for e in found.entries])
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _contains(entry: Path, out: Path) -> bool:
+    """True when `out` is the entry itself or inside it (a folder submission)."""
+    try:
+        out.resolve().relative_to(entry.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
 
 
 def _class_figures(book: Gradebook, summary: Summary, learners: list[str]) -> None:
@@ -424,6 +478,10 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
         lines.append(f"  could not grade {learner}: {reason}")
     if len(summary.failed) > show:
         lines.append(f"  ... and {len(summary.failed) - show} more (the gradebook's problems table has them all)")
+    for learner, reason in summary.rejected[:show]:
+        lines.append(f"  rejected a file of {learner}: {reason}")
+    if len(summary.rejected) > show:
+        lines.append(f"  ... and {len(summary.rejected) - show} more rejected files (the gradebook's problems table)")
     for name in summary.ignored[:show]:
         lines.append(f"  ignored {name}")
     if summary.out is not None:
@@ -433,11 +491,18 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
 
 
 def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None = None, force: bool = False,
-         threshold: float = PASS_FRACTION, limits: Limits = Limits(), progress: TextIO | None = sys.stderr) -> VerbOutcome:
+         threshold: float = PASS_FRACTION, limits: Limits = Limits(), progress: TextIO | None = sys.stderr,
+         submitted_at: Path | None = None, excel: bool = False) -> VerbOutcome:
     """Grade a class; exit 0 every submission graded, 1 some could not be graded, 2 bad input."""
     try:
+        policy = policies.load(workspace.course)
+        handed_in = policies.read_submitted_at(submitted_at) if submitted_at is not None else None
+    except policies.PolicyError as exc:
+        raise VerbError(str(exc)) from None
+    try:
         summary = run_batch(submissions, out, jobs=jobs, force=force, limits=limits, pass_fraction=threshold,
-                            progress=progress, course_key=workspace.course_key())
+                            progress=progress, course_key=workspace.course_key(), policy=policy,
+                            handed_in=handed_in, encoding="utf-8-sig" if excel else "utf-8")
     except BatchError as exc:
         raise VerbError(str(exc)) from None
     return VerbOutcome(summary_text(summary), summary.exit_code)

@@ -9,18 +9,28 @@ summary.md). Anything the submission controls (feedback quoting its
 exceptions, what it printed) reaches the log only between
 ``::stop-commands::<random token>`` and ``::<token>::``, with every line
 neutralised as well, so it cannot issue workflow commands of its own.
+
+The hand-in time is the CI event's, from GitHub's own record ($GITHUB_EVENT_PATH): a pull
+request's `updated_at`, a push's `repository.pushed_at`, else the time of the run. Never a
+commit's timestamp (`head_commit.timestamp` is the committer date, which the learner sets).
+The course policy (`--policy`, staff's copy from the autograder bundle, never the pull
+request's) turns it into lateness. For GitHub Classroom, `classroom.json` (and the step output
+`result`, base64) holds the payload its autograding-grading-reporter action reads.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import os
 import secrets
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.course import manifest
+from grader.course import policy as policies
 from grader.course.content import bundle_kind
 from grader.grading import quiz as quiz_lib
 from grader.grading.results import GradingResult, Status
@@ -313,6 +323,65 @@ def grade_quiz(answers: Path, root: Path | None, learner: str, *, pass_fraction:
                            f"reread \"{q.section}\""} for q in graded.questions]}
 
 
+# --- when it was handed in, and GitHub Classroom ------------------------------------------------
+
+
+def event_time(env) -> tuple[datetime | None, str]:
+    """(hand-in time, where it came from), from GitHub's record of the event; never from the commit."""
+    path = env.get("GITHUB_EVENT_PATH")
+    event = {}
+    if path:
+        try:
+            event = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            event = {}
+    candidates = []
+    if isinstance(event.get("pull_request"), dict):
+        candidates.append((event["pull_request"].get("updated_at"), "pull_request.updated_at"))
+    if isinstance(event.get("repository"), dict) and "head_commit" in event:   # a push event
+        candidates.append((event["repository"].get("pushed_at"), "repository.pushed_at"))
+    for value, source in candidates:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, timezone.utc), source
+        try:
+            return policies.parse_time(value), source
+        except ValueError:
+            continue
+    if env.get("GITHUB_ACTIONS") == "true":
+        return datetime.now(timezone.utc), "time of the CI run"
+    return None, ""
+
+
+def classroom_payload(result: GradingResult, quiz: dict | None) -> dict:
+    """What GitHub Classroom's autograding-grading-reporter reads from a runner (version 1):
+    its `max_score`, and per test a `status` (pass / fail / error) and the `score` it sums."""
+    tests = [{"name": f"{c.concept}: {c.name}", "status": {Status.PASSED: "pass", Status.FAILED: "fail"}.get(
+                  c.status, "error"), "score": c.score, "message": c.feedback[:500]}
+             for c in result.checks]
+    max_score = result.max_score
+    if quiz is not None:
+        tests += [{"name": f"quiz: question {q.get('number', i + 1)}", "status": "pass" if q["correct"] else "fail",
+                   "score": 1.0 if q["correct"] else 0.0, "message": q.get("feedback", "")}
+                  for i, q in enumerate(quiz.get("questions", []))]
+        max_score += float(quiz["max_score"])
+    _exact_sum(tests, round(sum(t["score"] for t in tests), 2))
+    status = "error" if result.errors else ("pass" if all(t["status"] == "pass" for t in tests) else "fail")
+    return {"version": 1, "status": status, "max_score": max_score, "tests": tests}
+
+
+def _exact_sum(tests: list[dict], target: float) -> None:
+    """Nudge the last scored test so that adding the scores one by one from 0, in double precision
+    as the reporter does, gives `target` exactly ("Points 10/20", not "Points 9.999999999999998/20")."""
+    scored = [t for t in tests if t["score"]]
+    for _ in range(4):
+        total = 0.0
+        for t in tests:
+            total += t["score"]
+        if total == target or not scored:
+            return
+        scored[-1]["score"] += target - total
+
+
 # --- the command ------------------------------------------------------------------------------
 
 
@@ -327,7 +396,7 @@ class Outcome:
 def main(*, exercises: Path | None = None, answers: Path | None = None, out: Path = Path("vaegrade-results"),
          threshold: float = PASS_FRACTION, seed: int | None = None, limits: Limits = Limits(),
          concepts: list[str] | None = None, env: dict | None = None, echo=print,
-         course_key: bytes | None = None) -> Outcome:
+         course_key: bytes | None = None, policy: policies.Policy | None = None) -> Outcome:
     """Grade, write results.json / junit.xml / summary.md to `out`, and report to GitHub Actions if there."""
     env = os.environ if env is None else env
     if bundle_kind() == "student":
@@ -362,12 +431,22 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
     dropped = sum(n - (ANNOTATION_CAP - 1) for n in counts if n > ANNOTATION_CAP)
     summary_md = markdown_summary(result, quiz, everything, dropped)
 
+    policy = policy or policies.Policy()
+    handed_in, source = event_time(env)
+    lateness = policy.lateness(learner, handed_in)
+    if lateness.due is not None:
+        summary_md += f"\nHanded in {lateness.describe()} (time from {source or 'nowhere: unknown'}).\n"
     data = result.to_gradescope_dict()
     if quiz is not None:
         data["extra_data"]["quiz"] = quiz
     data["extra_data"]["lesson_complete"] = bool(quiz is not None and passed)
+    data["extra_data"].update(submitted_at=policies.iso(handed_in), submitted_from=source,
+                              late_penalty=lateness.penalty, lateness=lateness.describe(), policy=policy.describe())
+    classroom = classroom_payload(result, quiz)
+    (out / "classroom.json").write_text(json.dumps(classroom, indent=1) + "\n", encoding="utf-8")
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    (out / "junit.xml").write_text(to_junit_xml(result, quiz), encoding="utf-8")
+    files = {c.id: _relative(exercises / manifest.by_id(c.id).file, root) for c in result.concepts}
+    (out / "junit.xml").write_text(to_junit_xml(result, quiz, files=files), encoding="utf-8")
     (out / "summary.md").write_text(summary_md, encoding="utf-8")
 
     if in_actions:
@@ -382,8 +461,10 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
                 fh.write(summary_md)
         if env.get("GITHUB_OUTPUT"):
             with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
+                encoded = base64.b64encode(json.dumps(classroom).encode()).decode()
                 fh.write(f"score={result.score:g}\nmax_score={result.max_score:g}\n"
-                         f"passed={'true' if passed else 'false'}\n")
+                         f"passed={'true' if passed else 'false'}\nlate_penalty={lateness.penalty:g}\n"
+                         f"result={encoded}\n")
     else:
         echo(terminal_summary(result, quiz))
     verdict = "passed" if passed else "not passed"
@@ -397,15 +478,19 @@ __all__ = ["main", "CIError", "Annotation", "cap", "escape_data", "escape_proper
 
 def run(*, workspace: Workspace, limits: Limits = Limits(), echo=print, exercises: Path | None = None,
         answers: Path | None = None, out: Path = Path("vaegrade-results"), threshold: float = PASS_FRACTION,
-        seed: int | None = None, concepts: tuple[str, ...] = ()) -> VerbOutcome:
+        seed: int | None = None, concepts: tuple[str, ...] = (), policy: Path | None = None) -> VerbOutcome:
     """`vaegrade ci`: exit 0 passed, 1 not passed, 2 could not grade."""
     known = {c.id for c in manifest.load()}
     unknown = [c for c in concepts if c not in known]
     if unknown:
         raise VerbError(f"unknown concept {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    try:   # staff's policy (from the autograder bundle), never one from the learner's pull request
+        rules = None if policy is None else (policies.load(policy) if policy.is_dir() else policies.load_file(policy))
+    except policies.PolicyError as exc:
+        raise VerbError(f"the course policy is wrong: {exc}") from None
     try:
         outcome = main(exercises=exercises, answers=answers, out=out, threshold=threshold, seed=seed, limits=limits,
-                       concepts=list(concepts) or None, echo=echo, course_key=workspace.course_key())
+                       concepts=list(concepts) or None, echo=echo, course_key=workspace.course_key(), policy=rules)
     except CIError as exc:
         raise VerbError(str(exc)) from None
     return VerbOutcome("", outcome.exit_code)

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import stat
+import secrets
 import tempfile
 import tomllib
 import zipfile
@@ -29,12 +30,14 @@ from pathlib import Path
 
 import grader
 from grader.course import manifest
+from grader.course import policy as policies
 from grader.course.content import content_dir
 from grader.course.quizdata import LEARNER_FILE, STAFF_FILE, QuizDataError, build_learner_copy
 from grader.checks.replay import RELEASE_SEED
 from grader.grading.recording import RecordingError, record_public_checks
 from grader.sandbox.session import SandboxError
 from grader.settings import COURSE_MARKER, TORCH_PIN
+from grader.verbs.gradescope import KEY_FILE as GRADESCOPE_KEY
 from grader.verbs.workspace import Outcome, VerbError
 
 PACKAGE = Path(grader.__file__).resolve().parent
@@ -136,6 +139,24 @@ def _copy_common(root: Path, kind: str) -> None:
     if CHECKOUT is not None and (CHECKOUT / WORKFLOW).is_file():
         (root / WORKFLOW).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(CHECKOUT / WORKFLOW, root / WORKFLOW)
+
+
+def _copy_policy(root: Path) -> None:
+    """The course policy (and its extensions CSV) travels with the staff bundles that grade."""
+    path = policies.policy_path(CHECKOUT)
+    if path is None:
+        return
+    try:
+        loaded = policies.load_file(path)
+    except policies.PolicyError as exc:
+        raise ReleaseError(str(exc)) from None
+    shutil.copyfile(path, root / policies.POLICY_FILE)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    table = data.get("policy", data if path.name == policies.POLICY_FILE else {})
+    if loaded.extensions and isinstance(table.get("extensions"), str):
+        dest = root / table["extensions"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path.parent / table["extensions"], dest)
 
 
 def _staff_quiz() -> Path:
@@ -311,6 +332,7 @@ def build_autograder(out: Path, *, force: bool = False) -> Path:
         root = Path(tmp) / "bundle"
         _copy_common(root, "autograder")
         shutil.copytree(_content("solutions"), root / "solutions", ignore=_SKIP)
+        _copy_policy(root)
         shutil.copytree(staff_quiz.parent, root / "quizzes", ignore=_SKIP)
         build_learner_copy(staff_quiz, root / "quizzes" / LEARNER_FILE)
         (root / "README.md").write_text(AUTOGRADER_README, encoding="utf-8")
@@ -342,22 +364,17 @@ fi
 
 RUN_AUTOGRADER = """\
 #!/usr/bin/env bash
-# Gradescope runs this for every submission (working directory /autograder). The learner's
-# files are in /autograder/submission, as uploaded or in an exercises/ folder; the score goes
-# to /autograder/results/results.json in Gradescope's format (`vaegrade grade --format json`).
+# Gradescope runs this for every submission (working directory /autograder). `vaegrade gradescope`
+# finds the learner's files in /autograder/submission (loose, in one top folder, in exercises/ or
+# in one uploaded zip), the learner and the hand-in time in /autograder/submission_metadata.json,
+# and writes /autograder/results/results.json in Gradescope's format; nothing else in /autograder.
 set -uo pipefail
 export PATH=/autograder/venv/bin:$PATH
-SUBMISSION=/autograder/submission
-if [ -d "$SUBMISSION/exercises" ]; then SUBMISSION="$SUBMISSION/exercises"; fi
-WORK=$(mktemp -d /tmp/vaegrade-submission.XXXXXX)
-cp -R "$SUBMISSION"/. "$WORK"/ 2>/dev/null || true   # a copy: the grader never touches the original
 mkdir -p /autograder/results
-vaegrade grade "$WORK" --format json > /autograder/results/results.json.tmp
+rm -f /autograder/results/results.json
+vaegrade --course /autograder/source/autograder gradescope --root /autograder
 status=$?
-if [ "$status" -le 1 ] && [ -s /autograder/results/results.json.tmp ]; then
-    mv /autograder/results/results.json.tmp /autograder/results/results.json
-else
-    rm -f /autograder/results/results.json.tmp
+if [ "$status" -ne 0 ] || [ ! -s /autograder/results/results.json ]; then
     cat > /autograder/results/results.json <<EOF
 {{"score": 0.0, "output": "The autograder could not grade this submission (vaegrade exit status $status). Check that you uploaded the exercise files (mse.py, sigma.py, ...) or your notebook (.ipynb) and contact course staff if this persists.", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}}
 EOF
@@ -373,6 +390,8 @@ def build_gradescope(out: Path, *, force: bool = False) -> Path:
     out = _prepare(out, force)
     with tempfile.TemporaryDirectory(prefix="vaegrade-release-") as tmp:
         bundle = build_autograder(Path(tmp) / "autograder")
+        # This autograder's course key: the same files get the same grade on every resubmission.
+        (bundle / GRADESCOPE_KEY).write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
         partial = out.with_name(f".{out.name}.partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):

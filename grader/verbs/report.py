@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 import webbrowser
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from grader import store
 from grader.grading.results import AttemptRecord
+from grader.course import policy as policies
+from grader.outputs import exports
 from grader.outputs import report as reports
 from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner
 from grader.store import Gradebook
@@ -28,8 +31,13 @@ def open_gradebook(target) -> Gradebook:
         raise VerbError(str(exc)) from None
 
 
-def load_snapshot(book: Gradebook, learner: str | None = None) -> reports.Snapshot:
-    """Read the gradebook: every learner (learner=None) or just one."""
+def load_snapshot(book: Gradebook, learner: str | None = None, policy: policies.Policy | None = None
+                  ) -> reports.Snapshot:
+    """Read the gradebook: every learner (learner=None) or just one.
+
+    With a course policy that has rules, each learner's counted attempt (grader.outputs.exports)
+    stands in for the latest one.
+    """
     try:
         attempts: dict[str, list[AttemptRecord]] = defaultdict(list)
         for a in book.attempts(learner):
@@ -42,7 +50,22 @@ def load_snapshot(book: Gradebook, learner: str | None = None) -> reports.Snapsh
     except store.GradebookError as exc:
         raise VerbError(str(exc)) from None
     learners = sorted(set(attempts) | set(problems))
-    return reports.Snapshot(learners, dict(attempts), exercises, quiz, dict(problems))
+    snap = reports.Snapshot(learners, dict(attempts), exercises, quiz, dict(problems))
+    if policy is not None and policy != policies.Policy():
+        try:
+            for kind, results in (("exercises", snap.exercises), ("quiz", snap.quiz)):
+                chosen = snap.counted.setdefault(kind, {})
+                for lid, records in exports.all_attempts(book, kind).items():
+                    if learner is not None and lid != learner:
+                        continue
+                    picked = exports.counted(records, lid, kind, policy).attempt
+                    if picked is not None:
+                        chosen[lid] = picked
+                        results[lid] = picked.result
+        except store.GradebookError as exc:
+            raise VerbError(str(exc)) from None
+        snap.policy = policy.describe()
+    return snap
 
 
 # --- files ---------------------------------------------------------------------
@@ -113,7 +136,8 @@ class ClassOutput:
 
 
 def write_class_report(*, outdir: Path, gradebook: Path | str | None = None, out: Path | None = None,
-                       threshold: float = PASS_FRACTION, learner_pages: bool = True) -> ClassOutput:
+                       threshold: float = PASS_FRACTION, learner_pages: bool = True,
+                       policy: policies.Policy | None = None) -> ClassOutput:
     """Render the class overview (and each learner's page under reports/) from a batch output dir."""
     start = time.perf_counter()
     outdir = Path(outdir)
@@ -123,11 +147,12 @@ def write_class_report(*, outdir: Path, gradebook: Path | str | None = None, out
                           "first, or give --gradebook")
     with open_gradebook(gradebook) as book:
         source = book.describe()
-        snap = load_snapshot(book)
+        snap = load_snapshot(book, policy=policy)
     page = Path(out) if out else outdir / reports.CLASS_REPORT
     reports_dir = page.parent / reports.REPORTS_DIR
     stamp = reports.now()
     report = reports.class_report(snap, threshold=threshold, source=source, generated_at=stamp)
+    report.similarity = read_similarity(outdir / SIMILARITY_FILE)
     _write(page, reports.render_class(report))
     count = 0
     if learner_pages:
@@ -138,6 +163,35 @@ def write_class_report(*, outdir: Path, gradebook: Path | str | None = None, out
             _write(reports_dir / f"{reports.safe_name(lid)}.html", reports.render_learner(view))
             count += 1
     return ClassOutput(page, count, time.perf_counter() - start)
+
+
+SIMILARITY_FILE = "similarity.json"   #: written by `vaegrade similarity --out DIR` into the batch folder
+
+
+def read_similarity(path: Path) -> dict | None:
+    """The similarity groups for the class view: flagged ones in full, the expected ones counted."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        groups = [g for g in data.get("groups", []) if isinstance(g, dict)]
+        flagged = [{"scope": str(g.get("scope", "")), "learners": [str(x) for x in g.get("learners", [])],
+                    "why": str(g.get("why", ""))} for g in groups if g.get("flagged")]
+        return {"rule": str(data.get("rule", "")), "flagged": flagged,
+                "expected": sum(not g.get("flagged") for g in groups), "learners": int(data.get("learners", 0))}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def require_learner(gradebook, learner: str) -> None:
+    """VerbError when the gradebook has no attempt and no problem for `learner` (a typo, say)."""
+    with open_gradebook(gradebook) as book:
+        try:
+            known = book.all_learners()
+        except store.GradebookError as exc:
+            raise VerbError(str(exc)) from None
+    if learner not in known:
+        close = difflib.get_close_matches(learner, known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else f" ({len(known)} learners in it)"
+        raise VerbError(f"no learner {learner!r} in {gradebook}{hint}")
 
 
 def open_in_browser(path: Path) -> bool:
@@ -168,13 +222,19 @@ def main(*, workspace: Workspace, gradebook: Path | None = None, learner: str | 
         raise VerbError("--results renders one learner's report; it does not go with --class")
     try:
         if class_dir is not None and learner is None:
-            made = write_class_report(outdir=class_dir, gradebook=gradebook, out=out, threshold=threshold)
+            try:
+                policy = policies.load(workspace.course)
+            except policies.PolicyError as exc:
+                raise VerbError(f"the course policy is wrong: {exc}") from None
+            made = write_class_report(outdir=class_dir, gradebook=gradebook, out=out, threshold=threshold,
+                                      policy=policy)
             page = made.page
             text = (f"class report: {page} ({made.learner_pages} learner pages in "
                     f"{page.parent / reports.REPORTS_DIR}, {made.seconds:.2f} s)")
         else:
             if class_dir is not None:
                 gradebook = gradebook or class_dir / reports.GRADEBOOK_NAME
+                require_learner(gradebook, learner)
             elif gradebook is None and results is None and Path(workspace.gradebook()).is_file():
                 gradebook = workspace.gradebook()   # else: a start page that says how to begin
             page, who = write_learner_report(out=out or Path("progress-report.html"), gradebook=gradebook,

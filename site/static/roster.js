@@ -1,7 +1,6 @@
-// Progressive enhancement: click a roster column header to sort by it (the table reads fine without this).
-(function () {
-  var table = document.getElementById("roster");
-  if (!table) return;
+// Progressive enhancement: click a column header of a sortable table (the roster, the learner x
+// concept grid) to sort by it; the tables read fine without this.
+Array.prototype.forEach.call(document.querySelectorAll("table[data-sortable]"), function (table) {
   var body = table.tBodies[0];
   var heads = table.tHead.rows[0].cells;
   Array.prototype.forEach.call(heads, function (th, col) {
@@ -25,4 +24,4 @@
       rows.forEach(function (row) { body.appendChild(row); });
     });
   });
-})();
+});
