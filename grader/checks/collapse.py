@@ -10,6 +10,8 @@ from grader.checks import Fail, TensorValue, check, describe, expect_raises
 COLLAPSED, ACTIVE = "is_collapsed", "active_dimensions"
 DEFAULT = 1e-3
 SECTION = "(lesson: \"Watch for posterior collapse\")"
+CAVEAT = ("(The monitor only raises a suspicion: low KL alone isn't proof of collapse; pair it with "
+          "reconstruction quality, samples, and whether outputs change when z changes.)")
 USING, SUSPECTED = [0.31, 0.18], [0.0003, 0.0001]   # the lesson's monitor
 
 
@@ -109,7 +111,7 @@ def expect_collapsed(sub, kl, what: str, threshold=None, show: bool = False) -> 
     if got == right:
         return
     for mistake_id, (_, message) in collapsed_mistakes(kl, thr).items():
-        raise Fail(f"{what} returned {got}. {message}", mistake_id)
+        raise Fail(f"{what} returned {got}. {message} {CAVEAT}", mistake_id)
     detail = f" The right answer is {right}." if show else ""
     raise Fail(f"{what} returned {got}, which is not the right answer.{detail}")
 
