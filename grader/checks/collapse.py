@@ -41,6 +41,9 @@ def collapsed_mistakes(kl_per_dim, threshold) -> dict:
                                  "every dimension is below it (np.all, not np.any or the mean). " + SECTION),
         "collapse.total_kl": (bool(kl.sum() < threshold), "It compares the total KL with the threshold: "
                               "the monitor checks each dimension's KL on its own. " + SECTION),
+        "collapse.mean_kl": (bool(kl.mean() < threshold), "It compares the mean KL over the dimensions with "
+                             "the threshold: one busy dimension is enough to rule collapse out, so every "
+                             "dimension's KL must be below it (np.all(kl < threshold)). " + SECTION),
     }
     right = reference_collapsed(kl, threshold)
     return {k: v for k, v in found.items() if v[0] != right}
@@ -110,8 +113,14 @@ def expect_collapsed(sub, kl, what: str, threshold=None, show: bool = False) -> 
     right = reference_collapsed(kl, thr)
     if got == right:
         return
-    for mistake_id, (_, message) in collapsed_mistakes(kl, thr).items():
+    found = collapsed_mistakes(kl, thr)      # every slip listed here answers `got` on this input
+    if len(found) == 1:
+        mistake_id, (_, message) = next(iter(found.items()))
         raise Fail(f"{what} returned {got}. {message} {CAVEAT}", mistake_id)
+    if found:
+        either = " Or: ".join(message for _, message in found.values())
+        raise Fail(f"{what} returned {got}, which fits {len(found)} different slips on this input. "
+                   f"Either: {either} {CAVEAT}")
     detail = f" The right answer is {right}." if show else ""
     raise Fail(f"{what} returned {got}, which is not the right answer.{detail}")
 
@@ -122,9 +131,12 @@ def expect_active(sub, kl, what: str, threshold=None, show: bool = False) -> Non
     right = reference_active(kl, thr)
     if got == right:
         return
-    for mistake_id, (wrong, message) in active_mistakes(kl, thr).items():
-        if got == wrong:
-            raise Fail(f"{what} is off. {message}", mistake_id)
+    found = [(mid, message) for mid, (wrong, message) in active_mistakes(kl, thr).items() if got == wrong]
+    if len(found) == 1:
+        raise Fail(f"{what} is off. {found[0][1]}", found[0][0])
+    if found:
+        raise Fail(f"{what} is off, in a way that fits {len(found)} different slips on this input. Either: "
+                   + " Or: ".join(message for _, message in found))
     if sorted(got) == right:
         raise Fail(f"{what} has the right indices in the wrong order: return them in increasing order.",
                    "collapse.unsorted")
@@ -260,3 +272,42 @@ def active_edges(sub, rng):
     expect_active(sub, rng.uniform(0.01, 5, n), f"active_dimensions of {n} busy dimensions")
     expect_empty_refused(sub, ACTIVE, np.zeros(0))
 
+
+
+# --- boundaries: values just either side of the threshold ------------------------------------
+
+
+def boundary_runs(thr: float, n: int) -> list[tuple[np.ndarray, str]]:
+    """Runs at the edges of the rule, each telling one slip apart from the others."""
+    below, above = thr * (1 - 1e-3), thr * (1 + 1e-3)      # float32 keeps them on their side
+    return [
+        (np.full(n, below), f"{n} values just below the threshold"),
+        (np.array([below] * (n - 1) + [above]), f"{n} values just below the threshold but one just above"),
+        # The mean of these is below the threshold, yet one dimension is clearly busy.
+        (np.array([thr * 0.1] * (n - 1) + [thr * 1.5]), f"{n} quiet values and one busy one whose mean is "
+                                                          "below the threshold"),
+        (np.array([thr] + [below] * (n - 1)), f"{n} values below the threshold, one exactly at it"),
+        (np.array([thr * 0.6] * n), f"{n} values each below the threshold whose sum is above it"),
+    ]
+
+
+@check("values just either side of the threshold (every dimension below, or one at or above)",
+       function=COLLAPSED, weight=2)
+def collapsed_boundaries(sub, rng):
+    n = int(rng.integers(3, 7))
+    for kl, label in boundary_runs(DEFAULT, n):
+        expect_collapsed(sub, kl[rng.permutation(n)], f"is_collapsed of {label}")
+    thr = float(rng.choice([20.0, 50.0, 200.0]))             # a threshold far from the default
+    for kl, label in boundary_runs(thr, n):
+        expect_collapsed(sub, kl, f"is_collapsed of {label} (threshold={thr:g})", threshold=thr)
+
+
+@check("values just either side of the threshold are split correctly", function=ACTIVE, weight=2)
+def active_boundaries(sub, rng):
+    n = int(rng.integers(3, 7))
+    for thr in (None, float(rng.choice([20.0, 50.0, 200.0]))):
+        t = DEFAULT if thr is None else thr
+        for kl, label in boundary_runs(t, n):
+            order = rng.permutation(n)
+            expect_active(sub, kl[order], f"active_dimensions of {label}"
+                          + ("" if thr is None else f" (threshold={thr:g})"), threshold=thr)

@@ -132,3 +132,14 @@ def mismatched(sub, rng):
                        f"x of shape (3, {n}) and x_hat of shape (3, {n + 1})")
     expect_value_error(sub, x, rng.uniform(0, 1, (1, n)),
                        f"x of shape (3, {n}) and x_hat of shape (1, {n})")
+
+
+@check("shapes that differ but hold as many values raise ValueError, either way round", function=F, weight=2)
+def same_size_mismatch(sub, rng):
+    x = rng.uniform(0, 1, 6)
+    expect_mse(sub, x, np.clip(x + rng.normal(0, 0.1, 6), 0, 1), "reconstruction_mse of two 6-value patches")
+    # Each pair has the same number of elements: comparing sizes or lengths is not enough.
+    for a, b in (((6,), (1, 6)), ((1, 6), (6,)), ((6, 1), (6,)), ((2, 3), (3, 2)), ((6,), (2, 3)),
+                 ((1, 6), (6, 1))):
+        expect_value_error(sub, rng.uniform(0, 1, a), rng.uniform(0, 1, b),
+                           f"x of shape {a} and x_hat of shape {b} (the same number of values)")

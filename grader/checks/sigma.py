@@ -55,7 +55,7 @@ def expect_sigma(sub, logvar, what: str, show: bool = False) -> np.ndarray:
         for mistake_id, (wrong, message) in found.items():
             if not np.all(np.isfinite(wrong)) and _same_with_nans(arr, wrong):
                 raise Fail(f"{what} is off. {message}", mistake_id)
-    expect_close(got, reference(logvar), what, mistakes=found, show=show)
+    expect_close(got, reference(logvar), what, mistakes=found, show=show, logvar=True)
     return arr
 
 
