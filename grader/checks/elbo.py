@@ -141,15 +141,17 @@ def expect_loss(sub, x, x_hat, mu, logvar, beta=None, *, what: str, show: bool =
                 order = f" ({', '.join(NAMES[p] for p in perm)})" if distinct else " in another order"
                 raise Fail(f"{what} returns the three values{order}: the order is (total, recon, kl).",
                            "elbo.order")
-    expect_close(got[1], expected[1], f"{what}: recon", mistakes=recon_mistakes(x, x_hat), show=show, scalar=True)
-    expect_close(got[2], expected[2], f"{what}: kl", mistakes=kl_mistakes(mu, logvar), show=show, scalar=True)
+    expect_close(got[1], expected[1], f"{what}: recon", mistakes=recon_mistakes(x, x_hat), show=show, scalar=True,
+                 logvar=True)
+    expect_close(got[2], expected[2], f"{what}: kl", mistakes=kl_mistakes(mu, logvar), show=show, scalar=True,
+                 logvar=True)
     if beta is None and not close(values[0], expected[0]) and values[0].ndim == 0 and expected[2] > 1e-3:
         implied = (float(values[0]) - expected[1]) / expected[2]
         if np.isfinite(implied) and implied >= 0 and abs(implied - 1) > 1e-3:  # recon and kl are right
             raise Fail(f"{what}: total weights the KL by about {implied:.3g} when beta is not given; the "
                        "default is beta=1.0 (recon + kl, the unweighted MSE-plus-KL loss).", "elbo.default_beta")
     expect_close(got[0], expected[0], f"{what}: total", mistakes=total_mistakes(x, x_hat, mu, logvar, b),
-                 show=show, scalar=True)
+                 show=show, scalar=True, logvar=True)
     if tensors:
         for g, n in zip(got, NAMES):
             if not isinstance(g, TensorValue):
@@ -361,19 +363,49 @@ def trains_tinyvae(sub, rng):
         raise Fail("after training with your vae_loss, the TinyVAE's reconstructions are not finite.",
                    "numeric.nonfinite")
     if error >= TRAIN_THRESHOLD:
+        cause, mistake = diagnose(sub, rng, patches)
         raise Fail(f"after {TRAIN_STEPS} Adam steps (lr {tinyvae.LR}, beta {tinyvae.BETA}) with your vae_loss, "
                    f"the TinyVAE's reconstruction error is {error:.4f}; the lesson's loss reaches about 0.01 "
-                   f"(below {TRAIN_THRESHOLD} is needed). Check that total = recon + beta * kl with a "
-                   "positive KL, that beta multiplies only the KL, and that recon is the mean squared error.",
-                   "elbo.does_not_train")
+                   f"(below {TRAIN_THRESHOLD} is needed). {cause}", mistake or "elbo.does_not_train")
     with np.errstate(all="ignore"):
         kl = posterior_kl(trained, patches)
     if not kl < KL_THRESHOLD:
+        cause, mistake = diagnose(sub, rng, patches)
+        if mistake:
+            raise Fail(f"after {TRAIN_STEPS} Adam steps with your vae_loss, the TinyVAE's posteriors sit far "
+                       f"from the prior: KL = {kl:.2f} (the lesson's run ends near 0.74). {cause}", mistake)
         raise Fail(f"after {TRAIN_STEPS} Adam steps with your vae_loss, the TinyVAE reconstructs well but its "
                    f"posteriors sit far from the prior: KL = {kl:.2f} (the lesson's run ends near 0.74). The "
                    "KL term is not pulling them in: check that kl is computed from mu and logvar in torch "
                    "(so its gradient flows), that beta multiplies it, and that recon is a mean, not a sum.",
                    "elbo.kl_not_trained")
+
+
+GENERIC_CAUSE = ("Check that total = recon + beta * kl with a positive KL, that beta multiplies only the KL, "
+                 "and that recon is the mean squared error.")
+
+
+def diagnose(sub, rng, patches) -> tuple[str, str | None]:
+    """The likely cause of a failed training run: the learner's loss on a batch shaped like training's.
+
+    The values are compared on a batch of the training's size (not 2, where a batch sum and a
+    missing ½ coincide), with the training's beta; a named slip there is the real cause.
+    """
+    b, latent = len(patches), 2
+    x = np.asarray(patches, dtype=np.float64)
+    x_hat = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    mu, lv = rng.normal(0, 1, (b, latent)), rng.uniform(-2, 1, (b, latent))
+    try:
+        expect_loss(sub, x, x_hat, mu, lv, tinyvae.BETA, what="your vae_loss on a training batch")
+        grads = gradients(sub, x, x_hat, mu, lv, tinyvae.BETA, [1.0, None, None], "backpropagating total")
+        want = analytic_grads(x, x_hat, mu, lv, tinyvae.BETA)
+        for name in ("x_hat", "mu", "logvar"):
+            expect_close(grads[name], want[name], f"∂total/∂{name} on a training batch", show=False)
+    except Fail as fail:
+        if fail.misconception and not fail.misconception.startswith("code."):
+            return f"The cause: {fail.message}", fail.misconception
+        return f"{GENERIC_CAUSE} (On a training batch: {fail.message})", None
+    return GENERIC_CAUSE, None
 
 
 def posterior_kl(weights, patches) -> float:
@@ -382,3 +414,30 @@ def posterior_kl(weights, patches) -> float:
     hidden = np.tanh(np.asarray(patches, dtype=np.float64) @ w[0].T + w[1])
     mu, logvar = hidden @ w[2].T + w[3], np.clip(hidden @ w[4].T + w[5], -50, 50)
     return reduce_kl(kl_terms(mu, logvar))
+
+
+@check("values far beyond the unit range (pixels and mu) give the exact loss", function=F)
+def large_values(sub, rng):
+    b, n, latent = 3, 6, 3
+    x = rng.uniform(-100, 100, (b, n))
+    x_hat = x + rng.normal(0, 30, (b, n))
+    mu = rng.choice([-1, 1], (b, latent)) * rng.uniform(20, 200, (b, latent))
+    lv = rng.uniform(-2, 1, (b, latent))
+    expect_loss(sub, x, x_hat, mu, lv, 0.1, what="vae_loss with pixels in [-100, 100] and |mu| up to 200",
+                dtype="float64")
+    what = "vae_loss with logvar between -50 and 50"
+    lv = rng.permutation([-50.0, 50.0, -30.0, 30.0, -12.0, 12.0]).reshape(2, 3)
+    x, x_hat, mu, _ = draw(rng, 2, 5, 3)
+    try:
+        expect_loss(sub, x, x_hat, mu, lv, 0.5, what=what, dtype="float64")
+    except Fail as fail:
+        if fail.misconception is None:
+            calm = np.where(np.abs(lv) > 5, np.sign(lv) * 2.0, lv)
+            try:
+                expect_loss(sub, x, x_hat, mu, calm, 0.5, what=what, dtype="float64")
+            except Fail:
+                raise fail from None
+            raise Fail(f"{what} is right for moderate logvar but wrong where logvar is large: did you clamp "
+                       "logvar? The loss is finite for logvar in [-50, 50] without a clamp; the lesson says to "
+                       "inspect the logvar range before adding an explicit clamp.", "elbo.clamped") from None
+        raise

@@ -337,3 +337,26 @@ def qs_gradient_learned_codebook(sub, rng):
     straight_through_grad(sub, z_e, codebook, rng.standard_normal((n, d)),
                           "backpropagating through z_q with a codebook that requires grad", codebook_grad=True)
     expect_quantized(sub, z_e, codebook, "quantize_straight_through")
+
+
+@check("far from the origin: codes and encoder outputs of size 100", function=QS)
+def qs_large(sub, rng):
+    n, k, d = int(rng.integers(2, 6)), int(rng.integers(3, 7)), int(rng.integers(2, 5))
+    z_e, codebook = separated(rng, n, k, d)
+    expect_quantized(sub, z_e * 100.0 + 50.0, codebook * 100.0 + 50.0,
+                     "quantize_straight_through with values around 50 ± 100")
+
+
+@check("far from the origin: distances and nearest codes of size 100", function=NC)
+def nc_large(sub, rng):
+    k, d = int(rng.integers(3, 7)), int(rng.integers(2, 5))
+    z_e, codebook = separated(rng, 3, k, d)
+    expect_nearest(sub, z_e * 100.0 - 50.0, codebook * 100.0 - 50.0,
+                   "nearest_code with values around -50 ± 100")
+
+
+@check("far from the origin: squared distances of size 100", function=SD)
+def sd_large(sub, rng):
+    k, d = int(rng.integers(3, 7)), int(rng.integers(2, 5))
+    z_e, codebook = separated(rng, 3, k, d)
+    expect_distances(sub, z_e * 100.0, codebook * 100.0, "squared_distances with values around ±100")
