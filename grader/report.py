@@ -23,6 +23,7 @@ from pathlib import Path
 
 import grader
 from grader import charts, manifest
+from grader.checks import REPEAT_PREFIX
 from grader.config import PASS_FRACTION, passes
 
 CLASS_REPORT = "class-report.html"   #: the class overview inside a batch output dir
@@ -684,6 +685,8 @@ def misconception_label(mid: str, feedbacks: list[str]) -> str:
         return GENERIC_MISCONCEPTIONS[mid]
     sentences = Counter()
     for text in feedbacks:
+        if REPEAT_PREFIX in text:
+            continue  # a pointer to the check that explained the slip, not an explanation
         # expect_close writes "<what> is off. <the mistake, named>": keep the naming sentence.
         _, sep, rest = text.partition(" is off. ")
         sentences[(rest if sep else text).split("\n", 1)[0].strip()] += 1

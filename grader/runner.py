@@ -15,7 +15,7 @@ import numpy as np
 
 import grader
 from grader import manifest
-from grader.checks import Fail, Opaque, T, TensorValue, checks_for
+from grader.checks import Fail, Opaque, T, TensorValue, checks_for, fold_repeats
 from grader.config import PASS_FRACTION, Limits
 from grader.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
@@ -416,6 +416,9 @@ def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> C
                                        mistake, chk.public, run.output))
     finally:
         run.close()
+    failed = [r for r in results if r.status is Status.FAILED]
+    for r, feedback in zip(failed, fold_repeats([(r.name, r.feedback, r.misconception) for r in failed])):
+        r.feedback = feedback
     note = run.fatal_message(run.fatal) if run.fatal else ""
     if run.fatal and run.fatal[0] == "limit":
         # A concept stopped by a limit scores zero: checks passed before the stop do not count.

@@ -113,7 +113,7 @@ def test_failing_learner_gets_fix_steps_and_the_quiz_line(book):
     assert statuses["mse"] == "passed"
     # The biggest gaps come first in the steps, with the section to reread.
     first = view.next_steps[0].text
-    assert first.startswith(("Fix The negative ELBO loss", "Fix VQ-VAE")) and "Reread" in first
+    assert first.startswith(("Fix The β-weighted VAE loss", "Fix VQ-VAE")) and "Reread" in first
     assert any(s.command == "vaegrade quiz" and "retake" in s.text for s in view.next_steps)
     assert len(view.quiz.missed) == 3 and "3 quiz" not in page
     assert "7 / 10, not passed" in page and "more than 75%" in page

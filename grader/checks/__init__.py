@@ -221,3 +221,34 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
     hint, mistake = returned or ("", None)
     raise Fail(f"{what}: {func} returned {describe(got)} instead of raising {exc_type.__name__}."
                + (f" {hint}" if hint else ""), mistake)
+
+
+# --- one message per slip ------------------------------------------------------------------
+
+REPEAT_PREFIX = "The same slip as in"
+
+
+def fold_repeats(failed: list[tuple[str, str, str | None]]) -> list[str]:
+    """Feedback for a concept's failed checks, (name, feedback, misconception) each, in order, with a
+    slip that several checks report explained once: the first says how many checks it fails, the
+    others point back to it instead of repeating the paragraph. Code problems (an exception, a
+    missing function) are short and stay as they are."""
+    def explanation(feedback: str) -> str:
+        what, sep, rest = feedback.partition(" is off. ")
+        return rest if sep else feedback
+
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, feedback, mistake) in enumerate(failed):
+        if mistake and mistake.startswith(("code.", "limit", "grader.")):
+            continue
+        groups.setdefault((mistake, explanation(feedback)), []).append(i)
+    out = [feedback for _, feedback, _ in failed]
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = members[0]
+        out[first] = f"{failed[first][1]} (This same slip fails {len(members)} checks of this concept.)"
+        for i in members[1:]:
+            what, sep, _ = failed[i][1].partition(" is off. ")
+            out[i] = (f"{what} is off: " if sep else "") + f"{REPEAT_PREFIX} “{failed[first][0]}” (above)."
+    return out
