@@ -317,6 +317,23 @@ def status(learner, gradebook, fmt) -> None:
     sys.exit(0 if st.complete else 1)
 
 
+@dev.command("mutants")
+@click.argument("concepts", nargs=-1)
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Grade each mutant on seeds 1..N; killed means it lost points on every one.")
+@click.option("--sample", "sample_size", type=click.IntRange(min=1), default=None,
+              help="Grade a reproducible sample of N mutants (every operator at least once).")
+def dev_mutants(concepts, seeds, sample_size) -> None:
+    """Mutation adequacy: grade small slips in the reference solutions; exit 1 if any survives."""
+    from grader.checks import mutants
+
+    _check_concepts(list(concepts))
+    summary = mutants.run(list(concepts) or None, seeds=seeds, sample_size=sample_size, echo=click.echo)
+    for o in summary.stale:
+        click.echo(f"stale equivalent (it is killed now; remove it): {o.mutant.concept}: {o.mutant.key}", err=True)
+    sys.exit(1 if summary.survivors else 0)
+
+
 @dev.command("quiz-copy")
 @click.option("--src", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Staff copy (default: quizzes/mastery.toml).")

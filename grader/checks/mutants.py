@@ -30,7 +30,7 @@ EQUIVALENTS_PATH = Path(__file__).with_name("equivalent_mutants.toml")
 OPERATORS = (
     "arith", "compare", "reduction", "axis", "keepdims", "constant", "sign", "validation",
     "shape_size", "pow_abs", "arg_swap", "detach", "no_grad", "clamp", "early_return", "rounding",
-    "operand",
+    "operand", "noise",
 )
 
 _BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
@@ -162,6 +162,23 @@ def _node_changes(node: ast.AST, torch: bool) -> Iterator[tuple[ast.AST, str, st
                     _set_call_name(n, other)
                     return n
                 yield node, "reduction", other, rename
+            if name in ("all", "any") and len(node.args) == 1 and isinstance(node.args[0], ast.Compare) \
+                    and len(node.args[0].ops) == 1:
+                # The rule applied to an aggregate instead of to every element: mean(kl) < t, ...
+                for agg in ("mean", "max", "min", "sum", "median"):
+                    def aggregate(n, agg=agg):
+                        cmp = copy.deepcopy(n.args[0])
+                        cmp.left = _substitute(f"np.{agg}(__x__)", cmp.left)
+                        return cmp
+                    yield node, "reduction", f"{agg} compared", aggregate
+            if name == "randn_like":
+                for template in ("torch.rand_like(__x__)", "(torch.rand_like(__x__) - 0.5) * 12 ** 0.5",
+                                 "torch.randn_like(__x__).sign()", "torch.randn_like(__x__[..., :1]).expand_as(__x__)",
+                                 "torch.randn_like(__x__).flatten()[:1].expand_as(__x__)",
+                                 "torch.distributions.Laplace(0.0, 0.5 ** 0.5).sample(__x__.shape)"):
+                    def noise(n, template=template):
+                        return _substitute(template, n.args[0])
+                    yield node, "noise", template.replace("__x__", "x"), noise
             if name in _ARGS:
                 def argswap(n, other=_ARGS[name]):
                     _set_call_name(n, other)
