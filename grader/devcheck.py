@@ -30,6 +30,25 @@ def _raises_not_implemented(fn: ast.FunctionDef) -> bool:
                for n in ast.walk(fn))
 
 
+def clause_problems(concept_id: str, checks) -> list[str]:
+    """Every SPEC clause of the concept (the module's CLAUSES table) is enforced by at least one check."""
+    import importlib
+
+    where = f"grader/checks/{concept_id}.py"
+    clauses = getattr(importlib.import_module(f"grader.checks.{concept_id}"), "CLAUSES", None)
+    if not clauses:
+        return [f"{where}: no CLAUSES table mapping the SPEC's clauses to the checks that enforce them"]
+    names = {c.run.__name__ for c in checks}
+    problems = []
+    for clause, enforced_by in clauses.items():
+        if not enforced_by:
+            problems.append(f"{where}: the clause {clause!r} has no check enforcing it")
+        for name in enforced_by:
+            if name not in names:
+                problems.append(f"{where}: the clause {clause!r} names {name!r}, which is not a check")
+    return problems
+
+
 def static_problems(exercises: Path, solutions: Path) -> list[str]:
     """What can be seen without running anything."""
     problems = []
@@ -64,6 +83,7 @@ def static_problems(exercises: Path, solutions: Path) -> list[str]:
             problems.append(f"grader/checks/{concept.id}.py: {len(checks)} checks, at least {MIN_CHECKS} expected")
         if not any(c.public for c in checks):
             problems.append(f"grader/checks/{concept.id}.py: no public check (worked example) for `vaegrade check`")
+        problems += clause_problems(concept.id, checks)
         for c in checks:
             if c.function not in concept.functions:
                 problems.append(f"grader/checks/{concept.id}.py: check {c.name!r} names function "

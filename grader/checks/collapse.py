@@ -311,3 +311,21 @@ def active_boundaries(sub, rng):
             order = rng.permutation(n)
             expect_active(sub, kl[order], f"active_dimensions of {label}"
                           + ("" if thr is None else f" (threshold={thr:g})"), threshold=thr)
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "is_collapsed: True exactly when every dimension's KL is below the threshold [[0.31, 0.18] → False; "
+    "[0.0003, 0.0001] → True]":
+        ["lesson_collapsed", "collapsed_random", "collapsed_one_active", "collapsed_extremes",
+         "collapsed_boundaries"],
+    "is_collapsed: strictly below (a dimension at the threshold is not collapsed)":
+        ["collapsed_tie", "collapsed_boundaries"],
+    "is_collapsed honours its threshold argument": ["collapsed_threshold", "collapsed_boundaries"],
+    "is_collapsed: an empty input raises ValueError": ["collapsed_empty"],
+    "active_dimensions: sorted indices whose KL is at least the threshold":
+        ["lesson_active", "active_random", "active_boundaries"],
+    "active_dimensions: a dimension at the threshold is active (>=)": ["active_tie", "active_boundaries"],
+    "active_dimensions honours its threshold argument": ["active_threshold", "active_boundaries"],
+    "active_dimensions: an empty input raises ValueError": ["active_edges"],
+}

@@ -441,3 +441,17 @@ def large_values(sub, rng):
                        "logvar? The loss is finite for logvar in [-50, 50] without a clamp; the lesson says to "
                        "inspect the logvar range before adding an explicit clamp.", "elbo.clamped") from None
         raise
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "recon = MSE over all elements, kl = batch mean of per-example KL sums (the sum for 1-D), "
+    "total = recon + β·kl [β=0.1 → 0.0017, 0.2009, 0.0218]":
+        ["lesson_ledger", "ledger_betas", "single_examples", "batches", "large_values"],
+    "β defaults to 1.0": ["default_beta"],
+    "returns (total, recon, kl) as 0-dim torch tensors": ["returns_tensors"],
+    "the three values backpropagate": ["grad_x_hat", "grad_latent", "terms_backpropagate"],
+    "a negative β raises ValueError (β = 0 is valid)": ["negative_beta"],
+    "logvar in [-50, 50] gives finite results": ["extremes", "large_values"],
+    "used as the loss, it trains the lesson's TinyVAE": ["trains_tinyvae"],
+}

@@ -366,3 +366,22 @@ def per_dim_large_mu_and_same_size(sub, rng):
     for a, b in (((d,), (1, d)), ((1, d), (d,)), ((d, 1), (d,)), ((2, 3), (3, 2))):
         expect_shape_error(sub, PER_DIM, rng.normal(0, 1, a), rng.normal(0, 1, b),
                            f"mu of shape {a} and logvar of shape {b} (the same number of values)")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "kl_to_standard_normal of 1-D input: −½ Σ (1 + logvar − μ² − exp(logvar)) [0.0, 0.2009, 4.0466]":
+        ["lesson_examples", "total_random", "total_large_mu_and_same_size"],
+    "kl_to_standard_normal of 2-D input: the batch mean of the per-example sums": ["total_batch", "total_lists"],
+    "kl_to_standard_normal is never negative and never −0.0": ["total_zero"],
+    "kl_to_standard_normal: logvar in [-50, 50] gives finite results": ["total_extremes"],
+    "kl_to_standard_normal: shapes of μ and logvar must match (ValueError)":
+        ["total_shapes", "total_large_mu_and_same_size"],
+    "kl_per_dimension: each dimension's KL, shape (latent,), averaged over a batch":
+        ["per_dim_lesson", "per_dim_random", "per_dim_batch"],
+    "kl_per_dimension sums to kl_to_standard_normal": ["per_dim_sums"],
+    "kl_per_dimension is never negative and never −0.0": ["per_dim_zero"],
+    "kl_per_dimension: logvar in [-50, 50] gives finite results": ["per_dim_extremes"],
+    "kl_per_dimension: shapes of μ and logvar must match (ValueError)":
+        ["per_dim_shapes", "per_dim_large_mu_and_same_size"],
+}

@@ -266,3 +266,17 @@ def reduction_each_argument(sub, rng):
     h, w = sizes(rng, d)
     expect_reduction(sub, h, w, d)
     each_argument_refused(sub, REDUCTION, h, w, d)
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "latent_grid = (height // downsample, width // downsample) [512, 512, 8 → (64, 64)]":
+        ["lesson_grid", "grid_random", "grid_edges", "grid_large"],
+    "latent_grid: a size not divisible by downsample raises ValueError":
+        ["grid_not_divisible", "grid_each_argument"],
+    "latent_grid: any non-positive argument raises ValueError": ["grid_non_positive", "grid_each_argument"],
+    "spatial_reduction = pixel positions over latent positions [→ 64]":
+        ["lesson_reduction", "reduction_random", "reduction_edges"],
+    "spatial_reduction raises ValueError on the same inputs as latent_grid":
+        ["reduction_not_divisible", "reduction_non_positive", "reduction_each_argument"],
+}

@@ -143,3 +143,14 @@ def same_size_mismatch(sub, rng):
                  ((1, 6), (6, 1))):
         expect_value_error(sub, rng.uniform(0, 1, a), rng.uniform(0, 1, b),
                            f"x of shape {a} and x_hat of shape {b} (the same number of values)")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it (`vaegrade dev check` fails
+# when a clause has none).
+CLAUSES = {
+    "mean of squared differences over all elements, a real scalar [0.001725]":
+        ["lesson_example", "random_vectors", "single", "extremes", "symmetric", "perfect"],
+    "any shape, batches included": ["batches", "nested_lists"],
+    "different shapes raise ValueError, (4,) against (4, 1) included (no silent broadcasting)":
+        ["no_broadcast", "mismatched", "same_size_mismatch"],
+}

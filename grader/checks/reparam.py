@@ -375,3 +375,17 @@ def normal_noise(sub, rng):
                    f"distribution is {distance:.3f} from N(0, 1) by the Kolmogorov-Smirnov distance; draws "
                    f"of a normal stay within {bound:.3f}). Scaled uniform or random-sign noise has the right "
                    "two moments and the wrong shape: draw ε = torch.randn_like(mu).", "reparam.not_normal")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "z = μ + exp(½·logvar) ⊙ ε as a torch tensor, with a given ε [z = [0.752, −1.251]]":
+        ["lesson_example", "random_vectors", "batches", "special_noise"],
+    "logvar in [-50, 50] gives finite results": ["extremes"],
+    "∂z/∂μ = 1": ["grad_mu", "grad_lesson_and_batch"],
+    "∂z/∂logvar = ½σε": ["grad_logvar", "grad_lesson_and_batch"],
+    "ε = None: samples have mean μ and standard deviation σ": ["sampled_distribution"],
+    "ε = None: ε is drawn like torch.randn_like (standard normal, not only its two moments)": ["normal_noise"],
+    "ε = None: fresh noise per call and per element": ["fresh_noise", "sampled_distribution"],
+    "ε = None: gradients reach μ and logvar": ["sampled_gradients"],
+}

@@ -145,3 +145,13 @@ def elementwise(sub, rng):
 def float32_input(sub, rng):
     lv = rng.normal(0, 3, (4, 3)).astype(np.float32)
     expect_sigma(sub, lv, "logvar_to_sigma of a float32 array")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "σ = exp(½·logvar), elementwise [[-0.70, 0.10] → [0.705, 1.051]]":
+        ["lesson_example", "random_vectors", "elementwise", "unit", "wide_range", "float32_input"],
+    "same shape as the input (a 0-d input may give a numpy scalar)": ["batches", "nested_lists", "zero_dim"],
+    "every value positive": ["negative"],
+    "logvar in [-50, 50] gives finite results": ["extremes"],
+}

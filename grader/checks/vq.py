@@ -360,3 +360,21 @@ def sd_large(sub, rng):
     k, d = int(rng.integers(3, 7)), int(rng.integers(2, 5))
     z_e, codebook = separated(rng, 3, k, d)
     expect_distances(sub, z_e * 100.0, codebook * 100.0, "squared_distances with values around ±100")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "squared_distances: (d,) → (K,) [[2.4004, 0.0074, 1.3844]]": ["sd_lesson", "sd_single", "sd_large"],
+    "squared_distances: (n, d) → (n, K)": ["sd_batch"],
+    "squared_distances: mismatched d raises ValueError": ["sd_mismatch"],
+    "nearest_code: (d,) → (index as int, the code vector) [→ 1, [0.65, −0.05]]":
+        ["nc_lesson", "nc_single", "nc_large"],
+    "nearest_code: (n, d) → (indices (n,), quantized (n, d))": ["nc_batch"],
+    "nearest_code: ties go to the lowest index, single and batched": ["nc_ties"],
+    "nearest_code: mismatched d raises ValueError": ["nc_mismatch"],
+    "quantize_straight_through: z_q's forward value is the nearest codes, indices of shape (n,)":
+        ["qs_lesson", "qs_forward", "qs_large"],
+    "quantize_straight_through: ties go to the lowest index": ["qs_ties"],
+    "quantize_straight_through: ∂z_q/∂z_e is the identity (straight-through)":
+        ["qs_gradient", "qs_gradient_learned_codebook"],
+}
