@@ -291,15 +291,41 @@ def boundary_runs(thr: float, n: int) -> list[tuple[np.ndarray, str]]:
     ]
 
 
+def expect_collapsed_runs(sub, runs: list[tuple[np.ndarray, str]], threshold=None) -> None:
+    """Judge several runs together: a slip is named when its answers match the learner's on every run
+    (one run alone often fits several slips; the set tells them apart)."""
+    thr = DEFAULT if threshold is None else threshold
+    suffix = "" if threshold is None else f" (threshold={threshold:g})"
+    got = [_as_bool(sub.call(COLLAPSED, kl, **_threshold_kwargs(threshold)), f"is_collapsed of {label}{suffix}")
+           for kl, label in runs]
+    right = [reference_collapsed(kl, thr) for kl, _ in runs]
+    if got == right:
+        return
+    every = {}
+    for kl, _ in runs:
+        for mid, (_, message) in collapsed_mistakes(kl, thr).items():
+            every[mid] = message
+    fits = [mid for mid in every
+            if all(collapsed_mistakes(kl, thr).get(mid, (r,))[0] == g for (kl, _), g, r in zip(runs, got, right))]
+    first = next(i for i, (g, r) in enumerate(zip(got, right)) if g != r)
+    what = f"is_collapsed of {runs[first][1]}{suffix} returned {got[first]}"
+    if len(fits) == 1:
+        raise Fail(f"{what}. {every[fits[0]]} {CAVEAT}", fits[0])
+    if fits:
+        raise Fail(f"{what}, which fits {len(fits)} different slips. Either: "
+                   + " Or: ".join(every[m] for m in fits) + f" {CAVEAT}")
+    expect_collapsed(sub, runs[first][0], f"is_collapsed of {runs[first][1]}{suffix}", threshold=threshold)
+
+
 @check("values just either side of the threshold (every dimension below, or one at or above)",
        function=COLLAPSED, weight=2)
 def collapsed_boundaries(sub, rng):
     n = int(rng.integers(3, 7))
-    for kl, label in boundary_runs(DEFAULT, n):
-        expect_collapsed(sub, kl[rng.permutation(n)], f"is_collapsed of {label}")
+    runs = [(kl[rng.permutation(n)], label) for kl, label in boundary_runs(DEFAULT, n)]
+    runs.append((np.array([DEFAULT * 50] + [DEFAULT * 0.01] * (n - 1)), f"{n} values, one busy, the rest quiet"))
+    expect_collapsed_runs(sub, runs)
     thr = float(rng.choice([20.0, 50.0, 200.0]))             # a threshold far from the default
-    for kl, label in boundary_runs(thr, n):
-        expect_collapsed(sub, kl, f"is_collapsed of {label} (threshold={thr:g})", threshold=thr)
+    expect_collapsed_runs(sub, boundary_runs(thr, n), threshold=thr)
 
 
 @check("values just either side of the threshold are split correctly", function=ACTIVE, weight=2)

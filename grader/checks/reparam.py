@@ -270,6 +270,11 @@ def _judge_distribution(z: np.ndarray, mu, lv, what: str) -> None:
         if np.allclose(np.log(sample_sd * sigma.reshape(-1)), 0.0, atol=0.3):
             raise Fail(f"{what}: the samples spread like exp(-0.5·logvar) = 1/σ; the scale is "
                        "σ = exp(+0.5·logvar).", "reparam.inverse_sigma")
+        if 0.8 <= float(np.mean(e ** 2)) <= 1.25:
+            # Right variance on average, wrong per-element spread statistics: heavy or light tails.
+            raise Fail(f"{what}: the noise has about the right variance but is not normally distributed "
+                       "(its tails are too heavy or too light for N(0, 1) draws): draw ε = "
+                       "torch.randn_like(mu).", "reparam.not_normal")
         raise Fail(f"{what}: the spread of the samples around mu is not σ = exp(0.5·logvar) "
                    f"(measured/expected standard deviation ranges from {ratio.min():.2f} to "
                    f"{ratio.max():.2f}). z = mu + exp(0.5·logvar)·ε with ε = torch.randn_like(mu).",

@@ -1,0 +1,42 @@
+"""The wrong-implementation corpus (tests/corpus/<concept>/<case>.py, first line `# expect: <id>`):
+every wrong case loses points on each of three seeds and a failing check names its misconception;
+every correct-style case (loops, torch instead of numpy, np.float64) keeps full marks. The share of
+wrong cases whose feedback names no mistake at all stays under 10%."""
+
+from __future__ import annotations
+
+import pytest
+from corpus_helpers import SEEDS, cases, grade_case, is_generic
+
+from grader import manifest
+
+CASES = cases()
+WRONG = [c for c in CASES if c.expect != "correct"]
+CORRECT = [c for c in CASES if c.expect == "correct"]
+
+
+def test_the_corpus_is_large_and_covers_every_concept():
+    assert len(WRONG) >= 120
+    assert {c.concept for c in WRONG} == {c.id for c in manifest.load()}
+    assert {c.concept for c in CORRECT} == {c.id for c in manifest.load()}
+
+
+@pytest.mark.parametrize("case", WRONG, ids=[c.id for c in WRONG])
+def test_wrong_case_loses_points_on_every_seed_and_is_named(tmp_path, zygote, case):
+    for seed in SEEDS:
+        result = grade_case(case, tmp_path, zygote, seed)
+        assert result.score < result.max_score, f"seed {seed}: full marks"
+        named = [c.misconception for c in result.failed_checks]
+        assert case.expect in named, (seed, [(c.misconception, c.feedback[:200]) for c in result.failed_checks])
+
+
+@pytest.mark.parametrize("case", CORRECT, ids=[c.id for c in CORRECT])
+def test_correct_style_keeps_full_marks_on_every_seed(tmp_path, zygote, case):
+    for seed in SEEDS:
+        result = grade_case(case, tmp_path, zygote, seed)
+        assert result.score == result.max_score, (seed, [c.feedback for c in result.failed_checks])
+
+
+def test_generic_feedback_is_rare(tmp_path, zygote):
+    generic = [c.id for c in WRONG if is_generic(grade_case(c, tmp_path, zygote, SEEDS[0]))]
+    assert len(generic) < 0.10 * len(WRONG), generic
