@@ -49,6 +49,42 @@ def clause_problems(concept_id: str, checks) -> list[str]:
     return problems
 
 
+_MISCONCEPTION_LITERAL = r'"((?:{prefixes})\.[a-z_0-9]+|shape)"'
+
+
+def misconception_problems() -> list[str]:
+    """Every misconception id a check can report is declared in concepts.toml, once, and every declared
+    one is reported somewhere (a label nobody can be given is dead)."""
+    import re
+
+    declared = [m.id for m in manifest.misconceptions()]
+    problems = [f"concepts.toml [[misconceptions]]: id {mid!r} is declared {n} times"
+                for mid, n in Counter(declared).items() if n > 1]
+    prefixes = "|".join([c.id for c in manifest.load()] + ["numeric", "torch"])
+    pattern = re.compile(_MISCONCEPTION_LITERAL.format(prefixes=prefixes))
+    used: dict[str, str] = {}
+    folder = Path(__file__).with_name("checks")
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "mutants.py":
+            continue
+        for match in pattern.finditer(path.read_text(encoding="utf-8")):
+            used.setdefault(match.group(1), f"grader/checks/{path.name}")
+    for mid, where in sorted(used.items()):
+        if mid not in declared:
+            problems.append(f"{where}: misconception {mid!r} is not declared in concepts.toml [[misconceptions]]")
+    for mid in declared:
+        if mid not in used:
+            problems.append(f"concepts.toml [[misconceptions]]: {mid!r} is never reported by a check")
+    for m in manifest.misconceptions():
+        if not m.label.strip():
+            problems.append(f"concepts.toml [[misconceptions]]: {m.id!r} needs a label")
+        sections = {c.section for c in manifest.load()}
+        if m.concept and m.section not in sections:
+            problems.append(f"concepts.toml [[misconceptions]]: {m.id!r} names section {m.section!r}, not a "
+                            "section of any concept")
+    return problems
+
+
 def static_problems(exercises: Path, solutions: Path) -> list[str]:
     """What can be seen without running anything."""
     problems = []
@@ -88,6 +124,7 @@ def static_problems(exercises: Path, solutions: Path) -> list[str]:
             if c.function not in concept.functions:
                 problems.append(f"grader/checks/{concept.id}.py: check {c.name!r} names function "
                                 f"{c.function!r}, not in {where} functions")
+    problems += misconception_problems()
     declared = {c.file for c in concepts}
     for folder in (exercises, solutions):
         problems += [f"{folder / p.name}: not declared in concepts.toml (add a [[concepts]] entry or remove it)"

@@ -40,3 +40,10 @@ def test_correct_style_keeps_full_marks_on_every_seed(tmp_path, zygote, case):
 def test_generic_feedback_is_rare(tmp_path, zygote):
     generic = [c.id for c in WRONG if is_generic(grade_case(c, tmp_path, zygote, SEEDS[0]))]
     assert len(generic) < 0.10 * len(WRONG), generic
+
+
+def test_every_declared_misconception_is_the_diagnosis_of_some_corpus_case():
+    expected = {c.expect for c in WRONG}
+    declared = {m.id for m in manifest.misconceptions()}
+    assert declared - expected == set(), "declared but never triggered by a corpus case"
+    assert expected - declared == set(), "corpus expects an id that concepts.toml does not declare"
