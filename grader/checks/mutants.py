@@ -85,13 +85,6 @@ def _uses_torch(tree: ast.Module) -> bool:
     return any(isinstance(n, (ast.Import, ast.ImportFrom)) and "torch" in ast.unparse(n) for n in tree.body)
 
 
-class _Site:
-    """One place in the tree and the ways it can be changed: [(operator, after-text, apply)]."""
-
-    def __init__(self, node, changes):
-        self.node, self.changes = node, changes
-
-
 def _call_name(node: ast.Call) -> str | None:
     f = node.func
     if isinstance(f, ast.Attribute):
@@ -109,7 +102,7 @@ def _set_call_name(node: ast.Call, name: str) -> None:
 
 
 def _clip(expr: ast.expr, torch: bool) -> ast.expr:
-    text = f"torch.clamp(__x__, -10.0, 10.0)" if torch else "np.clip(__x__, -10.0, 10.0)"
+    text = "torch.clamp(__x__, -10.0, 10.0)" if torch else "np.clip(__x__, -10.0, 10.0)"
     return _substitute(text, expr)
 
 
@@ -125,109 +118,109 @@ def _substitute(template: str, expr: ast.expr) -> ast.expr:
 
 def _node_changes(node: ast.AST, torch: bool) -> Iterator[tuple[ast.AST, str, str, Callable]]:
     """Every single-point change of one node: (node, operator, after-text, apply(node) -> replacement)."""
-    if True:
-        if isinstance(node, ast.BinOp):
-            if type(node.op) in _BINOPS:
-                new_op = _BINOPS[type(node.op)]
+    if isinstance(node, ast.BinOp):
+        if type(node.op) in _BINOPS:
+            new_op = _BINOPS[type(node.op)]
 
-                def swap(n, new_op=new_op):
-                    n.op = new_op()
-                    return n
-                yield node, "arith", type(new_op()).__name__, swap
-            if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and node.right.value == 2:
-                yield node, "pow_abs", "abs(...)", lambda n: ast.Call(ast.Name("abs", ast.Load()), [n.left], [])
-            yield node, "operand", "left operand", lambda n: n.left
-            yield node, "operand", "right operand", lambda n: n.right
-        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMPOPS:
-            new_op = _CMPOPS[type(node.ops[0])]
-
-            def cswap(n, new_op=new_op):
-                n.ops = [new_op()]
+            def swap(n, new_op=new_op):
+                n.op = new_op()
                 return n
-            yield node, "compare", type(new_op()).__name__, cswap
-            sides = [node.left, node.comparators[0]]
-            if all(isinstance(x, ast.Attribute) and x.attr == "shape" for x in sides):
-                # Both shapes compared by size, or by length: a check that keeps (4,) vs (4, 1) alike.
-                size = "__x__.numel()" if torch else "__x__.size"
-                for label, template in (("both .size", size), ("both len()", "len(__x__)")):
-                    def both(n, template=template):
-                        n.left = _substitute(template, n.left.value)
-                        n.comparators = [_substitute(template, n.comparators[0].value)]
-                        return n
-                    yield node, "shape_size", label, both
-        elif isinstance(node, ast.Call):
-            name = _call_name(node)
-            for other in _REDUCTIONS.get(name, ()):
-                def rename(n, other=other):
-                    _set_call_name(n, other)
-                    return n
-                yield node, "reduction", other, rename
-            if name in ("all", "any") and len(node.args) == 1 and isinstance(node.args[0], ast.Compare) \
-                    and len(node.args[0].ops) == 1:
-                # The rule applied to an aggregate instead of to every element: mean(kl) < t, ...
-                for agg in ("mean", "max", "min", "sum", "median"):
-                    def aggregate(n, agg=agg):
-                        cmp = copy.deepcopy(n.args[0])
-                        cmp.left = _substitute(f"np.{agg}(__x__)", cmp.left)
-                        return cmp
-                    yield node, "reduction", f"{agg} compared", aggregate
-            if name == "randn_like":
-                for template in ("torch.rand_like(__x__)", "(torch.rand_like(__x__) - 0.5) * 12 ** 0.5",
-                                 "torch.randn_like(__x__).sign()", "torch.randn_like(__x__[..., :1]).expand_as(__x__)",
-                                 "torch.randn_like(__x__).flatten()[:1].expand_as(__x__)",
-                                 "torch.distributions.Laplace(0.0, 0.5 ** 0.5).sample(__x__.shape)"):
-                    def noise(n, template=template):
-                        return _substitute(template, n.args[0])
-                    yield node, "noise", template.replace("__x__", "x"), noise
-            if name in _ARGS:
-                def argswap(n, other=_ARGS[name]):
-                    _set_call_name(n, other)
-                    return n
-                yield node, "arg_swap", _ARGS[name], argswap
-            for i, kw in enumerate(node.keywords):
-                if kw.arg in _AXIS_KEYWORDS and isinstance(kw.value, (ast.Constant, ast.UnaryOp)):
-                    try:
-                        current = ast.literal_eval(kw.value)
-                    except ValueError:
-                        continue
-                    for value in _AXIS_VALUES:
-                        if value != current:
-                            def set_axis(n, i=i, value=value):
-                                n.keywords[i].value = ast.Constant(value)
-                                return n
-                            yield node, "axis", f"{kw.arg}={value}", set_axis
+            yield node, "arith", type(new_op()).__name__, swap
+        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and node.right.value == 2:
+            yield node, "pow_abs", "abs(...)", lambda n: ast.Call(ast.Name("abs", ast.Load()), [n.left], [])
+        yield node, "operand", "left operand", lambda n: n.left
+        yield node, "operand", "right operand", lambda n: n.right
+    elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMPOPS:
+        new_op = _CMPOPS[type(node.ops[0])]
 
-                    def drop_axis(n, i=i):
-                        del n.keywords[i]
-                        return n
-                    yield node, "axis", f"no {kw.arg}", drop_axis
-            if name in _REDUCTIONS and any(kw.arg in _AXIS_KEYWORDS for kw in node.keywords):
-                word = "keepdim" if any(kw.arg == "dim" for kw in node.keywords) else "keepdims"
-
-                def keep(n, word=word):
-                    n.keywords.append(ast.keyword(word, ast.Constant(True)))
+        def cswap(n, new_op=new_op):
+            n.ops = [new_op()]
+            return n
+        yield node, "compare", type(new_op()).__name__, cswap
+        sides = [node.left, node.comparators[0]]
+        if all(isinstance(x, ast.Attribute) and x.attr == "shape" for x in sides):
+            # Both shapes compared by size, or by length: a check that keeps (4,) vs (4, 1) alike.
+            size = "__x__.numel()" if torch else "__x__.size"
+            for label, template in (("both .size", size), ("both len()", "len(__x__)")):
+                def both(n, template=template):
+                    n.left = _substitute(template, n.left.value)
+                    n.comparators = [_substitute(template, n.comparators[0].value)]
                     return n
-                yield node, "keepdims", f"{word}=True", keep
-            if name in _ROUNDED_WRAPPERS and len(node.args) == 1:
-                yield node, "operand", f"no {name}()", lambda n: n.args[0]
-        elif isinstance(node, ast.Attribute) and node.attr == "shape" and isinstance(node.ctx, ast.Load):
-            yield node, "shape_size", ".size", lambda n: _substitute("__x__.size", n.value) if not torch else \
-                _substitute("__x__.numel()", n.value)
-            yield node, "shape_size", "len()", lambda n: _substitute("len(__x__)", n.value)
-        elif isinstance(node, ast.Constant) and type(node.value) in (int, float) and not isinstance(node.value, bool):
-            v = node.value
-            bumped = 1 if v != 1 else 2
-            if isinstance(v, float):
-                bumped = float(bumped)
-            yield node, "constant", repr(bumped), lambda n, b=bumped: ast.Constant(b)
-            if v != 0:
-                yield node, "sign", repr(-v), lambda n: ast.Constant(-n.value)
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            yield node, "sign", "drop unary minus", lambda n: n.operand
+                yield node, "shape_size", label, both
+    elif isinstance(node, ast.Call):
+        name = _call_name(node)
+        for other in _REDUCTIONS.get(name, ()):
+            def rename(n, other=other):
+                _set_call_name(n, other)
+                return n
+            yield node, "reduction", other, rename
+        if name in ("all", "any") and len(node.args) == 1 and isinstance(node.args[0], ast.Compare) \
+                and len(node.args[0].ops) == 1:
+            # The rule applied to an aggregate instead of to every element: mean(kl) < t, ...
+            for agg in ("mean", "max", "min", "sum", "median"):
+                def aggregate(n, agg=agg):
+                    cmp = copy.deepcopy(n.args[0])
+                    cmp.left = _substitute(f"np.{agg}(__x__)", cmp.left)
+                    return cmp
+                yield node, "reduction", f"{agg} compared", aggregate
+        if name == "randn_like":
+            for template in ("torch.rand_like(__x__)", "(torch.rand_like(__x__) - 0.5) * 12 ** 0.5",
+                             "torch.randn_like(__x__).sign()", "torch.randn_like(__x__[..., :1]).expand_as(__x__)",
+                             "torch.randn_like(__x__).flatten()[:1].expand_as(__x__)",
+                             "torch.distributions.Laplace(0.0, 0.5 ** 0.5).sample(__x__.shape)"):
+                def noise(n, template=template):
+                    return _substitute(template, n.args[0])
+                yield node, "noise", template.replace("__x__", "x"), noise
+        if name in _ARGS:
+            def argswap(n, other=_ARGS[name]):
+                _set_call_name(n, other)
+                return n
+            yield node, "arg_swap", _ARGS[name], argswap
+        for i, kw in enumerate(node.keywords):
+            if kw.arg in _AXIS_KEYWORDS and isinstance(kw.value, (ast.Constant, ast.UnaryOp)):
+                try:
+                    current = ast.literal_eval(kw.value)
+                except ValueError:
+                    continue
+                for value in _AXIS_VALUES:
+                    if value != current:
+                        def set_axis(n, i=i, value=value):
+                            n.keywords[i].value = ast.Constant(value)
+                            return n
+                        yield node, "axis", f"{kw.arg}={value}", set_axis
+
+                def drop_axis(n, i=i):
+                    del n.keywords[i]
+                    return n
+                yield node, "axis", f"no {kw.arg}", drop_axis
+        if name in _REDUCTIONS and any(kw.arg in _AXIS_KEYWORDS for kw in node.keywords):
+            word = "keepdim" if any(kw.arg == "dim" for kw in node.keywords) else "keepdims"
+
+            def keep(n, word=word):
+                n.keywords.append(ast.keyword(word, ast.Constant(True)))
+                return n
+            yield node, "keepdims", f"{word}=True", keep
+        if name in _ROUNDED_WRAPPERS and len(node.args) == 1:
+            yield node, "operand", f"no {name}()", lambda n: n.args[0]
+    elif isinstance(node, ast.Attribute) and node.attr == "shape" and isinstance(node.ctx, ast.Load):
+        yield node, "shape_size", ".size", lambda n: _substitute("__x__.size", n.value) if not torch else \
+            _substitute("__x__.numel()", n.value)
+        yield node, "shape_size", "len()", lambda n: _substitute("len(__x__)", n.value)
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float) and not isinstance(node.value, bool):
+        v = node.value
+        bumped = 1 if v != 1 else 2
+        if isinstance(v, float):
+            bumped = float(bumped)
+        yield node, "constant", repr(bumped), lambda n, b=bumped: ast.Constant(b)
+        if v != 0:
+            yield node, "sign", repr(-v), lambda n: ast.Constant(-n.value)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        yield node, "sign", "drop unary minus", lambda n: n.operand
 
 
 def _statement_sites(tree: ast.Module, torch: bool):
-    """Changes to statements: validations removed, early returns, detach/no_grad/clamp/rounding inserted."""
+    """Changes to statements, as (function, operator, label, where, index, change): validations removed,
+    early returns, and clamps, torch.no_grad(), detach() or rounding inserted."""
     for fn in tree.body:
         if not isinstance(fn, ast.FunctionDef):
             continue
@@ -237,14 +230,12 @@ def _statement_sites(tree: ast.Module, torch: bool):
                 if not isinstance(block, list):
                     continue
                 for i, stmt in enumerate(block):
+                    # Each validation removed on its own: `if <bad input>: raise ...` becomes `pass`.
                     if isinstance(stmt, ast.If) and any(isinstance(s, ast.Raise) for s in stmt.body):
                         yield fn.name, "validation", f"no `if {_unparse(stmt.test)}: raise`", block, i, \
                             lambda s: ast.Pass()
-                    elif isinstance(stmt, ast.Raise) and isinstance(parent, ast.ExceptHandler) is False \
-                            and parent is not fn:
-                        continue
         params = [a.arg for a in fn.args.args]
-        # Early return: the first argument handed back unchanged (and None).
+        # Early return: the first argument handed back unchanged.
         if params:
             yield fn.name, "early_return", f"return {params[0]}", fn.body, 0, \
                 lambda s, p=params[0]: [ast.Return(ast.Name(p, ast.Load())), s]
@@ -254,10 +245,8 @@ def _statement_sites(tree: ast.Module, torch: bool):
                 continue
             clip = ast.Assign([ast.Name(p, ast.Store())], _clip(ast.Name(p, ast.Load()), torch))
             yield fn.name, "clamp", f"clamp {p} to [-10, 10]", fn.body, 0, lambda s, c=clip: [c, s]
-        if torch:
-            no_grad = ast.With([ast.withitem(_substitute("torch.no_grad()", ast.Name("x", ast.Load())))],
-                               fn.body)
-            yield fn.name, "no_grad", "whole body under torch.no_grad()", fn, None, no_grad
+        if torch:  # applied in mutants_of: the whole body under `with torch.no_grad():`
+            yield fn.name, "no_grad", "whole body under torch.no_grad()", fn, None, None
         for node in ast.walk(fn):
             if isinstance(node, ast.Return) and node.value is not None:
                 elts = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
