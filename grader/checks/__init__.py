@@ -7,6 +7,13 @@ arrays), computes the expected values itself with trusted numpy code, and
 fails by raising ``Fail`` (usually through ``expect_close``/``expect_raises``)
 with feedback a tutor would give. Inputs are drawn from ``rng`` at grading
 time, so no submission can know them in advance.
+
+Each module also holds ``CLAUSES``: the SPEC's clauses for its concept, each mapped to the
+checks that enforce it (``vaegrade dev check`` fails when a clause has none). A misconception id
+given to ``Fail`` must be declared in concepts.toml ``[[misconceptions]]`` (id, label, lesson
+section). Random inputs sit beside fixed boundary inputs (values either side of a threshold,
+mismatched shapes that keep the size, exact ties, large values), so a wrong implementation
+loses points on every seed; ``vaegrade dev mutants`` measures that.
 """
 
 from __future__ import annotations
