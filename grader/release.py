@@ -406,6 +406,8 @@ def build_student(out: Path, *, force: bool = False) -> Path:
         _copy_common(root, "student")
         import json
 
+        # Staff-only: the reviewed equivalent mutants quote lines of the reference solutions.
+        (root / "grader" / "checks" / "equivalent_mutants.toml").unlink(missing_ok=True)
         for concept_id, checks in record_public_checks(_content("solutions")).items():
             folder = root / "grader" / "checks"
             (folder / f"{concept_id}.py").write_text(REPLAY_MODULE.format(id=concept_id), encoding="utf-8")

@@ -245,7 +245,7 @@ def _statement_sites(tree: ast.Module, torch: bool):
                 continue
             clip = ast.Assign([ast.Name(p, ast.Store())], _clip(ast.Name(p, ast.Load()), torch))
             yield fn.name, "clamp", f"clamp {p} to [-10, 10]", fn.body, 0, lambda s, c=clip: [c, s]
-        if torch:  # applied in mutants_of: the whole body under `with torch.no_grad():`
+        if torch:  # applied in mutants_of: the whole body wrapped in torch.no_grad()
             yield fn.name, "no_grad", "whole body under torch.no_grad()", fn, None, None
         for node in ast.walk(fn):
             if isinstance(node, ast.Return) and node.value is not None:
