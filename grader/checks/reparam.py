@@ -90,6 +90,11 @@ def grad_mistakes(mu, logvar, eps, w) -> dict:
                                      "mu + exp(logvar)·ε: σ is exp(0.5·logvar), so ∂z/∂logvar = ½σε."),
         "reparam.grad_missing_half": (sigma * eps * w, "It is σ·ε; the chain rule through "
                                       "exp(0.5·logvar) brings a factor ½: ∂z/∂logvar = ½σε."),
+        "reparam.sigma_plus_eps": (0.5 * sigma * w, "It is ½σ without ε, the gradient of mu + σ + ε: the "
+                                   "noise is σ TIMES ε."),
+        "reparam.sign": (-0.5 * sigma * eps * w, "It is -½σε, the gradient of mu - σ·ε: z = mu + σ·ε."),
+        "reparam.logvar_as_scale": (eps * w, "It is ε, the gradient of mu + logvar·ε: the scale is "
+                                    "σ = exp(0.5·logvar)."),
     }
 
 
@@ -330,11 +335,21 @@ def sampled_gradients(sub, rng):
         raise Fail("without epsilon, no gradient reached "
                    f"{'mu' if grads[0] is None else 'logvar'}: draw ε with torch.randn_like(mu) and keep "
                    "z = mu + exp(0.5·logvar)·ε in torch.", "torch.no_grad_path")
-    expect_close(grads[0], w, "∂z/∂mu without epsilon", show=False)
+    with np.errstate(all="ignore"):
+        expect_close(grads[0], w, "∂z/∂mu without epsilon", show=False, mistakes={
+            "reparam.product": (z / mu * w, "It is σ·ε, the gradient of mu·σ·ε: z = mu + σ·ε, so "
+                                "∂z/∂mu = 1."),
+        })
     # σ·ε = z - mu, so ∂z/∂logvar = ½(z - mu), whatever noise was drawn.
     expect_close(grads[1], 0.5 * (z - mu) * w, "∂z/∂logvar without epsilon", show=False, mistakes={
         "reparam.variance_not_std": ((z - mu) * w, "It is σ²·ε-shaped: with σ = exp(0.5·logvar), "
                                      "∂z/∂logvar = ½σε = ½(z - mu)."),
+        "reparam.inverse_sigma": (-0.5 * (z - mu) * w, "It is -½(z - mu), the gradient of mu + "
+                                  "exp(-0.5·logvar)·ε: the scale is σ = exp(+0.5·logvar)."),
+        "reparam.sigma_plus_eps": (0.5 * np.exp(0.5 * lv) * w, "It is ½σ without ε, the gradient of "
+                                   "mu + σ + ε: the noise is σ TIMES ε."),
+        "reparam.logvar_as_scale": (np.divide(z - mu, lv, out=np.zeros_like(lv), where=lv != 0) * w,
+                                    "It is ε, the gradient of mu + logvar·ε: the scale is σ = exp(0.5·logvar)."),
     })
 
 

@@ -55,8 +55,24 @@ def expect_sigma(sub, logvar, what: str, show: bool = False) -> np.ndarray:
         for mistake_id, (wrong, message) in found.items():
             if not np.all(np.isfinite(wrong)) and _same_with_nans(arr, wrong):
                 raise Fail(f"{what} is off. {message}", mistake_id)
+    clamp_fits(arr, logvar, found, what)
     expect_close(got, reference(logvar), what, mistakes=found, show=show, logvar=True)
     return arr
+
+
+def clamp_fits(arr: np.ndarray, logvar, found: dict, what: str) -> None:
+    """Name a clamp of logvar: the values are exp(0.5·clip(logvar, lo, hi)) for the bounds they imply."""
+    lv = np.asarray(logvar, dtype=np.float64)
+    if arr.shape != lv.shape or not np.all(np.isfinite(arr)) or not np.all(arr > 0) or not np.any(np.abs(lv) > 5):
+        return
+    if close(arr, reference(lv)) or any(close(arr, wrong) for wrong, _ in found.values()):
+        return
+    lo, hi = 2 * np.log(arr.min()), 2 * np.log(arr.max())
+    if close(arr, reference(np.clip(lv, lo, hi))):
+        raise Fail(f"{what} is off where logvar is large: the values stop at σ = exp(0.5·{hi:.3g}) (and "
+                   f"exp(0.5·{lo:.3g})), so logvar was clamped. exp(0.5·logvar) is finite over [-50, 50] "
+                   "without a clamp; the lesson says to inspect the logvar range before adding an explicit "
+                   "clamp. " + SECTION, "sigma.clamped")
 
 
 @check("matches the lesson's worked example ([-0.70, 0.10] → [0.705, 1.051])", function=F, public=True,

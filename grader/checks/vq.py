@@ -116,6 +116,19 @@ def expect_indices(got_idx: np.ndarray, z_e, codebook, what: str, show: bool) ->
         raise Fail(f"{what} has shape {got_idx.shape}; it should have shape {want.shape}.", "shape")
     if np.array_equal(got_idx, want):
         return
+    z, cb = np.asarray(z_e, dtype=np.float64), np.asarray(codebook, dtype=np.float64)
+    other = {
+        "vq.dot_product": (np.argmax((z[..., None, :] * cb).sum(axis=-1), axis=-1), "this is the code with the "
+                           "largest dot product z_e·e_j (the most similar direction), not the nearest: use "
+                           "squared distances ‖z_e − e_j‖²."),
+        "vq.l1_distance": (np.argmin(np.abs(z[..., None, :] - cb).sum(axis=-1), axis=-1), "this is the nearest "
+                           "code by the sum of absolute differences: the lookup uses squared distances."),
+    }
+    fits = [(mid, msg) for mid, (idx, msg) in other.items()
+            if np.array_equal(got_idx, idx) and not np.array_equal(idx, want)
+            and not np.array_equal(idx, np.argmax(d, axis=-1))]
+    if len(fits) == 1:
+        raise Fail(f"{what}: {fits[0][1]}", fits[0][0])
     if np.array_equal(got_idx, np.argmax(d, axis=-1)):
         raise Fail(f"{what}: this is the FARTHEST code. The nearest code is the argmin of the squared "
                    "distances, not the argmax.", "vq.argmax")
