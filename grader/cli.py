@@ -328,7 +328,10 @@ def dev_mutants(concepts, seeds, sample_size) -> None:
     from grader.checks import mutants
 
     _check_concepts(list(concepts))
-    summary = mutants.run(list(concepts) or None, seeds=seeds, sample_size=sample_size, echo=click.echo)
+    try:
+        summary = mutants.run(list(concepts) or None, seeds=seeds, sample_size=sample_size, echo=click.echo)
+    except FileNotFoundError as exc:
+        raise GraderError(f"{exc}: mutants are made from the reference solutions, in a course checkout") from None
     for o in summary.stale:
         click.echo(f"stale equivalent (it is killed now; remove it): {o.mutant.concept}: {o.mutant.key}", err=True)
     sys.exit(1 if summary.survivors else 0)

@@ -55,3 +55,15 @@ def test_a_sample_of_mutants_is_killed_on_every_seed(zygote, seeds):
     table = summary.table()
     assert table["total"]["mutants"] == len(chosen)
     assert table["total"]["killed"] + table["total"]["equivalent"] == len(chosen)
+
+
+def test_dev_mutants_command_prints_the_table_and_refuses_unknown_concepts():
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    result = CliRunner().invoke(cli, ["dev", "mutants", "sigma", "--seeds", "1"])
+    assert result.exit_code == 0, result.output
+    assert "concept        mutants  killed survived equivalent" in result.output
+    assert "sigma" in result.output and "total" in result.output
+    assert CliRunner().invoke(cli, ["dev", "mutants", "nope"]).exit_code == 2
