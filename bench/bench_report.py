@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from grader import report  # noqa: E402
+from grader.outputs import report  # noqa: E402
+from grader.verbs import report as report_verb  # noqa: E402
 from report_fixtures import build_class  # noqa: E402
 
 
@@ -47,8 +48,8 @@ def main() -> None:
         phases = {"read": [], "compute": [], "render": [], "total": []}
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            with report.open_gradebook(out / "gradebook.sqlite") as book:
-                snap = report.load_snapshot(book)
+            with report_verb.open_gradebook(out / "gradebook.sqlite") as book:
+                snap = report_verb.load_snapshot(book)
             t1 = time.perf_counter()
             view = report.class_report(snap)
             t2 = time.perf_counter()
@@ -62,7 +63,7 @@ def main() -> None:
             *(statistics.median(phases[k]) for k in ("read", "compute", "render"))))
 
         t0 = time.perf_counter()
-        made = report.write_class_report(outdir=out)
+        made = report_verb.write_class_report(outdir=out)
         whole = time.perf_counter() - t0
         print(f"`vaegrade report --class` end to end (overview + {made.learner_pages} learner pages written): "
               f"{whole:.2f} s, {1e3 * whole / max(made.learner_pages, 1):.2f} ms per learner")

@@ -169,6 +169,19 @@ def dev_check() -> None:
     finish(verb.main, echo=click.echo)
 
 
+@dev.command("mutants")
+@click.argument("concepts", nargs=-1)
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Grade each mutant on seeds 1..N; killed means it lost points on every one.")
+@click.option("--sample", "sample_size", type=click.IntRange(min=1), default=None,
+              help="Grade a reproducible sample of N mutants (every operator at least once).")
+def dev_mutants(concepts, seeds, sample_size) -> None:
+    """Mutation adequacy: grade small slips in the reference solutions; exit 1 if any survives."""
+    from grader.verbs import mutants
+
+    finish(mutants.main, concepts=concepts, seeds=seeds, sample_size=sample_size, echo=click.echo)
+
+
 @dev.command("quiz-copy")
 @click.option("--src", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Staff copy (default: quizzes/mastery.toml).")

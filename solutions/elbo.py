@@ -1,4 +1,4 @@
-"""Reference solution for the lesson section "The VAE objective": the negative ELBO loss."""
+"""Reference solution for the lesson section "The VAE objective": the β-weighted VAE loss with an MSE reconstruction term."""
 
 import torch
 

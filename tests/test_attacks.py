@@ -972,7 +972,7 @@ def test_forged_gradients_from_a_rewritten_harness_earn_nothing(concept, forged,
     honest_result, forged_result = (r.concepts[0] for r in results)
     assert forged_result.score <= honest_result.score, [
         (c.name, c.score, c.feedback[:120]) for c in forged_result.checks]
-    assert any(c.misconception == "torch.forged_gradient" for c in forged_result.checks)
+    assert any(c.misconception == "torch.gradient_mismatch" for c in forged_result.checks)
 
 
 # --- replaying last run's expected values ----------------------------------------------------

@@ -56,7 +56,7 @@ WRONG = {
                               clip_per_dim="per_dim"),
                   "kl.wrong_sign", "minus sign"),
     "plus_sign_clipped": (source_with(terms="0.5 * (1 + logvar - mu**2 - np.exp(logvar))"),
-                          "kl.wrong_sign_clipped", "minus sign"),
+                          "kl.wrong_sign", "hides a wrong sign"),
     "sigma_in_variance_term": (source_with(terms="-0.5 * (1 + logvar - mu**2 - np.exp(0.5 * logvar))"),
                                "kl.sigma_not_variance", "exp(0.5·logvar)"),
     "batch_sum": (source_with(total="t.sum()"), "kl.batch_sum", "batch mean"),

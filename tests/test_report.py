@@ -117,7 +117,7 @@ def test_failing_learner_gets_fix_steps_and_the_quiz_line(book):
     # The biggest gaps come first in the steps (the stubs, with the worked examples to start from),
     # then the recognised mistakes, with the command that shows them; every unfinished concept is there.
     first = view.next_steps[0]
-    assert first.text.startswith(("The negative ELBO loss", "VQ-VAE")) and "not started yet" in first.text
+    assert first.text.startswith(("The β-weighted VAE loss", "VQ-VAE")) and "not started yet" in first.text
     assert first.command in ("vaegrade check elbo", "vaegrade check vq")
     sigma = next(s for s in view.next_steps if s.text.startswith("logvar to sigma"))
     assert "the variance" in sigma.text and "Reread" in sigma.text
@@ -412,18 +412,16 @@ def test_misconception_labels_come_from_the_manifest_not_feedback(tmp_path, monk
     assert labels == {"sigma.variance": "Uses the variance as σ", "kl.undeclared": "kl.undeclared"}
 
 
-def test_declared_misconceptions_are_read_from_the_manifest(tmp_path, monkeypatch):
+def test_declared_misconceptions_are_read_from_the_manifest(monkeypatch):
     from grader.course import manifest as course
 
-    toml = tmp_path / "concepts.toml"
-    toml.write_text(course.MANIFEST_PATH.read_text(encoding="utf-8") + "\n[[concepts]]\nid = \"extra\"\n"
-                    "title = \"t\"\nfile = \"extra.py\"\nfunctions = [\"f\"]\nsection = \"s\"\n"
-                    "misconceptions = [{ id = \"extra.slip\", label = \"A slip\" }]\n", encoding="utf-8")
-    monkeypatch.setattr(course, "MANIFEST_PATH", toml)
-    monkeypatch.setattr(course, "load", lambda path=toml: ())
+    declared = course.misconceptions()
+    assert report.misconception_label("sigma.variance") == next(m.label for m in declared if m.id == "sigma.variance")
+    monkeypatch.setattr(course, "misconceptions", lambda: (*declared, course.Misconception("extra.slip", "A slip", "s")))
     report.declared_misconceptions.cache_clear()
     try:
-        assert report.declared_misconceptions()["extra.slip"] == "A slip"
+        assert report.misconception_label("extra.slip") == "A slip"
+        assert report.misconception_label("never.declared") == "never.declared"
     finally:
         report.declared_misconceptions.cache_clear()
 
@@ -436,8 +434,8 @@ def test_generic_misconceptions_are_counted_per_concept(tmp_path):
         gb.record_exercises("b", make_result({"kl": ("shape", "kl_per_dimension has shape (1, 3); it should "
                                                       "have shape (3,).")}), None)
     rows = [(m.concept, m.id, m.learners, m.label) for m in report.class_report(snapshot(path)).misconceptions]
-    assert rows == [("kl", "shape", 2, report.GENERIC_MISCONCEPTIONS["shape"]),
-                    ("vq", "shape", 1, report.GENERIC_MISCONCEPTIONS["shape"])]
+    label = {m.id: m.label for m in manifest.misconceptions()}["shape"]
+    assert rows == [("kl", "shape", 2, label), ("vq", "shape", 1, label)]
 
 
 def test_code_that_did_not_run_is_counted_apart_from_misconceptions(tmp_path):

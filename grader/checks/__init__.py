@@ -7,6 +7,13 @@ arrays), computes the expected values itself with trusted numpy code, and
 fails by raising ``Fail`` (usually through ``expect_close``/``expect_raises``)
 with feedback a tutor would give. Inputs are drawn from ``rng`` at grading
 time, so no submission can know them in advance.
+
+Each module also holds ``CLAUSES``: the SPEC's clauses for its concept, each mapped to the
+checks that enforce it (``vaegrade dev check`` fails when a clause has none). A misconception id
+given to ``Fail`` must be declared in concepts.toml ``[[misconceptions]]`` (id, label, lesson
+section). Random inputs sit beside fixed boundary inputs (values either side of a threshold,
+mismatched shapes that keep the size, exact ties, large values), so a wrong implementation
+loses points on every seed; ``vaegrade dev mutants`` measures that.
 """
 
 from __future__ import annotations
@@ -138,31 +145,74 @@ def fmt(x) -> str:
     return np.array2string(arr, precision=4, separator=", ", suppress_small=False)
 
 
+class Either:
+    """Several values one mistake can give (e.g. unclipped and clipped at zero, the way the reference clips)."""
+
+    def __init__(self, *values):
+        self.values = values
+
+
+def matches(arr, wrong) -> bool:
+    """True when `arr` equals the value a mistake gives (any of them, for Either)."""
+    candidates = wrong.values if isinstance(wrong, Either) else (wrong,)
+    for value in candidates:
+        try:
+            if close(arr, value):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+def name_mistake(arr, mistakes: dict | None, what: str, right=None) -> None:
+    """Fail naming the mistake `arr` is the value of; when several mistakes give this value, say each.
+
+    A mistake whose value equals the right one on these inputs can't be told apart and is skipped.
+    """
+    found = []
+    for mistake_id, (wrong, message) in (mistakes or {}).items():
+        if right is not None and matches(np.asarray(right, dtype=np.float64), wrong):
+            continue
+        if matches(arr, wrong):
+            found.append((mistake_id, message))
+    if len(found) == 1:
+        raise Fail(f"{what} is off. {found[0][1]}", found[0][0])
+    if found:
+        # Two slips coincide on these inputs: say both, and name neither (the class report counts
+        # only unambiguous diagnoses).
+        either = " Or: ".join(message for _, message in found)
+        raise Fail(f"{what} is off, in a way that fits {len(found)} different slips on these inputs. "
+                   f"Either: {either}")
+
+
+def nonfinite_message(what: str, logvar: bool = False) -> str:
+    if not logvar:
+        return f"{what} contains NaN or infinity."
+    return (f"{what} contains NaN or infinity. Results must be finite for logvar in [-50, 50]: exp(logvar) "
+            "itself fits even in float32 (exp(50) is about 5e21), so look for a square of it, a sqrt or "
+            "log of a negative number, or a division by zero.")
+
+
 def expect_close(got, expected, what: str, *, mistakes: dict | None = None, show: bool = True,
-                 scalar: bool = False) -> None:
+                 scalar: bool = False, logvar: bool = False) -> None:
     """Fail unless `got` matches `expected` (shape and values, within the SPEC tolerance).
 
-    `mistakes` maps a misconception id to (the value that mistake would give, feedback):
-    when the learner's value matches one, the feedback names the mistake. `show=False`
-    keeps the expected value out of the feedback (hidden random inputs).
+    `mistakes` maps a misconception id to (the value that mistake would give, or Either(values),
+    feedback): when the learner's value matches exactly one, the feedback names it. `show=False`
+    keeps the expected value out of the feedback (hidden random inputs). `logvar=True` says the
+    inputs hold a log-variance, for the feedback on NaN or infinity.
     """
     arr = as_array(got, what)
     expected = np.asarray(expected, dtype=np.float64)
     if scalar and arr.ndim != 0:
         raise Fail(f"{what} should be a single number, but it returned {describe(got)}.")
     if not np.all(np.isfinite(arr)):
-        raise Fail(f"{what} contains NaN or infinity. If logvar is large, exp(logvar) overflows: "
-                   "keep the computation stable for logvar in [-50, 50].", "numeric.nonfinite")
+        raise Fail(nonfinite_message(what, logvar), "numeric.nonfinite")
     if arr.shape != expected.shape and arr.size == expected.size and not scalar:
         raise Fail(f"{what} has shape {arr.shape}; it should have shape {expected.shape}.", "shape")
     if close(arr, expected):
         return
-    for mistake_id, (wrong, message) in (mistakes or {}).items():
-        try:
-            if close(arr, wrong):
-                raise Fail(f"{what} is off. {message}", mistake_id)
-        except (TypeError, ValueError):
-            continue
+    name_mistake(arr, mistakes, what, expected)
     if arr.shape != expected.shape:
         raise Fail(f"{what} has shape {arr.shape}; it should have shape {expected.shape}.", "shape")
     detail = f" It returned {fmt(arr)}; the right value is {fmt(expected)}." if show else ""
@@ -201,3 +251,34 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
     hint, mistake = returned or ("", None)
     raise Fail(f"{what}: {func} returned {describe(got)} instead of raising {exc_type.__name__}."
                + (f" {hint}" if hint else ""), mistake)
+
+
+# --- one message per slip ------------------------------------------------------------------
+
+REPEAT_PREFIX = "The same slip as in"
+
+
+def fold_repeats(failed: list[tuple[str, str, str | None]]) -> list[str]:
+    """Feedback for a concept's failed checks, (name, feedback, misconception) each, in order, with a
+    slip that several checks report explained once: the first says how many checks it fails, the
+    others point back to it instead of repeating the paragraph. Code problems (an exception, a
+    missing function) are short and stay as they are."""
+    def explanation(feedback: str) -> str:
+        what, sep, rest = feedback.partition(" is off. ")
+        return rest if sep else feedback
+
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, feedback, mistake) in enumerate(failed):
+        if mistake and mistake.startswith(("code.", "limit", "grader.")):
+            continue
+        groups.setdefault((mistake, explanation(feedback)), []).append(i)
+    out = [feedback for _, feedback, _ in failed]
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = members[0]
+        out[first] = f"{failed[first][1]} (This same slip fails {len(members)} checks of this concept.)"
+        for i in members[1:]:
+            what, sep, _ = failed[i][1].partition(" is off. ")
+            out[i] = (f"{what} is off: " if sep else "") + f"{REPEAT_PREFIX} “{failed[first][0]}” (above)."
+    return out

@@ -10,6 +10,8 @@ from grader.checks import Fail, TensorValue, check, count, describe, expect_rais
 COLLAPSED, ACTIVE = "is_collapsed", "active_dimensions"
 DEFAULT = 1e-3
 SECTION = "(lesson: \"Watch for posterior collapse\")"
+CAVEAT = ("(The monitor only raises a suspicion: low KL alone isn't proof of collapse; pair it with "
+          "reconstruction quality, samples, and whether outputs change when z changes.)")
 USING, SUSPECTED = [0.31, 0.18], [0.0003, 0.0001]   # the lesson's monitor
 
 
@@ -39,6 +41,9 @@ def collapsed_mistakes(kl_per_dim, threshold) -> dict:
                                  "every dimension is below it (np.all, not np.any or the mean). " + SECTION),
         "collapse.total_kl": (bool(kl.sum() < threshold), "It compares the total KL with the threshold: "
                               "the monitor checks each dimension's KL on its own. " + SECTION),
+        "collapse.mean_kl": (bool(kl.mean() < threshold), "It compares the mean KL over the dimensions with "
+                             "the threshold: one busy dimension is enough to rule collapse out, so every "
+                             "dimension's KL must be below it (np.all(kl < threshold)). " + SECTION),
     }
     right = reference_collapsed(kl, threshold)
     return {k: v for k, v in found.items() if v[0] != right}
@@ -108,8 +113,14 @@ def expect_collapsed(sub, kl, what: str, threshold=None, show: bool = False) -> 
     right = reference_collapsed(kl, thr)
     if got == right:
         return
-    for mistake_id, (_, message) in collapsed_mistakes(kl, thr).items():
-        raise Fail(f"{what} returned {got}. {message}", mistake_id)
+    found = collapsed_mistakes(kl, thr)      # every slip listed here answers `got` on this input
+    if len(found) == 1:
+        mistake_id, (_, message) = next(iter(found.items()))
+        raise Fail(f"{what} returned {got}. {message} {CAVEAT}", mistake_id)
+    if found:
+        either = " Or: ".join(message for _, message in found.values())
+        raise Fail(f"{what} returned {got}, which fits {len(found)} different slips on this input. "
+                   f"Either: {either} {CAVEAT}")
     detail = f" The right answer is {right}." if show else ""
     raise Fail(f"{what} returned {got}, which is not the right answer.{detail}")
 
@@ -120,9 +131,12 @@ def expect_active(sub, kl, what: str, threshold=None, show: bool = False) -> Non
     right = reference_active(kl, thr)
     if got == right:
         return
-    for mistake_id, (wrong, message) in active_mistakes(kl, thr).items():
-        if got == wrong:
-            raise Fail(f"{what} is off. {message}", mistake_id)
+    found = [(mid, message) for mid, (wrong, message) in active_mistakes(kl, thr).items() if got == wrong]
+    if len(found) == 1:
+        raise Fail(f"{what} is off. {found[0][1]}", found[0][0])
+    if found:
+        raise Fail(f"{what} is off, in a way that fits {len(found)} different slips on this input. Either: "
+                   + " Or: ".join(message for _, message in found))
     if sorted(got) == right:
         raise Fail(f"{what} has the right indices in the wrong order: return them in increasing order.",
                    "collapse.unsorted")
@@ -258,3 +272,86 @@ def active_edges(sub, rng):
     expect_active(sub, rng.uniform(0.01, 5, n), f"active_dimensions of {n} busy dimensions")
     expect_empty_refused(sub, ACTIVE, np.zeros(0))
 
+
+
+# --- boundaries: values just either side of the threshold ------------------------------------
+
+
+def boundary_runs(thr: float, n: int) -> list[tuple[np.ndarray, str]]:
+    """Runs at the edges of the rule, each telling one slip apart from the others."""
+    below, above = thr * (1 - 1e-3), thr * (1 + 1e-3)      # float32 keeps them on their side
+    return [
+        (np.full(n, below), f"{n} values just below the threshold"),
+        (np.array([below] * (n - 1) + [above]), f"{n} values just below the threshold but one just above"),
+        # The mean of these is below the threshold, yet one dimension is clearly busy.
+        (np.array([thr * 0.1] * (n - 1) + [thr * 1.5]), f"{n} quiet values and one busy one whose mean is "
+                                                          "below the threshold"),
+        (np.array([thr] + [below] * (n - 1)), f"{n} values below the threshold, one exactly at it"),
+        (np.array([thr * 0.6] * n), f"{n} values each below the threshold whose sum is above it"),
+    ]
+
+
+def expect_collapsed_runs(sub, runs: list[tuple[np.ndarray, str]], threshold=None) -> None:
+    """Judge several runs together: a slip is named when its answers match the learner's on every run
+    (one run alone often fits several slips; the set tells them apart)."""
+    thr = DEFAULT if threshold is None else threshold
+    suffix = "" if threshold is None else f" (threshold={threshold:g})"
+    got = [_as_bool(sub.call(COLLAPSED, kl, **_threshold_kwargs(threshold)), f"is_collapsed of {label}{suffix}")
+           for kl, label in runs]
+    right = [reference_collapsed(kl, thr) for kl, _ in runs]
+    if got == right:
+        return
+    every = {}
+    for kl, _ in runs:
+        for mid, (_, message) in collapsed_mistakes(kl, thr).items():
+            every[mid] = message
+    fits = [mid for mid in every
+            if all(collapsed_mistakes(kl, thr).get(mid, (r,))[0] == g for (kl, _), g, r in zip(runs, got, right))]
+    first = next(i for i, (g, r) in enumerate(zip(got, right)) if g != r)
+    what = f"is_collapsed of {runs[first][1]}{suffix} returned {got[first]}"
+    if len(fits) == 1:
+        raise Fail(f"{what}. {every[fits[0]]} {CAVEAT}", fits[0])
+    if fits:
+        raise Fail(f"{what}, which fits {len(fits)} different slips. Either: "
+                   + " Or: ".join(every[m] for m in fits) + f" {CAVEAT}")
+    expect_collapsed(sub, runs[first][0], f"is_collapsed of {runs[first][1]}{suffix}", threshold=threshold)
+
+
+@check("values just either side of the threshold (every dimension below, or one at or above)",
+       function=COLLAPSED, weight=2)
+def collapsed_boundaries(sub, rng):
+    n = int(rng.integers(3, 7))
+    runs = [(kl[rng.permutation(n)], label) for kl, label in boundary_runs(DEFAULT, n)]
+    runs.append((np.array([DEFAULT * 50] + [DEFAULT * 0.01] * (n - 1)), f"{n} values, one busy, the rest quiet"))
+    expect_collapsed_runs(sub, runs)
+    thr = float(rng.choice([20.0, 50.0, 200.0]))             # a threshold far from the default
+    expect_collapsed_runs(sub, boundary_runs(thr, n), threshold=thr)
+
+
+@check("values just either side of the threshold are split correctly", function=ACTIVE, weight=2)
+def active_boundaries(sub, rng):
+    n = int(rng.integers(3, 7))
+    for thr in (None, float(rng.choice([20.0, 50.0, 200.0]))):
+        t = DEFAULT if thr is None else thr
+        for kl, label in boundary_runs(t, n):
+            order = rng.permutation(n)
+            expect_active(sub, kl[order], f"active_dimensions of {label}"
+                          + ("" if thr is None else f" (threshold={thr:g})"), threshold=thr)
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "is_collapsed: True exactly when every dimension's KL is below the threshold [[0.31, 0.18] → False; "
+    "[0.0003, 0.0001] → True]":
+        ["lesson_collapsed", "collapsed_random", "collapsed_one_active", "collapsed_extremes",
+         "collapsed_boundaries"],
+    "is_collapsed: strictly below (a dimension at the threshold is not collapsed)":
+        ["collapsed_tie", "collapsed_boundaries"],
+    "is_collapsed honours its threshold argument": ["collapsed_threshold", "collapsed_boundaries"],
+    "is_collapsed: an empty input raises ValueError": ["collapsed_empty"],
+    "active_dimensions: sorted indices whose KL is at least the threshold":
+        ["lesson_active", "active_random", "active_boundaries"],
+    "active_dimensions: a dimension at the threshold is active (>=)": ["active_tie", "active_boundaries"],
+    "active_dimensions honours its threshold argument": ["active_threshold", "active_boundaries"],
+    "active_dimensions: an empty input raises ValueError": ["active_edges"],
+}

@@ -1,5 +1,9 @@
 """Hidden checks for `elbo`: vae_loss(x, x_hat, mu, logvar, beta=1.0) -> (total, recon, kl).
 
+The β-weighted VAE loss with an MSE reconstruction term. MSE stands for a Gaussian decoder's
+negative log-likelihood only up to a fixed observation variance and scale, so the feedback never
+calls this loss "the ELBO" itself.
+
 recon = mean of (x_hat - x)**2 over every element; kl = the batch mean of the
 per-example sums of -0.5 * (1 + logvar - mu**2 - exp(logvar)) (the sum, for
 1-D input); total = recon + beta * kl. Values are compared with trusted numpy
@@ -29,6 +33,9 @@ TRAIN_THRESHOLD = 0.02                # the reference reaches about 0.003-0.012 
 KL_THRESHOLD = 4.0                    # the reference's posteriors end at KL 0.5-0.85 (the lesson: 0.74);
                                       # with no KL gradient they drift to 13-28
 NAMES = ("total", "recon", "kl")
+MSE_CAVEAT = ("(The lesson's loss uses plain MSE as its reconstruction term; MSE is proportional to a "
+              "Gaussian decoder's negative log-likelihood only for a fixed observation variance, so MSE "
+              "and the ELBO are not the same thing: the scale of MSE against KL is a modelling choice.)")
 
 
 def _f64(*arrays):
@@ -59,6 +66,13 @@ def recon_mistakes(x, x_hat) -> dict:
         "elbo.recon_abs": (np.abs(x_hat - x).mean(), "recon is the mean absolute error: square the differences."),
         "elbo.recon_rmse": (np.sqrt(sq.mean()), "recon is the root of the MSE: the loss has no square root."),
     }
+    found["elbo.recon_gaussian_nll"] = (
+        0.5 * sq.sum() + 0.5 * sq.size * np.log(2 * np.pi),
+        "recon is a unit-variance Gaussian negative log-likelihood, ½·Σ(x - x_hat)² + ½·N·log 2π: the "
+        "exercise asks for the mean squared error. " + MSE_CAVEAT)
+    found["elbo.recon_half_mse"] = (
+        0.5 * sq.mean(), "recon is half the mean squared error (the ½ of a Gaussian log-likelihood): "
+        "the exercise's recon is the plain MSE. " + MSE_CAVEAT)
     if x.ndim == 2:
         found["elbo.recon_batch_divisor"] = (sq.sum() / x.shape[0], "recon divides by the batch size only: "
                                              "the mean runs over every element, batches included.")
@@ -87,16 +101,18 @@ def kl_mistakes(mu, logvar) -> dict:
     return found
 
 
-def total_mistakes(x, x_hat, mu, logvar, beta) -> dict:
+def total_mistakes(x, x_hat, mu, logvar, beta, combining_only: bool = False) -> dict:
     total, recon, kl = reference(x, x_hat, mu, logvar, beta)
     found = {
         "elbo.beta_ignored": (recon + kl, "total is recon + kl: beta must weight the KL term "
                               f"(total = recon + β·kl, here β = {beta:g})."),
         "elbo.beta_on_recon": (beta * recon + kl, "total is β·recon + kl: beta weights the KL term, "
                                "not the reconstruction."),
-        "elbo.total_minus": (recon - beta * kl, "total is recon - β·kl: the negative ELBO ADDS the KL "
+        "elbo.total_minus": (recon - beta * kl, "total is recon - β·kl: the VAE loss ADDS the KL "
                              "penalty, total = recon + β·kl."),
     }
+    if combining_only:
+        return found
     for mid, (wrong, message) in recon_mistakes(x, x_hat).items():
         found.setdefault(mid, (wrong + beta * kl, "In total: " + message))
     for mid, (wrong, message) in kl_mistakes(mu, logvar).items():
@@ -128,15 +144,22 @@ def expect_loss(sub, x, x_hat, mu, logvar, beta=None, *, what: str, show: bool =
                 order = f" ({', '.join(NAMES[p] for p in perm)})" if distinct else " in another order"
                 raise Fail(f"{what} returns the three values{order}: the order is (total, recon, kl).",
                            "elbo.order")
-    expect_close(got[1], expected[1], f"{what}: recon", mistakes=recon_mistakes(x, x_hat), show=show, scalar=True)
-    expect_close(got[2], expected[2], f"{what}: kl", mistakes=kl_mistakes(mu, logvar), show=show, scalar=True)
+    expect_close(got[1], expected[1], f"{what}: recon", mistakes=recon_mistakes(x, x_hat), show=show, scalar=True,
+                 logvar=True)
+    kl_slips = kl_mistakes(mu, logvar)
+    if abs(b - 1.0) > 1e-3:
+        kl_slips["elbo.beta_on_kl"] = (b * expected[2], "The kl returned already includes β: return the raw "
+                                       "KL and apply beta only in total.")
+    expect_close(got[2], expected[2], f"{what}: kl", mistakes=kl_slips, show=show, scalar=True, logvar=True)
     if beta is None and not close(values[0], expected[0]) and values[0].ndim == 0 and expected[2] > 1e-3:
         implied = (float(values[0]) - expected[1]) / expected[2]
         if np.isfinite(implied) and implied >= 0 and abs(implied - 1) > 1e-3:  # recon and kl are right
             raise Fail(f"{what}: total weights the KL by about {implied:.3g} when beta is not given; the "
-                       "default is beta=1.0, the standard VAE objective.", "elbo.default_beta")
-    expect_close(got[0], expected[0], f"{what}: total", mistakes=total_mistakes(x, x_hat, mu, logvar, b),
-                 show=show, scalar=True)
+                       "default is beta=1.0 (recon + kl, the unweighted MSE-plus-KL loss).", "elbo.default_beta")
+    # recon and kl are right by now: only a slip in how total combines them can remain.
+    expect_close(got[0], expected[0], f"{what}: total", mistakes=total_mistakes(x, x_hat, mu, logvar, b,
+                                                                           combining_only=True),
+                 show=show, scalar=True, logvar=True)
     if tensors:
         for g, n in zip(got, NAMES):
             if not isinstance(g, TensorValue):
@@ -165,10 +188,10 @@ def analytic_grads(x, x_hat, mu, logvar, beta) -> dict:
 
 
 def gradients(sub, x, x_hat, mu, logvar, beta, weights, what: str,
-              need=("x_hat", "mu", "logvar")) -> dict:
+              need=("x_hat", "mu", "logvar"), verify: bool = True) -> dict:
     args = [T(np.asarray(x)), T(np.asarray(x_hat), grad=True), T(np.asarray(mu), grad=True),
             T(np.asarray(logvar), grad=True)]
-    _, grads = sub.grad(F, args, {"beta": float(beta)}, weights)
+    _, grads = sub.grad(F, args, {"beta": float(beta)}, weights, verify=verify)
     out = dict(zip(("x_hat", "mu", "logvar"), grads[1:]))
     missing = [k for k in need if out[k] is None]
     if missing:
@@ -187,7 +210,7 @@ def lesson_ledger(sub, rng):
 
 @check("the ledger's three betas (0, 0.1, 1): beta weights only the KL term", function=F, public=True)
 def ledger_betas(sub, rng):
-    for beta in (0.0, 0.1, 1.0):
+    for beta in (0.1, 1.0, 0.0):     # beta = 0 last: it hides every slip in the KL term
         expect_loss(sub, X, X_HAT, MU, LOGVAR, beta, what=f"vae_loss on the lesson's ledger with beta={beta:g}",
                     show=True)
     inputs = draw(rng, None, 6, 3)
@@ -213,7 +236,7 @@ def single_examples(sub, rng):
 @check("random batches: recon over every element, KL batch mean of per-example sums", function=F, weight=2)
 def batches(sub, rng):
     for _ in range(2):
-        b, n, latent = int(rng.integers(2, 9)), int(rng.integers(4, 26)), int(rng.integers(2, 6))
+        b, n, latent = int(rng.integers(3, 9)), int(rng.integers(4, 26)), int(rng.integers(2, 6))
         expect_loss(sub, *draw(rng, b, n, latent), float(rng.uniform(0.01, 1.5)),
                     what=f"vae_loss of a batch of {count(b, 'patch', 'patches')}")
 
@@ -246,10 +269,29 @@ def negative_beta(sub, rng):
 def extremes(sub, rng):
     x, x_hat, mu, _ = draw(rng, 2, 6, 4)
     lv = rng.permutation([-50.0, 50.0, -20.0, 20.0, 0.0, -5.0, 5.0, -50.0]).reshape(2, 4)
-    expect_loss(sub, x, x_hat, mu, lv, 0.1, what="vae_loss with logvar between -50 and 50")
+    expect_loss_or_clamped(sub, x, x_hat, mu, lv, 0.1, "vae_loss with logvar between -50 and 50", "float32")
     tiny_mu, tiny_lv = rng.normal(0, 1e-4, (2, 4)), rng.normal(0, 1e-4, (2, 4))
     expect_loss(sub, x, x, tiny_mu, tiny_lv, 1.0, what="vae_loss of a perfect reconstruction with a "
                 "posterior almost equal to the prior", dtype="float64")
+
+
+def recon_grad_mistakes(x, x_hat, want) -> dict:
+    """∂recon/∂x_hat as each recon slip makes it (named after the slip's value)."""
+    x, x_hat = _f64(x, x_hat)
+    diff = x_hat - x
+    rmse = float(np.sqrt(np.mean(diff ** 2)))
+    return {
+        "elbo.recon_abs": (np.sign(diff) / x.size, "It is sign(x_hat - x)/N, the gradient of the mean "
+                           "absolute error: recon squares the differences."),
+        "elbo.recon_rmse": (diff / (x.size * rmse), "It is the gradient of the root of the MSE: the loss "
+                            "has no square root."),
+        "elbo.recon_half_mse": (want / 2, "It is half the MSE's gradient: recon is the plain MSE. " + MSE_CAVEAT),
+        "elbo.recon_gaussian_nll": (diff, "It is x_hat - x, the gradient of ½·Σ(x - x_hat)², a unit-variance "
+                                    "Gaussian negative log-likelihood: recon is the mean squared error. "
+                                    + MSE_CAVEAT),
+        "torch.no_grad_path": (np.zeros_like(want), "It is zero: recon's value is there but its graph is "
+                               "cut (a .detach(), .item() or a constant), so the decoder cannot learn."),
+    }
 
 
 @check("gradient of total with respect to x_hat", function=F)
@@ -266,6 +308,7 @@ def grad_x_hat(sub, rng):
         "elbo.recon_batch_divisor": (want * n, "It is the gradient of a loss divided by the batch size "
                                      "only: the mean runs over every element."),
         "elbo.beta_on_recon": (want * beta, "It is scaled by β: beta weights only the KL term."),
+        **recon_grad_mistakes(x, x_hat, want),
     })
 
 
@@ -283,6 +326,9 @@ def grad_latent(sub, rng):
                               "per-example sums over the batch."),
         "elbo.beta_ignored": (want["mu"] / beta, "It ignores β: the KL gradient is scaled by beta."),
         "elbo.kl_mean_over_latent": (want["mu"] / latent, "It averages KL over the latent dimensions: sum them."),
+        "elbo.kl_no_half": (2 * want["mu"], "It is twice the right gradient: the KL formula has a factor -0.5."),
+        "torch.no_grad_path": (np.zeros_like(want["mu"]), "It is zero: the KL term's graph is cut, so it "
+                               "cannot pull the posteriors towards the prior."),
     })
     half_sigma = -0.5 * (1 - 0.5 * np.exp(0.5 * lv)) * beta / b
     expect_close(got["logvar"], want["logvar"], "∂total/∂logvar", show=False, mistakes={
@@ -292,6 +338,9 @@ def grad_latent(sub, rng):
         "elbo.kl_batch_sum": (want["logvar"] * b, "It is the gradient of a batch SUM of KL: average the "
                               "per-example sums over the batch."),
         "elbo.beta_ignored": (want["logvar"] / beta, "It ignores β: the KL gradient is scaled by beta."),
+        "elbo.kl_no_half": (2 * want["logvar"], "It is twice the right gradient: the KL formula has a factor -0.5."),
+        "elbo.kl_logvar_sign": (beta * 0.5 * (1 + np.exp(lv)) / b, "It is the gradient of a KL that subtracts "
+                                "logvar: the formula is 1 + logvar - mu² - exp(logvar)."),
     })
 
 
@@ -307,11 +356,17 @@ def terms_backpropagate(sub, rng):
         "elbo.beta_on_kl": (want["mu"] * beta, "The kl returned already includes β: return the raw "
                             "KL and apply beta only in total."),
         "elbo.kl_mean_over_latent": (want["mu"] / mu.size, "kl averages over the latent dimensions: sum them."),
+        "elbo.kl_no_half": (2 * want["mu"], "kl's gradient is twice the right one: the formula has a factor -0.5."),
+        "torch.no_grad_path": (np.zeros_like(want["mu"]), "It is zero: kl's graph is cut, so it cannot pull "
+                               "the posteriors towards the prior."),
     })
     expect_close(got["logvar"], want["logvar"], "∂kl/∂logvar", show=False, mistakes={
         "elbo.kl_std_not_var": (-0.5 * (1 - 0.5 * np.exp(0.5 * lv)), "It is the gradient of a KL written with "
                                 "exp(0.5·logvar): the formula uses exp(logvar), the variance."),
         "elbo.kl_sign": (-want["logvar"], "kl has the wrong sign."),
+        "elbo.kl_no_half": (2 * want["logvar"], "kl's gradient is twice the right one: the formula has a factor -0.5."),
+        "elbo.kl_logvar_sign": (0.5 * (1 + np.exp(lv)), "It is the gradient of a kl that subtracts logvar: the "
+                                "formula is 1 + logvar - mu² - exp(logvar)."),
     })
     got = sub.grad(F, [T(x), T(x_hat, grad=True), T(mu), T(lv)], {"beta": beta}, [None, 1.0, None])[1][1]
     if got is None:
@@ -320,6 +375,7 @@ def terms_backpropagate(sub, rng):
     expect_close(got, want["x_hat"], "∂recon/∂x_hat", show=False, mistakes={
         "elbo.recon_sum": (want["x_hat"] * x.size, "It is the gradient of a SUM of squared errors: "
                            "MSE divides by the number of elements."),
+        **recon_grad_mistakes(x, x_hat, want["x_hat"]),
     })
 
 
@@ -346,19 +402,59 @@ def trains_tinyvae(sub, rng):
         raise Fail("after training with your vae_loss, the TinyVAE's reconstructions are not finite.",
                    "numeric.nonfinite")
     if error >= TRAIN_THRESHOLD:
+        cause, mistake = diagnose(sub, rng, patches)
         raise Fail(f"after {TRAIN_STEPS} Adam steps (lr {tinyvae.LR}, beta {tinyvae.BETA}) with your vae_loss, "
                    f"the TinyVAE's reconstruction error is {error:.4f}; the lesson's loss reaches about 0.01 "
-                   f"(below {TRAIN_THRESHOLD} is needed). Check that total = recon + beta * kl with a "
-                   "positive KL, that beta multiplies only the KL, and that recon is the mean squared error.",
-                   "elbo.does_not_train")
+                   f"(below {TRAIN_THRESHOLD} is needed). {cause}", mistake or "elbo.does_not_train")
     with np.errstate(all="ignore"):
         kl = posterior_kl(trained, patches)
     if not kl < KL_THRESHOLD:
+        cause, mistake = diagnose(sub, rng, patches)
+        if mistake:
+            raise Fail(f"after {TRAIN_STEPS} Adam steps with your vae_loss, the TinyVAE's posteriors sit far "
+                       f"from the prior: KL = {kl:.2f} (the lesson's run ends near 0.74). {cause}", mistake)
         raise Fail(f"after {TRAIN_STEPS} Adam steps with your vae_loss, the TinyVAE reconstructs well but its "
                    f"posteriors sit far from the prior: KL = {kl:.2f} (the lesson's run ends near 0.74). The "
                    "KL term is not pulling them in: check that kl is computed from mu and logvar in torch "
                    "(so its gradient flows), that beta multiplies it, and that recon is a mean, not a sum.",
                    "elbo.kl_not_trained")
+
+
+GENERIC_CAUSE = ("Check that total = recon + beta * kl with a positive KL, that beta multiplies only the KL, "
+                 "and that recon is the mean squared error.")
+
+
+def diagnose(sub, rng, patches) -> tuple[str, str | None]:
+    """The likely cause of a failed training run: the learner's loss on a batch shaped like training's.
+
+    The values are compared on a batch of the training's size (not 2, where a batch sum and a
+    missing ½ coincide), with the training's beta; a named slip there is the real cause.
+    """
+    b, latent = len(patches), 2
+    x = np.asarray(patches, dtype=np.float64)
+    x_hat = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    mu, lv = rng.normal(0, 1, (b, latent)), rng.uniform(-2, 1, (b, latent))
+    try:
+        expect_loss(sub, x, x_hat, mu, lv, tinyvae.BETA, what="your vae_loss on a training batch")
+        # The gradients are compared with the analytic ones here, so a finite-difference cross-check
+        # would only hide which term is wrong.
+        grads = gradients(sub, x, x_hat, mu, lv, tinyvae.BETA, [1.0, None, None], "backpropagating total",
+                          verify=False)
+        want = analytic_grads(x, x_hat, mu, lv, tinyvae.BETA)
+        if close(as_array(grads["x_hat"], "∂total/∂x_hat"), want["x_hat"]) and not any(
+                close(as_array(grads[k], f"∂total/∂{k}"), want[k]) for k in ("mu", "logvar")) and all(
+                np.allclose(as_array(grads[k], k), 0.0, atol=1e-9) for k in ("mu", "logvar")):
+            raise Fail("the KL term's value is right, but no gradient flows from it to mu and logvar "
+                       "(∂total/∂mu and ∂total/∂logvar are zero), so training never pulls the posteriors "
+                       "toward the prior: compute kl in torch from mu and logvar, without .detach().",
+                       "elbo.kl_not_trained")
+        for name in ("x_hat", "mu", "logvar"):
+            expect_close(grads[name], want[name], f"∂total/∂{name} on a training batch", show=False)
+    except Fail as fail:
+        if fail.misconception and not fail.misconception.startswith("code."):
+            return f"The cause: {fail.message}", fail.misconception
+        return f"{GENERIC_CAUSE} (On a training batch: {fail.message})", None
+    return GENERIC_CAUSE, None
 
 
 def posterior_kl(weights, patches) -> float:
@@ -367,3 +463,48 @@ def posterior_kl(weights, patches) -> float:
     hidden = np.tanh(np.asarray(patches, dtype=np.float64) @ w[0].T + w[1])
     mu, logvar = hidden @ w[2].T + w[3], np.clip(hidden @ w[4].T + w[5], -50, 50)
     return reduce_kl(kl_terms(mu, logvar))
+
+
+@check("values far beyond the unit range (pixels and mu) give the exact loss", function=F)
+def large_values(sub, rng):
+    b, n, latent = 3, 6, 3
+    x = rng.uniform(-100, 100, (b, n))
+    x_hat = x + rng.normal(0, 30, (b, n))
+    mu = rng.choice([-1, 1], (b, latent)) * rng.uniform(20, 200, (b, latent))
+    lv = rng.uniform(-2, 1, (b, latent))
+    expect_loss(sub, x, x_hat, mu, lv, 0.1, what="vae_loss with pixels in [-100, 100] and |mu| up to 200",
+                dtype="float64")
+    lv = rng.permutation([-50.0, 50.0, -30.0, 30.0, -12.0, 12.0]).reshape(2, 3)
+    x, x_hat, mu, _ = draw(rng, 2, 5, 3)
+    expect_loss_or_clamped(sub, x, x_hat, mu, lv, 0.5, "vae_loss with logvar between -50 and 50", "float64")
+
+
+def expect_loss_or_clamped(sub, x, x_hat, mu, lv, beta, what: str, dtype: str) -> None:
+    """expect_loss on extreme logvar; an unnamed mismatch that vanishes for moderate logvar is a clamp."""
+    try:
+        expect_loss(sub, x, x_hat, mu, lv, beta, what=what, dtype=dtype)
+    except Fail as fail:
+        if fail.misconception is None:
+            calm = np.where(np.abs(lv) > 5, np.sign(lv) * 2.0, lv)
+            try:
+                expect_loss(sub, x, x_hat, mu, calm, beta, what=what, dtype=dtype)
+            except Fail:
+                raise fail from None
+            raise Fail(f"{what} is right for moderate logvar but wrong where logvar is large: did you clamp "
+                       "logvar? The loss is finite for logvar in [-50, 50] without a clamp; the lesson says to "
+                       "inspect the logvar range before adding an explicit clamp.", "elbo.clamped") from None
+        raise
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "recon = MSE over all elements, kl = batch mean of per-example KL sums (the sum for 1-D), "
+    "total = recon + β·kl [β=0.1 → 0.0017, 0.2009, 0.0218]":
+        ["lesson_ledger", "ledger_betas", "single_examples", "batches", "large_values"],
+    "β defaults to 1.0": ["default_beta"],
+    "returns (total, recon, kl) as 0-dim torch tensors": ["returns_tensors"],
+    "the three values backpropagate": ["grad_x_hat", "grad_latent", "terms_backpropagate"],
+    "a negative β raises ValueError (β = 0 is valid)": ["negative_beta"],
+    "logvar in [-50, 50] gives finite results": ["extremes", "large_values"],
+    "used as the loss, it trains the lesson's TinyVAE": ["trains_tinyvae"],
+}

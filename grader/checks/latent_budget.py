@@ -232,3 +232,51 @@ def reduction_non_positive(sub, rng):
     expect_value_error(sub, REDUCTION, -h, -w, d, "height and width must be positive",
                        "latent_budget.no_validation")
     expect_value_error(sub, REDUCTION, h, w, -d, "downsample must be positive", "latent_budget.no_validation")
+
+
+def each_argument_refused(sub, func: str, h: int, w: int, d: int) -> None:
+    """Each argument's validation on its own: zero and negative, one argument at a time."""
+    for bad in (0, -1):
+        for position, name in enumerate(("height", "width", "downsample")):
+            args = [h, w, d]
+            args[position] = bad * args[position] if bad else 0
+            expect_value_error(sub, func, *args, f"{name} must be positive", "latent_budget.no_validation")
+    r = int(rng_offset(d))
+    expect_value_error(sub, func, h + r, w, d, f"height {h + r} is not divisible by {d}",
+                       "latent_budget.rounds_instead_of_raising")
+    expect_value_error(sub, func, h, w + r, d, f"width {w + r} is not divisible by {d}",
+                       "latent_budget.rounds_instead_of_raising")
+
+
+def rng_offset(d: int) -> int:
+    return max(1, d // 2)
+
+
+@check("each argument is validated on its own (zero, negative, not divisible)", function=GRID, weight=2)
+def grid_each_argument(sub, rng):
+    d = int(rng.integers(3, 9))
+    h, w = sizes(rng, d)
+    expect_grid(sub, h, w, d)
+    each_argument_refused(sub, GRID, h, w, d)
+
+
+@check("each argument is validated on its own (zero, negative, not divisible)", function=REDUCTION, weight=2)
+def reduction_each_argument(sub, rng):
+    d = int(rng.integers(3, 9))
+    h, w = sizes(rng, d)
+    expect_reduction(sub, h, w, d)
+    each_argument_refused(sub, REDUCTION, h, w, d)
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "latent_grid = (height // downsample, width // downsample) [512, 512, 8 → (64, 64)]":
+        ["lesson_grid", "grid_random", "grid_edges", "grid_large"],
+    "latent_grid: a size not divisible by downsample raises ValueError":
+        ["grid_not_divisible", "grid_each_argument"],
+    "latent_grid: any non-positive argument raises ValueError": ["grid_non_positive", "grid_each_argument"],
+    "spatial_reduction = pixel positions over latent positions [→ 64]":
+        ["lesson_reduction", "reduction_random", "reduction_edges"],
+    "spatial_reduction raises ValueError on the same inputs as latent_grid":
+        ["reduction_not_divisible", "reduction_non_positive", "reduction_each_argument"],
+}

@@ -151,3 +151,25 @@ def mismatched(sub, rng):
     expect_value_error(sub, x, rng.uniform(0, 1, (1, n)),
                        f"x of shape (3, {n}) and x_hat of shape (1, {n})")
     expect_accepted(sub, x, x * 0.9, f"two (3, {n}) batches")
+
+
+@check("shapes that differ but hold as many values raise ValueError, either way round", function=F, weight=2)
+def same_size_mismatch(sub, rng):
+    x = rng.uniform(0, 1, 6)
+    expect_mse(sub, x, np.clip(x + rng.normal(0, 0.1, 6), 0, 1), "reconstruction_mse of two 6-value patches")
+    # Each pair has the same number of elements: comparing sizes or lengths is not enough.
+    for a, b in (((6,), (1, 6)), ((1, 6), (6,)), ((6, 1), (6,)), ((2, 3), (3, 2)), ((6,), (2, 3)),
+                 ((1, 6), (6, 1))):
+        expect_value_error(sub, rng.uniform(0, 1, a), rng.uniform(0, 1, b),
+                           f"x of shape {a} and x_hat of shape {b} (the same number of values)")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it (`vaegrade dev check` fails
+# when a clause has none).
+CLAUSES = {
+    "mean of squared differences over all elements, a real scalar [0.001725]":
+        ["lesson_example", "random_vectors", "single", "extremes", "symmetric", "perfect"],
+    "any shape, batches included": ["batches", "nested_lists"],
+    "different shapes raise ValueError, (4,) against (4, 1) included (no silent broadcasting)":
+        ["no_broadcast", "mismatched", "same_size_mismatch"],
+}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, as_array, check, expect_close
+from grader.checks import Fail, as_array, check, close, expect_close
 
 F = "logvar_to_sigma"
 LOGVAR = [-0.70, 0.10]                # the lesson's encoder output
@@ -55,8 +55,24 @@ def expect_sigma(sub, logvar, what: str, show: bool = False) -> np.ndarray:
         for mistake_id, (wrong, message) in found.items():
             if not np.all(np.isfinite(wrong)) and _same_with_nans(arr, wrong):
                 raise Fail(f"{what} is off. {message}", mistake_id)
-    expect_close(got, reference(logvar), what, mistakes=found, show=show)
+    clamp_fits(arr, logvar, found, what)
+    expect_close(got, reference(logvar), what, mistakes=found, show=show, logvar=True)
     return arr
+
+
+def clamp_fits(arr: np.ndarray, logvar, found: dict, what: str) -> None:
+    """Name a clamp of logvar: the values are exp(0.5·clip(logvar, lo, hi)) for the bounds they imply."""
+    lv = np.asarray(logvar, dtype=np.float64)
+    if arr.shape != lv.shape or not np.all(np.isfinite(arr)) or not np.all(arr > 0) or not np.any(np.abs(lv) > 5):
+        return
+    if close(arr, reference(lv)) or any(close(arr, wrong) for wrong, _ in found.values()):
+        return
+    lo, hi = 2 * np.log(arr.min()), 2 * np.log(arr.max())
+    if close(arr, reference(np.clip(lv, lo, hi))):
+        raise Fail(f"{what} is off where logvar is large: the values stop at σ = exp(0.5·{hi:.3g}) (and "
+                   f"exp(0.5·{lo:.3g})), so logvar was clamped. exp(0.5·logvar) is finite over [-50, 50] "
+                   "without a clamp; the lesson says to inspect the logvar range before adding an explicit "
+                   "clamp. " + SECTION, "sigma.clamped")
 
 
 @check("matches the lesson's worked example ([-0.70, 0.10] → [0.705, 1.051])", function=F, public=True,
@@ -103,10 +119,14 @@ def unit(sub, rng):
 @check("negative logvar gives σ below 1, still positive", function=F)
 def negative(sub, rng):
     lv = -rng.uniform(0.1, 8, int(rng.integers(2, 12)))
-    arr = expect_sigma(sub, lv, "logvar_to_sigma of negative logvars")
-    if np.any(arr <= 0):
-        raise Fail("logvar_to_sigma returned a σ that is not positive: a standard deviation is "
-                   "always > 0, and exp(0.5·logvar) is.", "sigma.not_positive")
+    what = "logvar_to_sigma of negative logvars"
+    got = as_array(sub.call(F, lv), what)
+    known = any(close(got, wrong) for wrong, _ in mistakes(lv).values())
+    if got.shape == lv.shape and np.all(np.isfinite(got)) and np.any(got <= 0) and not known:
+        raise Fail(f"{what} returned a σ that is not positive: a standard deviation is always > 0, and "
+                   "exp(0.5·logvar) is for every logvar (a linear stand-in such as 1 + 0.5·logvar is not). "
+                   + SECTION, "sigma.not_positive")
+    expect_sigma(sub, lv, what)
 
 
 @check("finite and exact for logvar in [-50, 50]", function=F, weight=2)
@@ -145,3 +165,13 @@ def elementwise(sub, rng):
 def float32_input(sub, rng):
     lv = rng.normal(0, 3, (4, 3)).astype(np.float32)
     expect_sigma(sub, lv, "logvar_to_sigma of a float32 array")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "σ = exp(½·logvar), elementwise [[-0.70, 0.10] → [0.705, 1.051]]":
+        ["lesson_example", "random_vectors", "elementwise", "unit", "wide_range", "float32_input"],
+    "same shape as the input (a 0-d input may give a numpy scalar)": ["batches", "nested_lists", "zero_dim"],
+    "every value positive": ["negative"],
+    "logvar in [-50, 50] gives finite results": ["extremes"],
+}

@@ -116,6 +116,19 @@ def expect_indices(got_idx: np.ndarray, z_e, codebook, what: str, show: bool) ->
         raise Fail(f"{what} has shape {got_idx.shape}; it should have shape {want.shape}.", "shape")
     if np.array_equal(got_idx, want):
         return
+    z, cb = np.asarray(z_e, dtype=np.float64), np.asarray(codebook, dtype=np.float64)
+    other = {
+        "vq.dot_product": (np.argmax((z[..., None, :] * cb).sum(axis=-1), axis=-1), "this is the code with the "
+                           "largest dot product z_e·e_j (the most similar direction), not the nearest: use "
+                           "squared distances ‖z_e − e_j‖²."),
+        "vq.l1_distance": (np.argmin(np.abs(z[..., None, :] - cb).sum(axis=-1), axis=-1), "this is the nearest "
+                           "code by the sum of absolute differences: the lookup uses squared distances."),
+    }
+    fits = [(mid, msg) for mid, (idx, msg) in other.items()
+            if np.array_equal(got_idx, idx) and not np.array_equal(idx, want)
+            and not np.array_equal(idx, np.argmax(d, axis=-1))]
+    if len(fits) == 1:
+        raise Fail(f"{what}: {fits[0][1]}", fits[0][0])
     if np.array_equal(got_idx, np.argmax(d, axis=-1)):
         raise Fail(f"{what}: this is the FARTHEST code. The nearest code is the argmin of the squared "
                    "distances, not the argmax.", "vq.argmax")
@@ -338,3 +351,44 @@ def qs_gradient_learned_codebook(sub, rng):
     straight_through_grad(sub, z_e, codebook, rng.standard_normal((n, d)),
                           "backpropagating through z_q with a codebook that requires grad", codebook_grad=True)
     expect_quantized(sub, z_e, codebook, "quantize_straight_through")
+
+
+@check("far from the origin: codes and encoder outputs of size 100", function=QS)
+def qs_large(sub, rng):
+    n, k, d = int(rng.integers(2, 6)), int(rng.integers(3, 7)), int(rng.integers(2, 5))
+    z_e, codebook = separated(rng, n, k, d)
+    expect_quantized(sub, z_e * 100.0 + 50.0, codebook * 100.0 + 50.0,
+                     "quantize_straight_through with values around 50 ± 100")
+
+
+@check("far from the origin: distances and nearest codes of size 100", function=NC)
+def nc_large(sub, rng):
+    k, d = int(rng.integers(3, 7)), int(rng.integers(2, 5))
+    z_e, codebook = separated(rng, 3, k, d)
+    expect_nearest(sub, z_e * 100.0 - 50.0, codebook * 100.0 - 50.0,
+                   "nearest_code with values around -50 ± 100")
+
+
+@check("far from the origin: squared distances of size 100", function=SD)
+def sd_large(sub, rng):
+    k, d = int(rng.integers(3, 7)), int(rng.integers(2, 5))
+    z_e, codebook = separated(rng, 3, k, d)
+    expect_distances(sub, z_e * 100.0, codebook * 100.0, "squared_distances with values around ±100")
+
+
+# Each SPEC clause of this concept, and the checks that enforce it.
+CLAUSES = {
+    "squared_distances: (d,) → (K,) [[2.4004, 0.0074, 1.3844]]": ["sd_lesson", "sd_single", "sd_large"],
+    "squared_distances: (n, d) → (n, K)": ["sd_batch"],
+    "squared_distances: mismatched d raises ValueError": ["sd_mismatch"],
+    "nearest_code: (d,) → (index as int, the code vector) [→ 1, [0.65, −0.05]]":
+        ["nc_lesson", "nc_single", "nc_large"],
+    "nearest_code: (n, d) → (indices (n,), quantized (n, d))": ["nc_batch"],
+    "nearest_code: ties go to the lowest index, single and batched": ["nc_ties"],
+    "nearest_code: mismatched d raises ValueError": ["nc_mismatch"],
+    "quantize_straight_through: z_q's forward value is the nearest codes, indices of shape (n,)":
+        ["qs_lesson", "qs_forward", "qs_large"],
+    "quantize_straight_through: ties go to the lowest index": ["qs_ties"],
+    "quantize_straight_through: ∂z_q/∂z_e is the identity (straight-through)":
+        ["qs_gradient", "qs_gradient_learned_codebook"],
+}

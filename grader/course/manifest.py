@@ -48,3 +48,24 @@ def by_id(concept_id: str) -> Concept:
             return concept
     known = ", ".join(c.id for c in load())
     raise KeyError(f"unknown concept {concept_id!r} (known: {known})")
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A mistake the checks can name, declared once in concepts.toml."""
+
+    id: str                      #: what a check reports ("sigma.variance")
+    label: str                   #: a short label for staff ("exp(logvar) (the variance) instead of ...")
+    section: str                 #: the lesson section to reread ("" for ids shared by several concepts)
+
+    @property
+    def concept(self) -> str | None:
+        """The concept the id belongs to (its prefix), or None for an id shared by several concepts."""
+        prefix = self.id.split(".", 1)[0]
+        return prefix if "." in self.id and prefix in {c.id for c in load()} else None
+
+
+@lru_cache(maxsize=None)
+def misconceptions(path: Path = MANIFEST_PATH) -> tuple[Misconception, ...]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return tuple(Misconception(m["id"], m["label"], m.get("section", "")) for m in data.get("misconceptions", []))

@@ -20,7 +20,7 @@ import numpy as np
 
 import grader
 from grader.course import manifest, tinyvae
-from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
+from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for, fold_repeats
 from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, PASS_FRACTION, POINT_DECIMALS, Limits
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
@@ -31,6 +31,7 @@ from grader.grading.intake import content_hash
 
 MAX_FILE_BYTES = MAX_SOURCE_BYTES
 MAX_NOTEBOOK_BYTES = MAX_SUBMISSION_BYTES   #: a notebook carries its outputs (plots): larger than a .py file
+GRADIENT_MISMATCH = "torch.gradient_mismatch"   #: gradients that are not those of the returned value
 GRADER_FAULT = "The grader failed here, not your code: this check could not be run"
 
 
@@ -118,6 +119,7 @@ class Submission:
         # Directions and steps of the finite-difference checks on reported gradients: drawn here,
         # from the run's seed, so the submission cannot know them in advance.
         self.rng = rng if rng is not None else np.random.default_rng(secrets.randbits(63))
+        self.mismatch: Fail | None = None   #: reported gradients that are not those of the returned value
 
     # The checks' API -----------------------------------------------------------
     def call(self, func: str, *args, **kwargs):
@@ -179,8 +181,20 @@ class Submission:
             raise Fail(f"backpropagating through {func} raised {grads[1]}: {grads[2]}", "torch.no_grad_path")
         decoded = [decode_result(g) for g in grads[1]]
         if verify:
-            self._verify_gradients(func, args, kwargs, weights, value, decoded)
+            self._hold_mismatch(lambda: self._verify_gradients(func, args, kwargs, weights, value, decoded))
         return value, decoded
+
+    def _hold_mismatch(self, verify) -> None:
+        """Run a gradient cross-check; a mismatch is held, not raised at once (see `mismatch`).
+
+        A check that compares the gradients with trusted analytic ones names the learner's
+        actual slip; the mismatch only decides the verdict of a check that would otherwise pass.
+        """
+        try:
+            verify()
+        except Fail as fail:
+            if self.mismatch is None:
+                self.mismatch = fail
 
     # Finite-difference cross-check of reported gradients -------------------------------------
     def _objective(self, func: str, args: list, kwargs: dict, weights: list, value=None) -> tuple[float, float]:
@@ -214,7 +228,7 @@ class Submission:
             x = np.asarray(args[i].value, dtype=np.float64)
             if not isinstance(g, np.ndarray) or g.shape != x.shape:
                 raise Fail(f"the gradient {func} reports for argument {i + 1} has the wrong shape.",
-                           "torch.forged_gradient")
+                           GRADIENT_MISMATCH)
             claimed[i] = g.astype(np.float64)
         with np.errstate(all="ignore"):
             if not all(np.all(np.isfinite(g)) for g in claimed.values()):
@@ -244,10 +258,10 @@ class Submission:
                 return
             if not np.isfinite(measured):
                 return  # the value itself is not finite near this point: the check's comparison decides
-        raise Fail(f"the gradients reported for {func} do not match how its value changes: along a random "
-                   f"direction its value changes at a rate of {measured:.6g}, while the gradients claim "
-                   f"{reported:.6g}. Gradients must be those of the value the function returns.",
-                   "torch.forged_gradient")
+        raise Fail(f"the gradients backpropagation gives for {func} do not match how its value changes: along a "
+                   f"random direction its value changes at a rate of {measured:.6g}, while the gradients say "
+                   f"{reported:.6g}. A .detach() trick or a hand-written backward gives the gradients of something "
+                   "else: they must be those of the value the function returns.", GRADIENT_MISMATCH)
 
     def train_vae(self, func: str, payload: dict):
         """Train the lesson's TinyVAE with the learner's loss; (trained weights, [(step, loss), ...]).
@@ -310,12 +324,13 @@ class Submission:
             else:
                 raise protocol.ProtocolError("a gradient of the wrong shape")
         if verify:
-            try:
-                self._verify_gradients(func, args, {"beta": beta}, [encode_array(np.ones(()))],
-                                       (TensorValue(np.asarray(value), True, True),),
-                                       [None] + [TensorValue(g, False, False) for g in found])
-            except Fail as fail:
-                raise Fail(f"{fail.message} (while training the TinyVAE, step {step})", fail.misconception) from None
+            before = self.mismatch
+            self._hold_mismatch(lambda: self._verify_gradients(
+                func, args, {"beta": beta}, [encode_array(np.ones(()))], (TensorValue(np.asarray(value), True, True),),
+                [None] + [TensorValue(g, False, False) for g in found]))
+            if self.mismatch is not before:
+                self.mismatch = Fail(f"{self.mismatch.message} (while training the TinyVAE, step {step})",
+                                     self.mismatch.misconception)
         return value, tuple(found)
 
     # Plumbing -------------------------------------------------------------------
@@ -664,6 +679,8 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
             started = time.monotonic()
             try:
                 chk.run(sub, rng)
+                if sub.mismatch is not None:   # the check's own comparisons passed; the gradients did not
+                    raise sub.mismatch
                 status, feedback, mistake = Status.PASSED, "", None
             except Fail as fail:
                 status, feedback, mistake = Status.FAILED, fail.message, fail.misconception
@@ -680,6 +697,9 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
         run.close()
         if stopping is not None:
             stopping.discard(run)
+    failed = [r for r in results if r.status is Status.FAILED]
+    for r, feedback in zip(failed, fold_repeats([(r.name, r.feedback, r.misconception) for r in failed])):
+        r.feedback = feedback
     note = run.fatal_message(run.fatal) if run.fatal else ""
     if any(r.status is Status.ERROR for r in results):
         note = GRADER_FAULT + "."

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
@@ -570,13 +568,6 @@ class GridRow:
     cells: list[GridCell]
 
 
-# Ids the check DSL uses for mistakes that are not about one concept.
-GENERIC_MISCONCEPTIONS = {
-    "shape": "Returns the right values in the wrong shape",
-    "numeric.nonfinite": "NaN or infinity for extreme logvar (not numerically stable)",
-    "torch.no_grad_path": "Gradients do not reach mu and logvar (detached, converted to numpy, or no_grad)",
-}
-
 # Ids for code that did not run as a function should (the runner's): not misconceptions about the
 # lesson, so the class overview counts them apart.
 CODE_PROBLEMS = {
@@ -587,7 +578,6 @@ CODE_PROBLEMS = {
     "code.import_error": "File does not import (syntax or import error)",
     "code.crash": "The process running it crashed",
     "code.protocol": "Sent back something the grader cannot read",
-    "grader.unjudgeable": "The grader could not judge the result",
 }
 
 
@@ -604,41 +594,15 @@ def _code_problem_label(mid: str) -> str:
     return mid
 
 
-def _labels_from(items) -> dict[str, str]:
-    """{id: label} from a manifest's declaration: a table of id -> label, or a list of {id, label} entries."""
-    if isinstance(items, dict):
-        return {str(k): str(v.get("label", k) if isinstance(v, dict) else v) for k, v in items.items()}
-    out = {}
-    for item in items or ():
-        mid = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
-        label = item.get("label") if isinstance(item, dict) else getattr(item, "label", None)
-        if mid:
-            out[str(mid)] = str(label or mid)
-    return out
-
-
 @lru_cache(maxsize=None)
 def declared_misconceptions() -> dict[str, str]:
     """Misconception id -> label, as the course manifest (grader/course/concepts.toml) declares them."""
-    labels: dict[str, str] = {}
-    for c in manifest.load():
-        labels.update(_labels_from(getattr(c, "misconceptions", None)))
-    if labels:
-        return labels
-    try:
-        data = tomllib.loads(Path(manifest.MANIFEST_PATH).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    labels.update(_labels_from(data.get("misconceptions")))
-    for c in data.get("concepts", []):
-        if isinstance(c, dict):
-            labels.update(_labels_from(c.get("misconceptions")))
-    return labels
+    return {m.id: m.label for m in manifest.misconceptions()}
 
 
 def misconception_label(mid: str) -> str:
-    """The label of a misconception id: the manifest's declaration, the check DSL's generic ones, else the id."""
-    return declared_misconceptions().get(mid) or GENERIC_MISCONCEPTIONS.get(mid) or mid
+    """The label of a misconception id, as the manifest declares it (else the id itself)."""
+    return declared_misconceptions().get(mid) or mid
 
 
 def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: str = "",

@@ -9,14 +9,17 @@ validates. Problems name the manifest key (or file) to change.
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Callable
 
 from grader.course import manifest
 from grader.grading import quiz
+from grader.grading import runner
 from grader.grading.runner import grade_submission
 from grader.sandbox.session import Zygote
+import grader.checks as checks_package
 from grader.checks import checks_for
 from grader.course.content import content_dir
 from grader.verbs.workspace import Outcome
@@ -32,6 +35,60 @@ def _defined_functions(path: Path) -> dict[str, ast.FunctionDef]:
 def _raises_not_implemented(fn: ast.FunctionDef) -> bool:
     return any(isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n.exc or ast.Constant(None))
                for n in ast.walk(fn))
+
+
+def clause_problems(concept_id: str, checks) -> list[str]:
+    """Every SPEC clause of the concept (the module's CLAUSES table) is enforced by at least one check."""
+    import importlib
+
+    where = f"grader/checks/{concept_id}.py"
+    clauses = getattr(importlib.import_module(f"grader.checks.{concept_id}"), "CLAUSES", None)
+    if not clauses:
+        return [f"{where}: no CLAUSES table mapping the SPEC's clauses to the checks that enforce them"]
+    names = {c.run.__name__ for c in checks}
+    problems = []
+    for clause, enforced_by in clauses.items():
+        if not enforced_by:
+            problems.append(f"{where}: the clause {clause!r} has no check enforcing it")
+        for name in enforced_by:
+            if name not in names:
+                problems.append(f"{where}: the clause {clause!r} names {name!r}, which is not a check")
+    return problems
+
+
+_MISCONCEPTION_LITERAL = r'"((?:{prefixes})\.[a-z_0-9]+|shape)"'
+
+
+def misconception_problems() -> list[str]:
+    """Every misconception id a check can report is declared in concepts.toml, once, and every declared
+    one is reported somewhere (a label nobody can be given is dead)."""
+    declared = [m.id for m in manifest.misconceptions()]
+    problems = [f"concepts.toml [[misconceptions]]: id {mid!r} is declared {n} times"
+                for mid, n in Counter(declared).items() if n > 1]
+    prefixes = "|".join([c.id for c in manifest.load()] + ["numeric", "torch"])
+    pattern = re.compile(_MISCONCEPTION_LITERAL.format(prefixes=prefixes))
+    used: dict[str, str] = {}
+    folder = Path(checks_package.__file__).parent
+    # the checks, and the submission proxy (which names a no-gradient path or a gradient mismatch)
+    for path in sorted(folder.glob("*.py")) + [Path(runner.__file__)]:
+        if path.name == "mutants.py":
+            continue
+        for match in pattern.finditer(path.read_text(encoding="utf-8")):
+            used.setdefault(match.group(1), f"grader/{path.parent.name}/{path.name}")
+    for mid, where in sorted(used.items()):
+        if mid not in declared:
+            problems.append(f"{where}: misconception {mid!r} is not declared in concepts.toml [[misconceptions]]")
+    for mid in declared:
+        if mid not in used:
+            problems.append(f"concepts.toml [[misconceptions]]: {mid!r} is never reported by a check")
+    for m in manifest.misconceptions():
+        if not m.label.strip():
+            problems.append(f"concepts.toml [[misconceptions]]: {m.id!r} needs a label")
+        sections = {c.section for c in manifest.load()}
+        if m.concept and m.section not in sections:
+            problems.append(f"concepts.toml [[misconceptions]]: {m.id!r} names section {m.section!r}, not a "
+                            "section of any concept")
+    return problems
 
 
 def static_problems(exercises: Path, solutions: Path) -> list[str]:
@@ -68,10 +125,12 @@ def static_problems(exercises: Path, solutions: Path) -> list[str]:
             problems.append(f"grader/checks/{concept.id}.py: {len(checks)} checks, at least {MIN_CHECKS} expected")
         if not any(c.public for c in checks):
             problems.append(f"grader/checks/{concept.id}.py: no public check (worked example) for `vaegrade check`")
+        problems += clause_problems(concept.id, checks)
         for c in checks:
             if c.function not in concept.functions:
                 problems.append(f"grader/checks/{concept.id}.py: check {c.name!r} names function "
                                 f"{c.function!r}, not in {where} functions")
+    problems += misconception_problems()
     declared = {c.file for c in concepts}
     for folder in (exercises, solutions):
         problems += [f"{folder / p.name}: not declared in concepts.toml (add a [[concepts]] entry or remove it)"

@@ -303,6 +303,8 @@ def build_student(out: Path, *, force: bool = False) -> Path:
         root = Path(tmp) / "bundle"
         _copy_common(root, "student")
 
+        # Staff-only: the reviewed equivalent mutants quote lines of the reference solutions.
+        (root / "grader" / "checks" / "equivalent_mutants.toml").unlink(missing_ok=True)
         for concept_id, checks in record_public_checks(_content("solutions")).items():
             folder = root / "grader" / "checks"
             (folder / f"{concept_id}.py").write_text(REPLAY_MODULE.format(id=concept_id), encoding="utf-8")

@@ -1,0 +1,15 @@
+# expect: collapse.ignores_threshold
+import numpy as np
+
+def _kl(kl_per_dim):
+    kl = np.asarray(kl_per_dim, dtype=float)
+    if kl.size == 0: raise ValueError("no dimensions")
+    return kl
+
+def is_collapsed(kl_per_dim, threshold=1e-3):
+    kl = _kl(kl_per_dim)
+    return bool(np.all(kl < 1e-3))
+
+def active_dimensions(kl_per_dim, threshold=1e-3):
+    kl = _kl(kl_per_dim)
+    return list(np.flatnonzero(kl >= 1e-3))

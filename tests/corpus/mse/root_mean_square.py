@@ -1,0 +1,8 @@
+# expect: mse.rmse
+import numpy as np
+
+def reconstruction_mse(x, x_hat):
+    x = np.asarray(x, dtype=float)
+    x_hat = np.asarray(x_hat, dtype=float)
+    if x.shape != x_hat.shape: raise ValueError("shapes differ")
+    return float(np.sqrt(np.mean((x - x_hat) ** 2)))

@@ -1,0 +1,9 @@
+# expect: mse.silent_broadcast
+import numpy as np
+
+def reconstruction_mse(x, x_hat):
+    x, x_hat = np.asarray(x, dtype=float), np.asarray(x_hat, dtype=float)
+    x, x_hat = np.squeeze(x), np.squeeze(x_hat)
+    if x.shape != x_hat.shape:
+        raise ValueError('shapes differ')
+    return float(np.mean((x - x_hat) ** 2))

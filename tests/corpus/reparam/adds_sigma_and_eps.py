@@ -1,0 +1,7 @@
+# expect: reparam.sigma_plus_eps
+import torch
+
+def reparameterize(mu, logvar, epsilon=None):
+    if epsilon is None:
+        epsilon = torch.randn_like(mu)
+    return mu + torch.exp(0.5 * logvar) + epsilon

@@ -1,0 +1,3 @@
+# expect: reparam.epsilon_ignored
+def reparameterize(mu, logvar, epsilon=None):
+    return mu * 1.0

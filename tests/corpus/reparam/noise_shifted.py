@@ -1,0 +1,5 @@
+# expect: reparam.mean
+import torch
+def reparameterize(mu, logvar, epsilon=None):
+    eps = torch.randn_like(mu) + 0.5 if epsilon is None else epsilon
+    return mu + torch.exp(0.5 * logvar) * eps

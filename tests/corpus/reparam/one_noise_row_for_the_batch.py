@@ -1,0 +1,6 @@
+# expect: reparam.shared_noise
+import torch
+def reparameterize(mu, logvar, epsilon=None):
+    if epsilon is None:
+        epsilon = torch.randn(mu.shape[-1])
+    return mu + torch.exp(0.5 * logvar) * epsilon

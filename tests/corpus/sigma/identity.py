@@ -1,0 +1,6 @@
+# expect: sigma.identity
+import numpy as np
+
+def logvar_to_sigma(logvar):
+    logvar = np.asarray(logvar, dtype=np.float64)
+    return logvar.copy()

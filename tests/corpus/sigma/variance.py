@@ -1,0 +1,4 @@
+# expect: sigma.variance
+import numpy as np
+def logvar_to_sigma(logvar):
+    return np.exp(np.asarray(logvar, dtype=float))
