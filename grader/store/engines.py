@@ -63,6 +63,10 @@ class Engine:
         """A read-only view that several queries see alike (context manager)."""
         raise NotImplementedError
 
+    def lock(self, key: str) -> None:
+        """Inside a write transaction: wait until no other transaction holds `key`, then hold it to the end."""
+        raise NotImplementedError
+
     def tables(self) -> set[str]:
         raise NotImplementedError
 
@@ -97,6 +101,9 @@ class SQLiteEngine(Engine):
 
     def describe(self) -> str:
         return str(self.path)
+
+    def lock(self, key: str) -> None:
+        pass   # BEGIN IMMEDIATE: a write transaction already excludes every other writer
 
     def execute(self, sql, params=()):
         return self.conn.execute(sql, _params(params)).fetchall()
@@ -184,6 +191,9 @@ class PostgresEngine(Engine):
             if exclusive:
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             yield
+
+    def lock(self, key: str) -> None:
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

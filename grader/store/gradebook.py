@@ -148,6 +148,8 @@ class Gradebook:
             with self._errors("write"), self.engine.transaction():
                 generation = 0
                 if regrade and row["content_hash"] is not None:
+                    # concurrent regrades of the same files take their generation numbers in turn
+                    self.engine.lock(repr(key))
                     [(generation,)] = self.engine.execute(
                         "SELECT COALESCE(MAX(generation) + 1, 0) FROM attempts WHERE learner = ? AND kind = ?"
                         " AND content_hash = ? AND grader_version = ?", key)
