@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 import grader
+from grader import safetext
 from grader.course.content import content_dir
 from grader.settings import ANSWERS_FILE, ANSWERS_STEM, ANSWERS_SUFFIXES, PASS_FRACTION, QUIZ_PROGRESS_FILE, STATE_DIR, default_learner, passes
 from grader.course.quizdata import (LEARNER_FILE, MAX_FILE_BYTES, STAFF_FILE, Question, Quiz, QuizDataError,  # noqa: F401
@@ -277,7 +278,7 @@ def _interpret(path: Path, quiz: Quiz, meta: dict, pairs: list, canonical: bool,
     for qid, letter in picked.items():
         # shuffled letters are mapped to option ids once the learner whose order applies is known
         chosen[qid] = None if letter is None else letter.lower() if canonical else letter.upper()
-    return Answers(chosen, learner.strip() if learner else None, canonical)
+    return Answers(chosen, safetext.learner_id(learner.strip()) if learner else None, canonical)
 
 
 def grade_answers(answers: Answers, quiz: Quiz, *, learner: str, pass_fraction: float = PASS_FRACTION) -> QuizResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from grader import safetext
 from grader.settings import PASS_FRACTION, passes
 
 
@@ -122,14 +123,22 @@ class GradingResult:
         return not self.errors
 
     def to_gradescope_dict(self) -> dict:
-        """Gradescope's results.json (top level and `tests`), plus our `concepts`."""
+        """Gradescope's results.json (top level and `tests`), plus our `concepts`.
+
+        Always encodable (grader.safetext.json_safe). A result the grader failed on is not graded:
+        its score is 0 with `passed` false and says so, never the points of the checks that did run.
+        """
         verdict = "passed" if self.passed else "not passed"
-        return {
-            "score": self.score,
+        output = (f"{self.score:g} / {self.max_score:g} points: {verdict} "
+                  f"(a pass needs more than {self.pass_fraction:.0%}).")
+        if not self.graded:
+            output = (f"NOT GRADED: the grader failed on {len(self.errors)} check(s), not your code. This is "
+                      "not your score; the submission will be graded again.")
+        return safetext.json_safe({
+            "score": self.score if self.graded else 0.0,
             "max_score": self.max_score,
-            "passed": self.passed,
-            "output": (f"{self.score:g} / {self.max_score:g} points: {verdict} "
-                       f"(a pass needs more than {self.pass_fraction:.0%})."),
+            "passed": self.passed and self.graded,
+            "output": output,
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "execution_time": round(self.duration, 3),
@@ -140,7 +149,8 @@ class GradingResult:
                     "score": c.score,
                     "max_score": c.max_score,
                     "status": "passed" if c.status is Status.PASSED else "failed",
-                    "output": c.feedback + (f"\n\nYour code printed:\n{c.output}" if c.output else ""),
+                    "output": (c.feedback + (f"\n\nYour code printed:\n{c.output}" if c.output else "")
+                               if self.graded else "Not graded: " + (c.feedback or "the grader failed.")),
                     "visibility": "visible" if c.public else "after_published",
                     "tags": [c.concept] + ([c.misconception] if c.misconception else []),
                 }
@@ -152,6 +162,7 @@ class GradingResult:
                 "submission": self.submission, "pass_fraction": self.pass_fraction,
                 "public_only": self.public_only, "seed_source": self.seed_source,
                 "content_hash": self.content_hash,
+                "graded": self.graded,
                 "not_graded": [f"{c.concept}: {c.name}" for c in self.errors], **self.extra,
             },
-        }
+        })

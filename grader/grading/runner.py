@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import grader
+from grader import safetext
 from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
 from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
@@ -51,13 +51,9 @@ def encode_arg(value):
     raise TypeError(f"cannot pass {type(value).__name__} to a submission")
 
 
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def clean_text(text, limit: int = 2000) -> str:
-    """Text from the sandbox, safe to show: no terminal escapes or control characters, bounded."""
-    text = text if isinstance(text, str) else str(text)
-    return _UNPRINTABLE.sub("\N{REPLACEMENT CHARACTER}", text[:limit])
+    """Text from the sandbox, safe to show anywhere: no controls, escapes or bidi tricks, bounded."""
+    return safetext.inert(text, limit)
 
 
 def decode_result(enc, depth: int = 0):

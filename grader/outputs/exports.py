@@ -9,15 +9,13 @@ sees a whole old file or a whole new one.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import safetext
 from grader.course import manifest
 from grader.store.gradebook import Attempt, Gradebook
 
@@ -28,15 +26,8 @@ TMP_DIR = ".tmp"   #: temporary files of the output folder; emptied by the next 
 
 
 def safe_filename(learner: str) -> str:
-    """A file name for the learner id: letters, digits, '.', '_', '-' only, never hidden or a path.
-
-    An id that had to change gets a short hash of the original appended, so two
-    different ids never share a file.
-    """
-    clean = re.sub(r"[^A-Za-z0-9._-]", "_", learner).lstrip(".")[:80] or "learner"
-    if clean != learner:
-        clean += "-" + hashlib.sha256(learner.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return clean
+    """The file name (without .json) of a learner's results: grader.safetext.file_stem, injective."""
+    return safetext.file_stem(learner)
 
 
 def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> bool:
@@ -70,9 +61,8 @@ def columns() -> list[str]:
                "graded_at", "grader_version", "content_hash", "results_file", "problem"])
 
 
-def _text(value: str) -> str:
-    """A cell a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with ' and kept as text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+#: A display cell: inert text a spreadsheet never runs as a formula (=, +, -, @, tab, CR first).
+_text = safetext.csv_cell
 
 
 def _flag(value: bool | None) -> str:
@@ -130,8 +120,8 @@ def quiz_items_csv(book: Gradebook) -> str:
     for learner, attempt in sorted(book.latest_all("quiz").items()):
         numbers = {q.get("id"): q.get("number", "") for q in attempt.result.get("questions", [])}
         for qid, chosen, ok in book.quiz_answers(attempt.id):
-            writer.writerow([learner, qid, numbers.get(qid, ""), chosen or "", _flag(ok),
-                             attempt.result.get("graded_with", "")])
+            writer.writerow([_text(learner), _text(qid), _text(numbers.get(qid, "")), _text(chosen or ""),
+                             _flag(ok), _text(attempt.result.get("graded_with", ""))])
     return out.getvalue()
 
 
@@ -150,9 +140,10 @@ def write_exports(book: Gradebook, out: Path) -> Exported:
     results.mkdir(parents=True, exist_ok=True)
     written = 0
     latest = book.latest_all("exercises")
+    names = safetext.file_stems(latest)   # checked: two learners never share a file, case-folded
     for learner, attempt in latest.items():
-        data = (json.dumps(attempt.result, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-        written += atomic_write(results / f"{safe_filename(learner)}.json", data, tmp)
+        data = (safetext.json_dumps(attempt.result, indent=2) + "\n").encode("utf-8")
+        written += atomic_write(results / f"{names[learner]}.json", data, tmp)
     text = grades_csv(book)
     written += atomic_write(out / GRADES_CSV, text.encode("utf-8"), tmp)
     written += atomic_write(out / QUIZ_ITEMS_CSV, quiz_items_csv(book).encode("utf-8"), tmp)

@@ -24,6 +24,8 @@ import io
 import os
 from pathlib import Path
 
+from grader import safetext
+
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 POINTS_ROW = "Points Possible"
 
@@ -33,9 +35,8 @@ class ExportError(Exception):
 
 
 def _cell(text) -> str:
-    """Text a spreadsheet will not run as a formula (learner ids come from folder names)."""
-    text = "" if text is None else str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A display cell from a learner id (a folder name): inert, never run as a formula."""
+    return safetext.csv_cell(text)
 
 
 def _num(value: float | None) -> str:
@@ -71,11 +72,14 @@ def gradebook_rows(book, *, roster: dict | None = None, exercises_column: str = 
     rows = [[*IDENTITY, exercises_column, quiz_column],
             [POINTS_ROW, "", "", "", "", _num(exercises_max), _num(quiz_max)]]
     for learner in list(roster) + [l for l in graded if l not in roster]:
-        who = roster.get(learner) or {"Student": learner, "SIS Login ID": learner}
         exercises, quiz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
         if quiz is not None and not quiz.result.get("authoritative", True):
             quiz = None  # a local check with the learner copy is not a grade
-        rows.append([_cell(who.get(k, "")) for k in IDENTITY]
+        if learner in roster:   # the staff's roster: identity the LMS matches, kept exactly
+            identity = [safetext.csv_identity(roster[learner].get(k, "")) for k in IDENTITY]
+        else:   # only the learner id, which the submission's folder name chose: shown, never run
+            identity = [_cell(learner if k in ("Student", "SIS Login ID") else "") for k in IDENTITY]
+        rows.append(identity
                     + [_num(exercises.score if exercises else None), _num(quiz.score if quiz else None)])
     return rows
 

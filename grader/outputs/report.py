@@ -9,9 +9,7 @@ offline and every learner-controlled string is escaped.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
 import time
 import tomllib
@@ -22,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import grader
+from grader import safetext
 from grader.outputs import charts
 from grader.course import manifest
 from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner, passes
@@ -50,6 +49,7 @@ def environment():
         autoescape=jinja2.select_autoescape(["html", "svg"], default_for_string=True, default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
+        finalize=safetext.template_finalize,   # every printed value inert (bidi, controls, surrogates)
     )
     env.filters["num"] = lambda x: f"{x:g}"
     env.filters["when"] = _when
@@ -69,12 +69,8 @@ def _when(iso: str) -> str:
 
 
 def safe_name(learner: str) -> str:
-    """A file name for a learner's page: the id itself when harmless, else a slug plus a hash of the id."""
-    slug = re.sub(r"[^a-z0-9._-]+", "_", learner.lower()).strip("._-")[:60] or "learner"
-    reserved = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
-    if slug == learner and slug.split(".")[0] not in reserved:
-        return slug
-    return f"{slug}-{hashlib.sha256(learner.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+    """The file name (without .html) of a learner's page: grader.safetext.file_stem, injective."""
+    return safetext.file_stem(learner)
 
 
 # --- quiz content --------------------------------------------------------------------
@@ -931,10 +927,11 @@ def write_class_report(*, outdir: Path, gradebook: Path | None = None, out: Path
     count = 0
     if learner_pages:
         back = f"../{page.name}"
+        names = safetext.file_stems(snap.learners)   # checked: two learners never share a page
         for lid in snap.learners:
             view = learner_report(lid, snap, threshold=threshold, generated_at=stamp, back_href=back,
                                   source=str(gradebook))
-            _write(reports_dir / f"{safe_name(lid)}.html", render_learner(view))
+            _write(reports_dir / f"{names[lid]}.html", render_learner(view))
             count += 1
     return ClassOutput(page, count, time.perf_counter() - start)
 
