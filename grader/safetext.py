@@ -207,7 +207,7 @@ def xml(value, limit: int | None = None) -> str:
 
 # --- JSON ------------------------------------------------------------------------------------
 
-_JSON_RAW = re.compile(f"[\x7f-\x9f{_FORMAT}{_INVISIBLE}]")
+_JSON_RAW = re.compile(f"[\x7f-\x9f{_FORMAT}{_INVISIBLE}{_NONCHAR}]")
 
 
 def json_safe(value):
