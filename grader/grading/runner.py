@@ -256,6 +256,7 @@ class ConceptRun:
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
+        self.sandbox_error: SandboxError | None = None  # the sandbox could not start: the grader's failure
         self.output = ""
 
     def request(self, msg):
@@ -264,8 +265,14 @@ class ConceptRun:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.fatal = ("limit", "time")
             return self.fatal
+        if self.sandbox_error is not None:   # no process could be started: every further check alike
+            raise self.sandbox_error
         if self.child is None or not self.child.alive:
-            self.child = self.zygote.spawn(self.root, self.limits)
+            try:
+                self.child = self.zygote.spawn(self.root, self.limits)
+            except SandboxError as exc:
+                self.sandbox_error = exc
+                raise
         if self.deadline is None:
             self.deadline = time.monotonic() + self.limits.concept_seconds
         got = self.child.request(msg, self.deadline)
