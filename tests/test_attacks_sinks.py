@@ -273,3 +273,28 @@ def test_normalisation_and_case_folding_never_merge_two_learners(tmp_path):
     names = [p.name for p in (tmp_path / "out" / "results").iterdir()]
     assert len(names) == len(learners) == len({n.casefold() for n in names})
     assert all(n.isascii() for n in names)
+
+
+# 17. An answers file whose "learner" holds a lone surrogate and a bidi override, at a path that is
+#     not UTF-8: `quiz` records it, and the report reads it back, without a traceback.
+def test_a_hostile_answers_file_is_graded_recorded_and_reported(tmp_path):
+    import subprocess
+    import sys
+
+    quiz = quiz_lib.load_quiz()
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/d\xff\x1b[2J"))
+    folder.mkdir()
+    (folder / "quiz_answers.json").write_text(json.dumps(
+        {"learner": "ev\ud800il\u202e", "answers": {q.id: "A" for q in quiz.questions}}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("VAEGRADE_LEARNER", None)
+    key = ROOT / "quizzes" / "mastery.toml"
+    run = lambda *args: subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True,
+                                       cwd=tmp_path, env=env, timeout=300)
+    graded = run("quiz", "--answers", str(folder / "quiz_answers.json"), "--key", str(key))
+    assert graded.returncode in (0, 1) and b"Traceback" not in graded.stdout + graded.stderr, graded.stderr[-2000:]
+    assert not RAW.search(graded.stdout.decode("utf-8") + graded.stderr.decode("utf-8"))
+    page = run("report", "--out", "r.html")
+    assert page.returncode == 0 and b"Traceback" not in page.stdout + page.stderr, page.stderr[-2000:]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "\u202e" not in html and "ev\ufffdil" in html

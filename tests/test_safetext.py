@@ -395,3 +395,13 @@ def test_ci_writes_every_output_for_a_hostile_submission(hostile_submission, tmp
     assert no_raw(md)
     html = _render_md(md)
     assert "<script" not in html and "<img" not in html and 'href="http://evil"' not in html and "<h1>" not in html
+
+
+def test_no_template_or_renderer_marks_text_safe():
+    """Autoescape is the HTML sink's rule: no `|safe`, no autoescape switched off, no Markup built by hand."""
+    for page in (ROOT / "site").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"\|\s*safe\b", text) and "autoescape false" not in text, page.name
+    for module in (ROOT / "grader").rglob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert "Markup(" not in text and "|safe" not in text, module

@@ -304,7 +304,7 @@ def grade_answers_file(path: str | Path, learner: str | None, *, quiz: Quiz | No
     if learner is None:
         learner = answers.learner or default_learner()
     result = grade_answers(answers, quiz, learner=learner, pass_fraction=pass_fraction)
-    result.extra["answers_file"] = str(path)
+    result.extra["answers_file"] = safetext.text(str(path))   # a path may not be UTF-8: stored as text
     return result
 
 
