@@ -171,3 +171,22 @@ def test_a_batch_reports_the_classmate_as_not_graded_never_as_a_score(capped, tm
     assert not list((out / "results").glob("*.json"))
     db = sqlite3.connect(out / "gradebook.sqlite")
     assert db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 0
+
+
+def test_the_gradescope_autograder_records_no_score_when_the_grader_failed(capped, tmp_path):
+    from grader.verbs.release import RUN_AUTOGRADER, TORCH_INDEX, TORCH_PIN
+
+    capped("fork-fails")
+    home = tmp_path / "autograder"
+    (home / "submission").mkdir(parents=True)
+    for name in ("mse.py", "sigma.py"):
+        (home / "submission" / name).write_text((SOLUTIONS / name).read_text())
+    script = home / "run_autograder"
+    run = RUN_AUTOGRADER.format(torch=TORCH_PIN, index=TORCH_INDEX)
+    script.write_text(run.replace("/autograder", str(home)).replace(f"export PATH={home}/venv/bin:$PATH", ""))
+    script.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAEGRADE_")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    proc = subprocess.run([str(script)], cwd=home, env=env, timeout=600, capture_output=True)
+    assert proc.returncode != 0 and b"not graded" in proc.stderr, proc.stderr[-2000:]
+    assert not (home / "results" / "results.json").exists()   # Gradescope: "autograder failed", no score

@@ -347,6 +347,12 @@ vaegrade grade "$WORK" --format json > /autograder/results/results.json.tmp
 status=$?
 if [ "$status" -le 1 ] && [ -s /autograder/results/results.json.tmp ]; then
     mv /autograder/results/results.json.tmp /autograder/results/results.json
+elif [ "$status" -eq 2 ] && grep -q '"graded": false' /autograder/results/results.json.tmp; then
+    # The grader itself failed (not the learner's code): no score at all, not even 0. Gradescope
+    # then shows that the autograder failed, and staff regrade the submission.
+    rm -f /autograder/results/results.json.tmp /autograder/results/results.json
+    echo "vaegrade: the grader failed on this submission (not the learner's code): not graded; regrade it" >&2
+    exit 1
 else
     rm -f /autograder/results/results.json.tmp
     cat > /autograder/results/results.json <<EOF
