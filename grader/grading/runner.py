@@ -391,8 +391,13 @@ def _run_concepts(jobs: list, parallel: int, grade_one) -> list[ConceptResult]:
     from concurrent.futures import ThreadPoolExecutor
 
     slowest_first = sorted(jobs, key=lambda job: job[1].id not in _SLOW_CONCEPTS)
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept") as pool:
-        done = dict(zip((job[0] for job in slowest_first), pool.map(grade_one, slowest_first)))
+    try:
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept") as pool:
+            done = dict(zip((job[0] for job in slowest_first), pool.map(grade_one, slowest_first)))
+    except RuntimeError as exc:   # no thread could be started (a process cap counts threads): one at a time
+        if "thread" not in str(exc):
+            raise
+        return [grade_one(job) for job in jobs]
     return [done[job[0]] for job in jobs]
 
 
