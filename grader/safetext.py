@@ -9,7 +9,7 @@ function here:
 =============  ==============================================================
 sink           function
 =============  ==============================================================
-terminal       `terminal` (multi-line blocks), `terminal_line` (one line)
+terminal       `terminal` (multi-line blocks), `terminal_line` (one line), `shown_id`
 Markdown       `markdown` (inline, table cells), `md_code`, `md_block`
 HTML           the report templates' Jinja `finalize` (`inert`), `html`
 CSV            `csv_cell` (display columns), `csv_identity` (ids an LMS matches)
@@ -131,6 +131,13 @@ def terminal(value, limit: int | None = DEFAULT_LIMIT) -> str:
 def terminal_line(value, limit: int | None = 300) -> str:
     """One line for a terminal (a learner id in a summary): newlines and tabs shown, never obeyed."""
     return inert(value, limit).replace("\n", "⏎").replace("\t", " ")
+
+
+def shown_id(ident, limit: int = 120) -> str:
+    """A learner id on one terminal line; an id that had to be changed to be shown is followed by its
+    file name, so two ids that look alike once made inert are still told apart (and found on disk)."""
+    line = terminal_line(ident, limit)
+    return line if line == ident else f"{line} [{file_stem(ident)}]"
 
 
 # --- Markdown ----------------------------------------------------------------------------

@@ -298,3 +298,15 @@ def test_a_hostile_answers_file_is_graded_recorded_and_reported(tmp_path):
     assert page.returncode == 0 and b"Traceback" not in page.stdout + page.stderr, page.stderr[-2000:]
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "\u202e" not in html and "ev\ufffdil" in html
+
+
+# 18. Two ids that look the same once made inert ("a\u202eb" and "a\u200db" both show as "a\ufffdb"):
+#     staff must still tell them apart in the summary, and find each one's file.
+def test_ids_that_look_alike_once_inert_are_told_apart():
+    twins = ["a\u202eb", "a\u200db", "a\x1bb"]
+    text = batch_verb.summary_text(batch_verb.Summary(failed=[(t, "r") for t in twins], learners=3))
+    shown = [line for line in text.splitlines() if line.startswith("  could not grade")]
+    assert len(set(shown)) == 3 and not RAW.search(text)
+    for twin, line in zip(twins, shown):
+        assert exports.safe_filename(twin) in line
+    assert batch_verb.summary_text(batch_verb.Summary(failed=[("alice", "r")], learners=1)).endswith("could not grade alice: r")

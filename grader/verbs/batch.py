@@ -423,7 +423,7 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
         lines.append(f"class: mean score {summary.mean_score:.1f} / {summary.max_score:g}, pass rate "
                      f"{summary.pass_rate:.0%} ({summary.scored} learners with a grade)")
     for learner, reason in summary.failed[:show]:   # ids and reasons come from the submissions folder
-        lines.append(f"  could not grade {safetext.terminal_line(learner, 120)}: {safetext.terminal_line(reason, 500)}")
+        lines.append(f"  could not grade {safetext.shown_id(learner)}: {safetext.terminal_line(reason, 500)}")
     if len(summary.failed) > show:
         lines.append(f"  ... and {len(summary.failed) - show} more (the gradebook's problems table has them all)")
     for name in summary.ignored[:show]:
