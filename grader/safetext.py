@@ -110,10 +110,14 @@ def inert(value, limit: int | None = None) -> str:
     """Text that no terminal, browser or viewer interprets: controls (but tab and newline), escape
     introducers, bidi and other format characters, surrogates and noncharacters shown as U+FFFD;
     combining floods cut; at most `limit` characters with a visible cut marker."""
-    if isinstance(value, (bytes, bytearray, memoryview)) and limit is not None:
-        value = bytes(value)[: 4 * limit + 4]   # decoding more than can be shown is wasted work
+    total = None
+    if limit is not None:   # scanning more than can be shown is wasted work (and a way to waste ours)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value)[: 4 * limit + 4]
+        elif isinstance(value, str):
+            total, value = len(value), value[:limit]
     value = text(value)
-    total = len(value)
+    total = len(value) if total is None else total
     if limit is not None:
         value = value[:limit]   # every replacement below keeps or shrinks the length
     value = _calm_combining(_UNSAFE.sub(REPLACEMENT, value))
