@@ -76,8 +76,8 @@ learner_option = click.option(
     "--learner", envvar="VAEGRADE_LEARNER", default=None,
     help="Learner id (default: $VAEGRADE_LEARNER, else `git config user.email`, else your OS user name).")
 gradebook_option = click.option(
-    "--gradebook", type=click.Path(path_type=Path, dir_okay=False), default=None,
-    help="SQLite gradebook (default: .vaegrade/gradebook.sqlite in the course).")
+    "--gradebook", default=None, metavar="FILE|URL",
+    help="SQLite gradebook file or postgresql:// URL (default: .vaegrade/gradebook.sqlite in the course).")
 no_record_option = click.option("--no-record", is_flag=True, help="Do not write the attempt to the gradebook.")
 seed_option = click.option("--seed", type=int, default=None,
                            help="Reuse the random inputs of an earlier run (default: derived from the files "
@@ -252,8 +252,9 @@ def status(ctx, **kwargs) -> None:
 
 
 @cli.command()
-@click.option("--gradebook", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Gradebook to read (default: the course's .vaegrade/gradebook.sqlite, or OUTDIR's with --class).")
+@click.option("--gradebook", default=None, metavar="FILE|URL",
+              help="Gradebook to read: a SQLite file or a postgresql:// URL (default: the course's "
+                   ".vaegrade/gradebook.sqlite, or OUTDIR's with --class).")
 @click.option("--learner", default=None, help="Whose report (default: you, or the gradebook's only learner).")
 @click.option("--results", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Render from a results.json (`vaegrade grade --format json`) instead of a gradebook.")

@@ -22,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
 from grader.outputs import report
+from grader.verbs import report as report_verb
 from grader.store.gradebook import Gradebook
 from report_fixtures import answers_with, build_class, key, make_result, record_quiz
 
@@ -198,7 +199,7 @@ def pages(tmp_path_factory) -> dict:
                 "sigma": ("sigma.variance", "<img src=x onerror=alert(2)> is off. This is exp(logvar).")}), None)
         record_quiz(gb, HOSTILE, answers_with({"mse": k["mse"][1][0], "kl": None}))
         gb.record_problem("unreadable", "unreadable.zip is not a valid archive")
-    made = report.write_class_report(outdir=outdir)
+    made = report_verb.write_class_report(outdir=outdir)
     return {"dir": outdir, "class": made.page, "hostile": outdir / "reports" / f"{report.safe_name(HOSTILE)}.html",
             "learners": len(learners) + 2}
 
@@ -286,7 +287,7 @@ def test_learner_report_in_chromium(browser, pages, tmp_path):
 
 def test_learner_report_on_a_phone_and_without_attempts(browser, tmp_path):
     Gradebook(tmp_path / "gradebook.sqlite").close()
-    page, _ = report.write_learner_report(out=tmp_path / "new.html", gradebook=tmp_path / "gradebook.sqlite",
+    page, _ = report_verb.write_learner_report(out=tmp_path / "new.html", gradebook=tmp_path / "gradebook.sqlite",
                                           learner="new learner")
     browser.load(page, width=390, height=800)
     seen = browser.js("""({

@@ -181,7 +181,7 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
         if got.is_a(exc_type):
             return
         if got.type_name == "NotImplementedError":
-            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
+            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.", "code.not_implemented")
         if raised and got.type_name in raised:
             raise Fail(*raised[got.type_name])
         raise Fail(f"{what}: {func} should raise {exc_type.__name__}, but it raised "

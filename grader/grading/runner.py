@@ -9,7 +9,6 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +93,11 @@ def _decode(enc, depth: int):
 # --- what the checks see -----------------------------------------------------------
 
 
+def _exception_id(raised) -> str:
+    """The misconception id of a learner exception: the stub's NotImplementedError is told apart."""
+    return "code.not_implemented" if getattr(raised, "type_name", "") == "NotImplementedError" else "code.exception"
+
+
 class Submission:
     """The learner's code for one concept, as the checks call it. Lives in the trusted process."""
 
@@ -107,7 +111,7 @@ class Submission:
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply), "code.exception")
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return decode_result(reply[1])
 
     def outcome(self, func: str, *args, **kwargs):
@@ -121,7 +125,7 @@ class Submission:
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {"repeat": times}), func)
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply), "code.exception")
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return decode_result(reply[1])
 
     def grad(self, func: str, args: list, kwargs: dict, weights: list):
@@ -134,7 +138,7 @@ class Submission:
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {"backward": weights}), func)
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply), "code.exception")
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         value, grads = decode_result(reply[1]), reply[2].get("grads")
         if not isinstance(grads, tuple) or not grads or not isinstance(grads[0], str):
             raise protocol.ProtocolError("missing gradients")
@@ -173,10 +177,10 @@ class Submission:
 
         def problem(message: str) -> Fail:
             raised = Raised("LossProblem", message, None, ("LossProblem",))
-            return Fail(self._raised_feedback(func, raised, during="training the TinyVAE"), "code.exception")
+            return Fail(self._raised_feedback(func, raised, during="training the TinyVAE"), _exception_id(raised))
 
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), "code.exception")
+            raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), _exception_id(reply))
         out = decode_result(reply[1])
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise problem(f"{func} must return a tuple (total, recon, kl)")

@@ -278,7 +278,7 @@ def find_answers(root: Path | None, exercises: Path) -> Path | None:
     return None
 
 
-def grade_quiz(answers: Path, root: Path | None, learner: str, pass_fraction: float = PASS_FRACTION) -> dict:
+def grade_quiz(answers: Path, root: Path | None, learner: str, *, pass_fraction: float) -> dict:
     """The answers file graded with the staff key, as a small dict (score, passed, questions).
 
     A malformed answers file is the learner's mistake, not the grader's: it scores zero with a

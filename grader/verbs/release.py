@@ -347,7 +347,7 @@ vaegrade grade "$WORK" --format json > /autograder/results/results.json.tmp
 status=$?
 if [ "$status" -le 1 ] && [ -s /autograder/results/results.json.tmp ]; then
     mv /autograder/results/results.json.tmp /autograder/results/results.json
-elif [ "$status" -eq 2 ] && grep -q '"graded": false' /autograder/results/results.json.tmp; then
+elif [ "$status" -eq 2 ] && grep -q '"output": "NOT GRADED' /autograder/results/results.json.tmp; then
     # The grader itself failed (not the learner's code): no score at all, not even 0. Gradescope
     # then shows that the autograder failed, and staff regrade the submission.
     rm -f /autograder/results/results.json.tmp /autograder/results/results.json

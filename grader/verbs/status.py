@@ -6,17 +6,13 @@ Read from the gradebook that `vaegrade grade` and `vaegrade quiz` write to
 
 from __future__ import annotations
 
-import getpass
-import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.course import manifest
 from grader.grading.quiz import needed
-from grader.store.gradebook import Gradebook
-from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner  # noqa: F401
+from grader.store import is_url, open_gradebook
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR
 
 LEARNER_GRADEBOOK = Path(STATE_DIR) / GRADEBOOK_FILE   #: a learner's own gradebook, in the working folder
 NEXT_LESSON = "The Transformer Architecture End-to-End"
@@ -74,22 +70,23 @@ def learner_status(gradebook: str | Path, learner: str) -> Status:
     """The latest exercises and quiz attempts of `learner` (a missing gradebook means nothing graded yet)."""
     exercises = quiz = None
     concepts_done: dict = {}
-    if Path(gradebook).is_file():
-        with Gradebook(gradebook) as book:
+    if is_url(gradebook) or Path(gradebook).is_file():
+        with open_gradebook(gradebook, create=False) as book:
             ex, qz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
         if ex is not None:
-            concepts_done = ex.result.get("concepts", {})
+            concepts_done = {c.id: c for c in ex.result.concepts} if ex.result is not None else {}
             exercises = {"score": ex.score, "max_score": ex.max_score, "passed": ex.passed, "graded_at": ex.graded_at}
         if qz is not None:
+            taken = qz.result
             quiz = {"score": qz.score, "max_score": qz.max_score, "passed": qz.passed, "graded_at": qz.graded_at,
-                    "graded_with": qz.result.get("graded_with", ""),
-                    "needed": qz.result.get("needed", needed(int(qz.max_score), PASS_FRACTION)),
-                    "missed": [q["number"] for q in qz.result.get("questions", []) if not q.get("correct")]}
+                    "graded_with": taken.graded_with if taken else "",
+                    "needed": needed(int(qz.max_score), taken.pass_fraction if taken else PASS_FRACTION),
+                    "missed": [q.number for q in taken.questions if not q.correct] if taken else []}
     concepts = []
     for c in manifest.load():
         done = concepts_done.get(c.id)
-        concepts.append(ConceptStatus(c.id, c.title, c.section, done["score"] if done else None,
-                                      done["max_score"] if done else c.points, bool(done and done["passed"])))
+        concepts.append(ConceptStatus(c.id, c.title, c.section, done.score if done else None,
+                                      done.max_score if done else c.points, bool(done and done.passed)))
     return Status(learner, concepts, exercises, quiz)
 
 
@@ -121,7 +118,11 @@ def status_text(status: Status) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path | None = None) -> int:
-    """Store a full grading (grader.grading.results.GradingResult) of `submission` for `learner`."""
-    with Gradebook(gradebook) as book:
+def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path | None = None) -> str | None:
+    """Store a full grading (grader.grading.results.GradingResult) for `learner`, under its content hash.
+
+    Returns the attempt's id, or None when the same files were already recorded by this grader version.
+    `gradebook` is a SQLite file or a postgresql:// URL.
+    """
+    with open_gradebook(gradebook) as book:
         return book.record_exercises(learner, result, result.content_hash)
