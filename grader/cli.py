@@ -126,7 +126,7 @@ def grade(ctx, no_record, **kwargs) -> None:
 @cli.command()
 @click.argument("concepts", nargs=-1)
 @click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
-              help="Folder with your files (default: the course's exercises/).")
+              help="Folder with your files, or a Jupyter notebook (default: the course's exercises/).")
 @click.pass_context
 def check(ctx, concepts, folder) -> None:
     """Run the quick public checks (the lesson's worked examples) on your exercises.
@@ -138,6 +138,23 @@ def check(ctx, concepts, folder) -> None:
 
     finish(verb.check, workspace=workspace(ctx), concepts=concepts, folder=folder,
            style=lambda text, ok: click.style(text, fg="green" if ok else "red"))
+
+
+@cli.command()
+@click.argument("concepts", nargs=-1)
+@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
+              help="Folder (or Jupyter notebook) to watch (default: the course's exercises/).")
+@click.pass_context
+def watch(ctx, concepts, folder) -> None:
+    """Rerun the public checks of a concept each time you save its file.
+
+    Give concept ids to watch only those. One warm sandbox serves the whole
+    session, so the answer comes right after the save. Ctrl-C to leave.
+    """
+    from grader.verbs import watch as verb
+
+    finish(verb.main, workspace=workspace(ctx), concepts=concepts, folder=folder, echo=click.echo,
+           clear=click.clear if sys.stdout.isatty() else None)
 
 
 @cli.group()

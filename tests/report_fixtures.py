@@ -130,7 +130,8 @@ def make_result(failing: dict[str, tuple[str | None, str]] | None = None, *, zer
             name = f"check {i + 1} of {c.id}"
             if c.id in zero:
                 checks.append(CheckResult(c.id, name, fn, points, 0.0, Status.FAILED,
-                                          f"{fn} is not implemented yet: it still raises NotImplementedError."))
+                                          f"{fn} is not implemented yet: it still raises NotImplementedError.",
+                                          "code.not_implemented"))
             elif i == 1 and c.id in failing:
                 mid, feedback = failing[c.id]
                 checks.append(CheckResult(c.id, name, fn, points, 0.0, Status.FAILED, feedback, mid))

@@ -99,8 +99,11 @@ def test_learner_report_shows_concepts_feedback_sections_quiz_and_history(book):
     assert count(history, r'<circle class="point') == 3
     assert count(page[page.index('id="quiz-history"'):], r'<circle class="point') == 2
     assert "attempt 3, " in page and "3 graded attempts; 50/80, 68/80, 78/80" in page
-    # What to do next names the unfinished concept and its command.
-    assert any("logvar to sigma" in s.text and s.command == "vaegrade check sigma" for s in view.next_steps)
+    # What to do next names the unfinished concept, the mistake it shows and the command that shows it.
+    assert any("logvar to sigma" in s.text and "This is exp(logvar), the variance" in s.text
+               and s.command == "vaegrade grade -v --concept sigma" for s in view.next_steps)
+    # A missed question shows the right option's text and why it is right.
+    assert q.answer and q.answer != q.options[chosen] and esc(q.answer) in page
 
 
 def test_failing_learner_gets_fix_steps_and_the_quiz_line(book):
@@ -112,9 +115,17 @@ def test_failing_learner_gets_fix_steps_and_the_quiz_line(book):
     statuses = {c.id: c.status for c in view.concepts}
     assert statuses["vq"] == statuses["elbo"] == "failed" and statuses["kl"] == "partial"
     assert statuses["mse"] == "passed"
-    # The biggest gaps come first in the steps, with the section to reread.
-    first = view.next_steps[0].text
-    assert first.startswith(("Fix The negative ELBO loss", "Fix VQ-VAE")) and "Reread" in first
+    # The biggest gaps come first in the steps (the stubs, with the worked examples to start from),
+    # then the recognised mistakes, with the command that shows them; every unfinished concept is there.
+    first = view.next_steps[0]
+    assert first.text.startswith(("The negative ELBO loss", "VQ-VAE")) and "not started yet" in first.text
+    assert first.command in ("vaegrade check elbo", "vaegrade check vq")
+    sigma = next(s for s in view.next_steps if s.text.startswith("logvar to sigma"))
+    assert "the variance" in sigma.text and "Reread" in sigma.text
+    assert sigma.command == "vaegrade grade -v --concept sigma"
+    unfinished = {c.id for c in view.concepts if c.status != "passed"}
+    assert {s.command.rsplit(" ", 1)[-1] for s in view.next_steps if s.command != "vaegrade quiz"
+            and s.command != "vaegrade grade"} == unfinished
     assert any(s.command == "vaegrade quiz" and "retake" in s.text for s in view.next_steps)
     assert len(view.quiz.missed) == 3 and "3 quiz" not in page
     assert "7 / 10, not passed" in page and "more than 75%" in page
@@ -449,4 +460,6 @@ def test_code_that_did_not_run_is_counted_apart_from_misconceptions(tmp_path):
 def test_identical_feedback_is_shown_once_per_concept():
     result = make_result(zero=("mse",)).to_gradescope_dict()
     mse = next(c for c in report.learner_report_from_results(result).concepts if c.id == "mse")
-    assert len(mse.failures) == 1 and mse.failures[0].check == "check 1 of mse (and 3 more checks)"
+    assert len(mse.failures) == 1 and mse.failures[0].check == "check 1 of mse" and mse.failures[0].count == 4
+    page = report.render_learner(report.learner_report_from_results(result))
+    assert page.count("is not implemented yet: it still raises NotImplementedError") == 1 and "(×4)" in page

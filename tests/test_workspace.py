@@ -60,29 +60,6 @@ def test_the_course_is_found_from_any_folder_inside(tmp_path):
     assert Workspace.find(start=course / "exercises").exercises() == course.resolve() / "exercises"
 
 
-def test_outside_a_course_a_command_says_so_and_exits_2(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("VAEGRADE_COURSE", raising=False)
-    for args in (["check", "mse"], ["grade", "--concept", "mse"]):
-        result = CliRunner().invoke(cli, args)
-        assert result.exit_code == 2, result.output
-        assert "not inside a vae-grader course" in result.output and "Traceback" not in result.output
-    with pytest.raises(VerbError, match="not a vae-grader course"):
-        Workspace.find(tmp_path)
-
-
-def test_check_from_inside_exercises_grades_the_courses_files(tmp_path, monkeypatch):
-    course = make_course(tmp_path, {"mse.py": solution("mse.py")})
-    monkeypatch.chdir(course / "exercises")
-    result = CliRunner().invoke(cli, ["check", "mse"])
-    assert result.exit_code == 0, result.output
-    assert "not implemented" not in result.output
-    # --course points elsewhere, whatever the working folder.
-    other = make_course(tmp_path / "other", {"mse.py": (ROOT / "exercises" / "mse.py").read_text()})
-    result = CliRunner().invoke(cli, ["--course", str(other), "check", "mse"])
-    assert result.exit_code == 1 and "not implemented" in result.output
-
-
 # --- the same files, the same grade ---------------------------------------------------------
 
 

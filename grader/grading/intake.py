@@ -5,18 +5,23 @@ Archives are untrusted: every member is checked before anything is written
 file), sizes are capped both as declared and as actually decompressed, and
 nothing is ever extracted through a link. A folder submission gets the same
 checks. A nested single top folder (``alice.zip`` holding ``alice/mse.py``)
-is unwrapped. Only the top-level ``.py`` files are graded (and a top-level
-quiz answers file, for the quiz); other files are ignored and listed.
+is unwrapped. Only the top-level ``.py`` files and Jupyter notebooks are graded
+(and a top-level quiz answers file, for the quiz); other files are ignored and
+listed. A notebook may also be handed in on its own (``alice.ipynb``).
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import lzma
 import os
 import posixpath
 import re
 import stat
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -32,6 +37,9 @@ ARCHIVE_KINDS = {".zip": "zip", ".tar.gz": "tar", ".tgz": "tar", ".tar": "tar"}
 JUNK = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
 QUIZ_FILES = ("quiz_answers.json", "quiz_answers.toml", "quiz_answers.txt")   #: kept for the quiz, at the top
 CHUNK = 64 * 1024
+NOTEBOOK = ".ipynb"   #: a Jupyter notebook: graded from its code cells (grader.grading.notebook)
+MAX_NAME_CHARS = 1024                #: a longer member name is refused
+MAX_HEADER_READ = 1024 * 1024        #: no single header field (a tar long name, a pax record) is read if larger
 
 
 class BadSubmission(Exception):
@@ -44,7 +52,7 @@ class Entry:
 
     learner: str   #: the folder or archive name without its extension (bytes not UTF-8 shown as \\xNN)
     path: Path
-    kind: str      #: "folder", "zip" or "tar"
+    kind: str      #: "folder", "zip", "tar" or "notebook" (one .ipynb file)
 
 
 @dataclass
@@ -92,8 +100,11 @@ def discover(root: Path) -> Discovery:
             entry = Entry(safetext.learner_id(item.name), Path(item.path), "folder")
         else:
             named = archive_kind(item.name) if item.is_file(follow_symlinks=False) else None
+            if named is None and item.is_file(follow_symlinks=False) and item.name.lower().endswith(NOTEBOOK) \
+                    and len(item.name) > len(NOTEBOOK):
+                named = item.name[: -len(NOTEBOOK)], "notebook"
             if named is None:
-                ignored.append(f"{item.name} (not a folder, .zip or .tar.gz)")
+                ignored.append(f"{item.name} (not a folder, .zip, .tar.gz or .ipynb)")
                 continue
             entry = Entry(safetext.learner_id(named[0]), Path(item.path), named[1])
         found.setdefault(entry.learner, []).append(entry)
@@ -112,6 +123,8 @@ def discover(root: Path) -> Discovery:
 
 def _member_path(name: str) -> str:
     """The archive member's path, relative and normalised; BadSubmission when it could escape."""
+    if len(name) > MAX_NAME_CHARS:
+        raise BadSubmission(f"an entry's name is longer than {MAX_NAME_CHARS} characters: refused")
     if "\x00" in name:
         raise BadSubmission(f"an entry's name holds a NUL byte ({name!r})")
     name = name.replace("\\", "/")
@@ -167,7 +180,23 @@ def _write(src, dest: Path, budget: _Budget) -> None:
             out.write(chunk)
 
 
+def _zip_directory_fits(path: Path, budget: _Budget) -> None:
+    """Read the zip's end record (at most 64 KB, as zipfile does) and check its entry count and the
+    size of its central directory before zipfile parses (and allocates) a single entry."""
+    with open(path, "rb") as f:
+        end = zipfile._EndRecData(f)
+    if end is None:
+        raise BadSubmission("the archive is corrupt or not a zip archive (no end of central directory)")
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if entries > budget.max_files:
+        raise BadSubmission(f"more than {budget.max_files} files or folders (an archive bomb?): refused")
+    if size > budget.max_files * (46 + MAX_NAME_CHARS + 1024) + 4096:
+        raise BadSubmission("the archive's directory is far larger than its entries need: refused")
+
+
 def _unzip(path: Path, dest: Path, budget: _Budget) -> None:
+    if hasattr(zipfile, "_EndRecData"):
+        _zip_directory_fits(path, budget)
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         for _ in infos:
@@ -192,8 +221,73 @@ def _unzip(path: Path, dest: Path, budget: _Budget) -> None:
                 _write(src, dest / rel, budget)
 
 
+class _BoundedReader:
+    """A read-only file that refuses any single read larger than MAX_HEADER_READ.
+
+    tarfile reads a GNU long name or a pax header in one call of the size its header declares;
+    through this reader a header that declares gigabytes is refused before anything is allocated.
+    Member data is read in CHUNK pieces, far below the bound.
+    """
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_HEADER_READ:
+            raise BadSubmission("an entry's header declares a field of more than "
+                                f"{MAX_HEADER_READ // 2**20} MB (an archive bomb?): refused")
+        return self.raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+class _TarInfo(tarfile.TarInfo):
+    """tarfile's member header, refusing sparse files: their maps (a chain of extended headers or a
+    pax list) cost time and memory in proportion to the archive, and no learner submits one."""
+
+    def _refuse(self, *args, **kwargs):
+        raise BadSubmission("the archive holds a sparse file: refused")
+
+    _proc_sparse = _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse
+
+
+_COMPRESSED = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File), (b"\xfd7zXZ\x00", lzma.LZMAFile))
+
+
+def _decompressed(path: Path, budget: _Budget):
+    """The tar stream, decompressed into an anonymous temporary file of bounded size.
+
+    Decompressing ahead (64 KB at a time) bounds both the memory and the disk a compression bomb
+    can cost, and lets tarfile seek in a plain file instead of re-reading a compressed stream.
+    """
+    cap = budget.max_bytes + 1024 * (budget.max_files + 16) + 4 * MAX_HEADER_READ
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    opener = next((o for m, o in _COMPRESSED if magic.startswith(m)), None)
+    out = tempfile.TemporaryFile(prefix="vaegrade-tar-")
+    try:
+        with (opener(path, "rb") if opener else open(path, "rb")) as src:
+            total = 0
+            while chunk := src.read(CHUNK):
+                total += len(chunk)
+                if total > cap:
+                    raise BadSubmission(f"more than {budget.max_bytes // 2**20} MB once decompressed "
+                                        "(an archive bomb?): refused")
+                out.write(chunk)
+        out.seek(0)
+        return out
+    except BaseException:
+        out.close()
+        raise
+
+
 def _untar(path: Path, dest: Path, budget: _Budget) -> None:
-    with tarfile.open(path, "r:*") as tf:
+    with _decompressed(path, budget) as raw, tarfile.open(fileobj=_BoundedReader(raw), mode="r:",
+                                                               tarinfo=_TarInfo) as tf:
         for member in tf:   # headers are read one by one: the caps apply before any data is read
             budget.entry()
             rel = _member_path(member.name)
@@ -231,8 +325,10 @@ def unpack(entry: Entry, dest: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_fi
             _untar(entry.path, dest, budget)
     except BadSubmission:
         raise
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, NotImplementedError) as exc:
         raise BadSubmission(f"the archive is corrupt or not a {entry.kind} archive ({_short(exc)})") from None
+    except RecursionError:  # tarfile follows a chain of extended headers recursively
+        raise BadSubmission("the archive chains too many extended headers: refused") from None
     except RuntimeError as exc:  # zipfile: encrypted entries, unsupported features
         raise BadSubmission(f"the archive cannot be read ({_short(exc)})") from None
     except (OSError, ValueError, UnicodeError) as exc:
@@ -269,6 +365,11 @@ def _scan(root: Path, budget: _Budget) -> list[str]:
     return files
 
 
+def _graded_kind(name: str) -> bool:
+    """A top-level file that is graded: a .py file, or a notebook (its definitions are extracted)."""
+    return name.endswith(".py") or name.lower().endswith(NOTEBOOK)
+
+
 def _junk(name: str) -> bool:
     return name in JUNK or name.startswith(".")
 
@@ -299,6 +400,15 @@ def prepare(entry: Entry, work: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_f
     """Unpack (or check) the submission and copy its top-level .py files into work/files."""
     if entry.kind == "folder":
         source = entry.path
+    elif entry.kind == "notebook":   # a notebook handed in on its own: a folder holding just it
+        source = work / "unpacked"
+        source.mkdir()
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as src:
+                _write(src, source / entry.path.name, _Budget(max_bytes, 1))
+        except OSError as exc:
+            raise BadSubmission(f"cannot read the notebook ({exc.strerror or exc})") from None
     else:
         source = work / "unpacked"
         source.mkdir()
@@ -315,18 +425,19 @@ def prepare(entry: Entry, work: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_f
         inner = rel[len(prefix):] if rel.startswith(prefix) else None
         if inner in QUIZ_FILES:
             quiz.append(inner)
-        elif inner is not None and os.sep not in inner and inner.endswith(".py"):
-            if os.lstat(top / inner).st_size <= MAX_PY_BYTES:
+        elif inner is not None and os.sep not in inner and _graded_kind(inner):
+            cap = MAX_PY_BYTES if inner.endswith(".py") else max_bytes
+            if os.lstat(top / inner).st_size <= cap:
                 graded.append(inner)
                 continue
-            ignored.append(f"{rel} (larger than {MAX_PY_BYTES // 2**20} MB)")
+            ignored.append(f"{rel} (larger than {cap // 2**20} MB)")
         else:
             ignored.append(rel)
     if not graded and not ignored and not quiz:
         raise BadSubmission("the submission is empty")
     if not graded and not quiz:
         shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
-        raise BadSubmission("no Python file at the top of the submission"
+        raise BadSubmission("no Python file or Jupyter notebook (.ipynb) at the top of the submission"
                             + (f" (found: {shown})" if shown else ""))
     folder, quiz_folder = work / "files", work / "quiz"
     folder.mkdir()
@@ -336,7 +447,7 @@ def prepare(entry: Entry, work: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_f
             dest.mkdir(exist_ok=True)   # O_NOFOLLOW: a file swapped for a link meanwhile is refused, not read
             fd = os.open(top / name, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as src:
-                _write(src, dest / name, _Budget(MAX_PY_BYTES, 1))
+                _write(src, dest / name, _Budget(MAX_PY_BYTES if name.endswith(".py") else max_bytes, 1))
     except OSError as exc:
         raise BadSubmission(f"cannot read the submission ({exc.strerror or exc})") from None
     return Prepared(folder, graded, content_hash(folder, graded), sorted(ignored),

@@ -179,6 +179,40 @@ class GradingResult:
                    pass_fraction=float(row["pass_fraction"]), public_only=bool(row["public_only"]), extra=extra,
                    content_hash=row["content_hash"] or "", seed_source=seed_source)
 
+    @classmethod
+    def from_results_json(cls, data: dict) -> "GradingResult":
+        """A results.json this grader wrote (`vaegrade grade --format json`), back as a typed result.
+
+        The inverse of to_gradescope_dict for what a report needs: each concept with its checks
+        (name, points, status, feedback, misconception id). ValueError when it is not such a file.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("concepts"), dict):
+            raise ValueError("not a vae-grader results.json (it needs `concepts`)")
+        extra = data.get("extra_data") if isinstance(data.get("extra_data"), dict) else {}
+        checks: dict[str, list[CheckResult]] = {}
+        for test in data.get("tests") or []:
+            if not isinstance(test, dict):
+                continue
+            tags = [str(t) for t in test.get("tags") or []]
+            name = str(test.get("name", ""))
+            concept = tags[0] if tags else name.split(":", 1)[0]
+            feedback, _, printed = str(test.get("output", "")).partition("\n\nYour code printed:\n")
+            status = Status.PASSED if test.get("status") == "passed" else Status.FAILED
+            checks.setdefault(concept, []).append(CheckResult(
+                concept, name.split(": ", 1)[1] if name.startswith(concept + ": ") else name,
+                str(test.get("function", "")), float(test.get("max_score", 0) or 0), float(test.get("score", 0) or 0),
+                status, feedback, tags[1] if len(tags) > 1 else None, test.get("visibility") == "visible", printed))
+        concepts = []
+        for cid, c in data["concepts"].items():
+            c = c if isinstance(c, dict) else {}
+            concepts.append(ConceptResult(str(cid), str(c.get("title", cid)), str(c.get("section", "")),
+                                          float(c.get("max_score", 0) or 0), checks.get(str(cid), []),
+                                          str(c.get("note", "") or "")))
+        return cls(concepts, int(extra.get("seed", 0) or 0), str(extra.get("grader_version", "")),
+                   str(extra.get("submission", "")), float(data.get("execution_time", 0) or 0),
+                   float(extra.get("pass_fraction", PASS_FRACTION)), bool(extra.get("public_only", False)),
+                   content_hash=str(extra.get("content_hash", "")), seed_source=str(extra.get("seed_source", "")))
+
     def to_gradescope_dict(self) -> dict:
         """Gradescope's results.json (top level and `tests`), plus our `concepts`.
 

@@ -8,7 +8,9 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +19,16 @@ import grader
 from grader import safetext
 from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
-from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
+from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, PASS_FRACTION, Limits
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
 from grader.sandbox.protocol import decode_array, encode_array
 from grader.sandbox.session import Failure, SandboxError, Zygote
+from grader.grading import notebook as notebook_intake
 from grader.grading.intake import content_hash
 
 MAX_FILE_BYTES = MAX_SOURCE_BYTES
+MAX_NOTEBOOK_BYTES = MAX_SUBMISSION_BYTES   #: a notebook carries its outputs (plots): larger than a .py file
 GRADER_FAULT = "The grader failed here, not your code: this check could not be run"
 
 
@@ -101,9 +105,13 @@ def _exception_id(raised) -> str:
 class Submission:
     """The learner's code for one concept, as the checks call it. Lives in the trusted process."""
 
-    def __init__(self, state: "ConceptRun", concept: manifest.Concept, public: bool):
+    def __init__(self, state: "ConceptRun", concept: manifest.Concept, public: bool,
+                 rng: np.random.Generator | None = None):
         self._state, self.concept, self.public = state, concept, public
         self.output: list[str] = []
+        # Directions and steps of the finite-difference checks on reported gradients: drawn here,
+        # from the run's seed, so the submission cannot know them in advance.
+        self.rng = rng if rng is not None else np.random.default_rng(secrets.randbits(63))
 
     # The checks' API -----------------------------------------------------------
     def call(self, func: str, *args, **kwargs):
@@ -115,9 +123,15 @@ class Submission:
         return decode_result(reply[1])
 
     def outcome(self, func: str, *args, **kwargs):
-        """Like call, but a learner exception is returned as Raised instead of failing."""
+        """Like call, but a learner exception is returned as Raised instead of failing.
+
+        An untouched stub (NotImplementedError) still fails, and is told it is a stub: no check
+        expects that exception, so a message about the exception it did expect would mislead.
+        """
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
+        if isinstance(reply, Raised) and reply.type_name == "NotImplementedError":
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return reply if isinstance(reply, Raised) else decode_result(reply[1])
 
     def repeat(self, func: str, times: int, *args, **kwargs) -> list:
@@ -128,11 +142,16 @@ class Submission:
             raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return decode_result(reply[1])
 
-    def grad(self, func: str, args: list, kwargs: dict, weights: list):
+    def grad(self, func: str, args: list, kwargs: dict, weights: list, verify: bool = True):
         """Call, then backpropagate sum(weights[i] * output[i]); (value, gradients of the T(grad=True) args).
 
         A gradient that does not reach an input comes back as None; when no graph exists at
-        all, Fail says so.
+        all, Fail says so. The gradients are computed inside the sandbox, by code the submission
+        can rewrite, so with `verify` (the default) they are cross-checked here: the directional
+        derivative they claim, along a random direction drawn here, must match a central finite
+        difference of the learner's own values (two more calls). Pass verify=False only where the
+        gradient is by design not the derivative of the value (a straight-through estimator) or
+        the function is random.
         """
         weights = [None if w is None else encode_array(np.asarray(w, dtype=np.float64)) for w in weights]
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
@@ -152,7 +171,77 @@ class Submission:
                        "reach mu and logvar.", "torch.no_grad_path")
         if grads[0] == "raised":
             raise Fail(f"backpropagating through {func} raised {grads[1]}: {grads[2]}", "torch.no_grad_path")
-        return value, [decode_result(g) for g in grads[1]]
+        decoded = [decode_result(g) for g in grads[1]]
+        if verify:
+            self._verify_gradients(func, args, kwargs, weights, value, decoded)
+        return value, decoded
+
+    # Finite-difference cross-check of reported gradients -------------------------------------
+    def _objective(self, func: str, args: list, kwargs: dict, weights: list, value=None) -> tuple[float, float]:
+        """(sum_i w_i . output_i, sum_i |w_i| . |output_i|) of the learner's function at args."""
+        if value is None:
+            value = self.call(func, *args, **kwargs)
+        outputs = value if isinstance(value, (tuple, list)) else (value,)
+        total = scale = 0.0
+        for out, w in zip(outputs, weights):
+            if w is None:
+                continue
+            out = out.array if isinstance(out, TensorValue) else out
+            w = decode_array(w)
+            try:
+                out = np.asarray(out, dtype=np.float64)
+                total += float(np.sum(w * out))
+                scale += float(np.sum(np.abs(w) * np.abs(out)))
+            except (TypeError, ValueError):
+                raise Fail(f"{func} did not return numbers, so its gradients cannot be checked.",
+                           "code.wrong_type") from None
+        return total, scale
+
+    def _verify_gradients(self, func: str, args: list, kwargs: dict, weights: list, value, grads: list) -> None:
+        targets = [i for i, a in enumerate(args) if isinstance(a, T) and a.grad and i < len(grads)
+                   and grads[i] is not None]
+        if not targets:
+            return
+        claimed = {}
+        for i in targets:
+            g = grads[i].array if isinstance(grads[i], TensorValue) else grads[i]
+            x = np.asarray(args[i].value, dtype=np.float64)
+            if not isinstance(g, np.ndarray) or g.shape != x.shape:
+                raise Fail(f"the gradient {func} reports for argument {i + 1} has the wrong shape.",
+                           "torch.forged_gradient")
+            claimed[i] = g.astype(np.float64)
+        with np.errstate(all="ignore"):
+            if not all(np.all(np.isfinite(g)) for g in claimed.values()):
+                return  # a NaN gradient fails the check's own comparison
+            direction = {i: self.rng.standard_normal(np.shape(args[i].value)) for i in targets}
+            norm = np.sqrt(sum(float(np.sum(d * d)) for d in direction.values())) or 1.0
+            biggest = max(float(np.max(np.abs(args[i].value), initial=0.0)) for i in targets)
+            h = 1e-3 * (1.0 + biggest)
+            def shifted(sign: float) -> list:
+                out = []
+                for i, a in enumerate(args):
+                    if isinstance(a, T):
+                        v = np.asarray(a.value, dtype=np.float64)
+                        if i in direction:
+                            v = v + sign * h * direction[i] / norm
+                        out.append(T(v, a.grad, "float64"))
+                    else:
+                        out.append(a)
+                return out
+            plus, _ = self._objective(func, shifted(+1.0), kwargs, weights)
+            minus, _ = self._objective(func, shifted(-1.0), kwargs, weights)
+            _, scale = self._objective(func, args, kwargs, weights, value)
+            measured = (plus - minus) / (2 * h)
+            reported = sum(float(np.sum(claimed[i] * direction[i])) for i in targets) / norm
+            tolerance = 2e-3 * (abs(measured) + abs(reported)) + 1e-5 * scale / h + 1e-9
+            if np.isfinite(measured) and np.isfinite(reported) and abs(measured - reported) <= tolerance:
+                return
+            if not np.isfinite(measured):
+                return  # the value itself is not finite near this point: the check's comparison decides
+        raise Fail(f"the gradients reported for {func} do not match how its value changes: along a random "
+                   f"direction its value changes at a rate of {measured:.6g}, while the gradients claim "
+                   f"{reported:.6g}. Gradients must be those of the value the function returns.",
+                   "torch.forged_gradient")
 
     def train_vae(self, func: str, payload: dict):
         """Train the lesson's TinyVAE with the learner's loss; (trained weights, [(step, loss), ...]).
@@ -163,13 +252,18 @@ class Submission:
         training loop inside its own process therefore changes nothing: the model is trained by
         the loss function that is graded, or not at all.
         """
+        steps = int(payload["steps"])
+        # The first step and three drawn at random: there, the reported gradients are cross-checked
+        # against finite differences of the loss's own values (see grad).
+        verified = {1} | {int(s) for s in self.rng.integers(2, max(3, steps + 1), size=3)}
         return tinyvae.train(
-            lambda x, x_hat, mu, logvar, beta, step: self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step),
+            lambda x, x_hat, mu, logvar, beta, step: self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step,
+                                                                          step in verified),
             decode_array(payload["patches"]), [decode_array(w) for w in payload["weights"]],
             steps=int(payload["steps"]), lr=float(payload["lr"]), beta=float(payload["beta"]),
             seed=int(payload["seed"]))
 
-    def _loss_and_grads(self, func, x, x_hat, mu, logvar, beta, step):
+    def _loss_and_grads(self, func, x, x_hat, mu, logvar, beta, step, verify: bool = False):
         """One evaluation of the learner's loss in the sandbox: (total, (dL/dx_hat, dL/dmu, dL/dlogvar))."""
         args = [T(x), T(x_hat, grad=True), T(mu, grad=True), T(logvar, grad=True)]
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
@@ -209,6 +303,13 @@ class Submission:
                 found.append(g.astype(np.float64))
             else:
                 raise protocol.ProtocolError("a gradient of the wrong shape")
+        if verify:
+            try:
+                self._verify_gradients(func, args, {"beta": beta}, [encode_array(np.ones(()))],
+                                       (TensorValue(np.asarray(value), True, True),),
+                                       [None] + [TensorValue(g, False, False) for g in found])
+            except Fail as fail:
+                raise Fail(f"{fail.message} (while training the TinyVAE, step {step})", fail.misconception) from None
         return value, tuple(found)
 
     # Plumbing -------------------------------------------------------------------
@@ -226,11 +327,12 @@ class Submission:
                           reply[3] if type(reply[3]) is int else None,
                           tuple(clean_text(b, 100) for b in reply[4][:64]))
         if kind == "missing_function":
-            raise Fail(f"{func} is not defined in {self.concept.file}.", "code.missing_function")
+            where = "any code cell of " if self._state.origin is not None else ""
+            raise Fail(f"{func} is not defined in {where}{self._state.shown_file}.", "code.missing_function")
         raise Fail(self._state.fatal_message(reply), self._state.fatal_id(reply))
 
     def _raised_feedback(self, func: str, raised: Raised, during: str = "") -> str:
-        where = f" (line {raised.line} of {self.concept.file})" if raised.line else ""
+        where = f" ({self._state.where(raised.line)})" if raised.line else ""
         when = f" while {during}" if during else ""
         if raised.type_name == "NotImplementedError":
             return f"{func} is not implemented yet: it still raises NotImplementedError{where}. Replace the TODO."
@@ -255,8 +357,11 @@ def _normalise(reply) -> tuple:
 class ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
-    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits):
+    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits,
+                 origin: notebook_intake.Extracted | None = None, cancel: threading.Event | None = None):
         self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
+        self.origin = origin   #: the notebook this concept's file was extracted from, if any
+        self.cancel = cancel
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
@@ -264,6 +369,8 @@ class ConceptRun:
         self.output = ""
 
     def request(self, msg):
+        if self.cancel is not None and self.cancel.is_set():
+            raise KeyboardInterrupt  # the run was stopped (Ctrl-C): no further child is started
         if self.fatal is not None:
             return self.fatal
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -296,12 +403,24 @@ class ConceptRun:
             self.fatal = reply
         return reply
 
+    @property
+    def shown_file(self) -> str:
+        """The file the learner wrote: the concept's file, or the notebook it was taken from."""
+        return self.origin.name if self.origin is not None else self.concept.file
+
+    def where(self, line: int | None) -> str:
+        """'line 3 of mse.py', or 'cell 7, line 3 of vae.ipynb' for a notebook; '' without a line."""
+        if not line:
+            return ""
+        return self.origin.where(line) if self.origin is not None else f"line {line} of {self.concept.file}"
+
     def fatal_message(self, reply) -> str:
-        kind, file = reply[0], self.concept.file
+        kind, file = reply[0], self.shown_file
         if kind == "missing_file":
             return f"{file} is missing from the submission, so {self.concept.title} scores zero."
         if kind == "import_error":
-            where = f" at line {reply[3]}" if len(reply) > 3 and reply[3] else ""
+            line = reply[3] if len(reply) > 3 else None
+            where = f" at {self.where(line)}" if line else ""
             return f"{file} could not be imported: {reply[1]}{where}: {reply[2]}"
         if kind == "limit" and reply[1] == "time":
             return (f"Stopped: the {self.limits.concept_seconds:g} s time limit for {self.concept.id} was "
@@ -324,23 +443,60 @@ class ConceptRun:
 # --- staging and the main loop ---------------------------------------------------------
 
 
-def stage(src: Path, dest: Path) -> list[str]:
-    """Copy the submission's top-level .py files (regular files only, never links) into dest."""
-    if not src.is_dir():
-        raise SubmissionError(f"{src} is not a folder")
-    copied = []
-    try:
-        entries = sorted(os.scandir(src), key=lambda e: e.name)
-    except OSError as exc:
-        raise SubmissionError(f"cannot read {src}: {exc.strerror}") from None
-    for entry in entries:
-        if not entry.name.endswith(".py") or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            continue
-        if entry.stat(follow_symlinks=False).st_size > MAX_FILE_BYTES:
-            continue
-        shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
-        copied.append(entry.name)
-    return copied
+@dataclass
+class Staged:
+    """The files of a submission, copied (or extracted from its notebook) into the staging folder."""
+
+    files: list[str]                            #: every staged concept file, sorted
+    notebook: notebook_intake.Extracted | None = None
+    from_notebook: frozenset[str] = frozenset()   #: the staged files written from the notebook
+    notes: list[str] = field(default_factory=list)
+
+
+def stage(src: Path, dest: Path) -> Staged:
+    """Copy the submission's top-level .py files (regular files only, never links) into dest.
+
+    `src` is a folder or a Jupyter notebook (.ipynb). A notebook (given, or at the top of the
+    folder) supplies every concept file the folder does not hold: its definitions are taken
+    from its code cells without running anything (grader.grading.notebook).
+    """
+    src = Path(src)
+    if src.suffix.lower() == notebook_intake.NOTEBOOK_SUFFIX and not src.is_dir():
+        if src.is_symlink() or not src.is_file():
+            raise SubmissionError(f"{src} is not a notebook file")
+        copied, notebooks = [], [src]
+    elif not src.is_dir():
+        raise SubmissionError(f"{src} is not a folder (or a Jupyter notebook, .ipynb)")
+    else:
+        copied, notebooks = [], []
+        try:
+            entries = sorted(os.scandir(src), key=lambda e: e.name)
+        except OSError as exc:
+            raise SubmissionError(f"cannot read {src}: {exc.strerror}") from None
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.name.lower().endswith(notebook_intake.NOTEBOOK_SUFFIX):
+                notebooks.append(Path(entry.path))
+                continue
+            if not entry.name.endswith(".py") or entry.stat(follow_symlinks=False).st_size > MAX_FILE_BYTES:
+                continue
+            shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
+            copied.append(entry.name)
+    staged = Staged(copied)
+    if notebooks:
+        try:
+            extracted = notebook_intake.extract_file(notebooks[0], MAX_NOTEBOOK_BYTES)
+        except notebook_intake.NotebookError as exc:
+            if src.is_dir():
+                staged.notes.append(f"{notebooks[0].name} was not graded: {exc}")
+                return staged
+            raise SubmissionError(str(exc)) from None
+        written = notebook_intake.write_concept_files(extracted, dest, set(copied))
+        staged = Staged(sorted(copied + written), extracted, frozenset(written), extracted.notes())
+        staged.notes += [f"{nb.name} was not graded: only one notebook per submission ({notebooks[0].name} was)"
+                         for nb in notebooks[1:]]
+    return staged
 
 
 def derive_seed(course_key: bytes, digest: str) -> int:
@@ -368,8 +524,8 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
     own_zygote = zygote is None
     with tempfile.TemporaryDirectory(prefix="vaegrade-") as staging:
         os.chmod(staging, 0o755)
-        files = stage(Path(path), Path(staging))
-        digest = content_hash(Path(staging), files)
+        staged = stage(Path(path), Path(staging))
+        digest = content_hash(Path(staging), staged.files)
         if seed is not None:
             seed, seed_source = int(seed), "given"
         elif course_key:
@@ -377,54 +533,108 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         else:
             seed, seed_source = secrets.randbits(63), "random"
         zygote = zygote or Zygote()
+        stopping = _Stopping()
         try:
             jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
             results = _run_concepts(jobs, parallel, lambda job: _grade_concept(
-                zygote, staging, job[1], job[0], seed, limits, public_only))
+                zygote, staging, job[1], job[0], seed, limits, public_only, stopping, staged), stopping)
         finally:
             if own_zygote:
                 zygote.close()
-    return GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
-                         pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
+    result = GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
+                           pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
+    if staged.notebook is not None:
+        result.extra["notebook"] = {"name": staged.notebook.name, "functions": staged.notebook.functions,
+                                    "skipped": [list(s) for s in staged.notebook.skipped]}
+    if staged.notes:
+        result.extra["notes"] = staged.notes
+    return result
 
 
-def _run_concepts(jobs: list, parallel: int, grade_one) -> list[ConceptResult]:
-    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order."""
+class _Stopping(threading.Event):
+    """Set when a run is interrupted: every concept's child is killed and no new one starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.runs: set = set()
+
+    def add(self, run: "ConceptRun") -> None:
+        with self.lock:
+            self.runs.add(run)
+        if self.is_set():
+            run.close()
+
+    def discard(self, run: "ConceptRun") -> None:
+        with self.lock:
+            self.runs.discard(run)
+
+    def stop(self) -> None:
+        self.set()
+        with self.lock:
+            runs = list(self.runs)
+        for run in runs:
+            run.close()
+
+
+def _run_concepts(jobs: list, parallel: int, grade_one, stopping: _Stopping | None = None) -> list[ConceptResult]:
+    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order.
+
+    Ctrl-C (KeyboardInterrupt, delivered to the main thread) stops every concept at once: their
+    children are killed, no new one starts, and the interrupt is raised without waiting for the
+    concepts' time limits.
+    """
     if parallel <= 1 or len(jobs) < 2:
         return [grade_one(job) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
     slowest_first = sorted(jobs, key=lambda job: job[1].id not in _SLOW_CONCEPTS)
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept")
     try:
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept") as pool:
-            done = dict(zip((job[0] for job in slowest_first), pool.map(grade_one, slowest_first)))
-    except RuntimeError as exc:   # no thread could be started (a process cap counts threads): one at a time
-        if "thread" not in str(exc):
-            raise
-        return [grade_one(job) for job in jobs]
+        futures = []
+        try:
+            for job in slowest_first:
+                futures.append(pool.submit(grade_one, job))
+        except RuntimeError as exc:   # no thread could be started (a process cap counts threads)
+            if "thread" not in str(exc):
+                raise
+        done = {job[0]: future.result() for job, future in zip(slowest_first, futures)}
+        for job in slowest_first[len(futures):]:   # those no thread took: one at a time, here
+            done[job[0]] = grade_one(job)
+    except BaseException:
+        if stopping is not None:
+            stopping.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [done[job[0]] for job in jobs]
 
 
 _SLOW_CONCEPTS = frozenset({"elbo"})  # trains the TinyVAE: start it first so the others fill in beside it
 
 
-def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
+def _grade_concept(zygote, root, concept, index, seed, limits, public_only,
+                   stopping: _Stopping | None = None, staged=None) -> ConceptResult:
     """One concept's checks; a concept the grader itself failed on (Status.ERROR) is tried once more."""
-    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
-    if result.errors:
-        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
+    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping, staged)
+    if result.errors and not (stopping is not None and stopping.is_set()):
+        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping, staged)
     return result
 
 
-def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
+def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
+                        stopping: _Stopping | None = None, staged=None) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     total_weight = sum(c.weight for c in checks) or 1.0
-    run = ConceptRun(zygote, root, concept, limits)
+    origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
+    run = ConceptRun(zygote, root, concept, limits, origin, stopping)
+    if stopping is not None:
+        stopping.add(run)
     results = []
     try:
         for number, chk in enumerate(checks):
             rng = np.random.default_rng([seed, index, number])
-            sub = Submission(run, concept, public_only)
+            sub = Submission(run, concept, public_only, np.random.default_rng([seed, index, number, 0xFD]))
             run.output = ""
             points = round(concept.points * chk.weight / total_weight, 4)
             try:
@@ -443,6 +653,8 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
                                        mistake, chk.public, run.output))
     finally:
         run.close()
+        if stopping is not None:
+            stopping.discard(run)
     note = run.fatal_message(run.fatal) if run.fatal else ""
     if any(r.status is Status.ERROR for r in results):
         note = GRADER_FAULT + "."

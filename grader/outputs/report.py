@@ -9,6 +9,7 @@ offline and every learner-controlled string is escaped.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -20,11 +21,11 @@ import jinja2
 
 import grader
 from grader import safetext
+from grader.outputs import charts, nextsteps
 from grader.course import manifest
 from grader.course.content import content_dir
 from grader.grading.quiz import QuizDataError, QuizResult, load_quiz
 from grader.grading.results import AttemptRecord, GradingResult, Status
-from grader.outputs import charts
 from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, default_learner, passes
 
 CLASS_REPORT = "class-report.html"   #: the class overview inside a batch output dir
@@ -51,8 +52,17 @@ def environment():
     )
     env.filters["num"] = lambda x: f"{x:g}"
     env.filters["when"] = _when
+    env.filters["breakable"] = breakable
     env.globals["version"] = grader.__version__
     return env
+
+
+def breakable(text: str):
+    """Escaped text with a line-break opportunity after each @ . _ - / (a long id wraps between its parts)."""
+    import markupsafe
+
+    escaped = str(markupsafe.escape(safetext.inert(text)))   # markup built from learner text: inert, then escaped
+    return markupsafe.Markup(re.sub(r"([@._/-]|&amp;)", r"\1<wbr>", escaped))
 
 
 def _when(iso: str) -> str:
@@ -85,6 +95,7 @@ class QuizQuestion:
     options: dict[str, str]   #: canonical option id -> text
     why_not: dict[str, str]   #: canonical option id -> why that option is wrong
     explanation: str
+    answer: str = ""          #: the right option's text ("" when the key cannot be read)
 
 
 @lru_cache(maxsize=None)
@@ -101,7 +112,8 @@ def quiz_questions() -> dict[str, QuizQuestion]:
             id=q.id, number=q.number, prompt=q.prompt, section=q.section,
             options={o.id: o.text for o in q.options},
             why_not={o.id: quiz.key.why_not(q.id, o.id) for o in q.options},
-            explanation=quiz.key.explanation(q.id))
+            explanation=quiz.key.explanation(q.id),
+            answer=next((o.text for o in q.options if o.id == quiz.answer(q)), ""))
     return dict(sorted(out.items(), key=lambda kv: kv[1].number))
 
 
@@ -129,8 +141,12 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Failure:
-    check: str
+    """Feedback as the learner reads it: once, with the checks that gave it."""
+
+    check: str              #: the first check's name
     feedback: str
+    count: int = 1          #: how many checks gave these same words
+    others: tuple[str, ...] = ()   #: the names of the other checks
 
 
 @dataclass
@@ -144,6 +160,7 @@ class ConceptView:
     note: str
     failures: list[Failure]
     hints: tuple[str, ...]
+    standing: nextsteps.Standing | None = None   #: where it stands for "What to do next"
 
     @property
     def symbol(self) -> str:
@@ -158,6 +175,7 @@ class MissedQuestion:
     why_not: str
     explanation: str
     section: str
+    right: str = ""    #: the right option's text
 
 
 @dataclass
@@ -247,30 +265,11 @@ def _typed_entries(result: GradingResult | None) -> tuple[dict[str, _Entry], dic
     return entries, failures
 
 
-def _dict_entries(result: dict | None) -> tuple[dict[str, _Entry], dict[str, list[Failure]]]:
-    """A results.json file (`vaegrade grade --format json`): the only input a report reads as a dict."""
-    raw = (result or {}).get("concepts") or {}
-    entries = {}
-    for cid, e in (raw.items() if isinstance(raw, dict) else ()):
-        if isinstance(e, dict):
-            entries[cid] = _Entry(str(e.get("title", cid)), str(e.get("section", "")),
-                                  float(e.get("score", 0) or 0), float(e.get("max_score", 0) or 0),
-                                  bool(e.get("passed")), str(e.get("note", "") or ""))
-    failures: dict[str, list[Failure]] = defaultdict(list)
-    for test in (result or {}).get("tests") or []:
-        if not isinstance(test, dict) or test.get("status") == "passed":
-            continue
-        name = str(test.get("name", ""))
-        tags = test.get("tags") or []
-        concept = str(tags[0]) if tags else name.split(":", 1)[0]
-        check = name.split(": ", 1)[1] if name.startswith(concept + ": ") else name
-        failures[concept].append(Failure(check, str(test.get("output", ""))))
-    return entries, failures
-
-
-def _concept_views(entries: dict[str, _Entry], failures: dict[str, list[Failure]]) -> list[ConceptView]:
+def _concept_views(result: GradingResult | None) -> list[ConceptView]:
     """One view per concept of the manifest (then any others the result names)."""
+    entries, failures = _typed_entries(result)
     known = {c.id: c for c in manifest.load()}
+    standings = {s.id: s for s in nextsteps.standings(result, known.values())}
     views = []
     for cid in [*known, *(k for k in entries if k not in known)]:
         c, entry = known.get(cid), entries.get(cid)
@@ -283,7 +282,7 @@ def _concept_views(entries: dict[str, _Entry], failures: dict[str, list[Failure]
         fails = _merge_same_feedback(failures.get(cid, []))
         status = _status(entry)
         views.append(ConceptView(cid, title, entry.section or section, entry.score, entry.max_score, status,
-                                 entry.note, fails, c.hints if (c and status != "passed") else ()))
+                                 entry.note, fails, c.hints if (c and status != "passed") else (), standings.get(cid)))
     return views
 
 
@@ -292,8 +291,7 @@ def _merge_same_feedback(failures: list[Failure]) -> list[Failure]:
     names: dict[str, list[str]] = {}
     for f in failures:
         names.setdefault(f.feedback, []).append(f.check)
-    return [Failure(checks[0] + (f" (and {len(checks) - 1} more check{'s' if len(checks) > 2 else ''})"
-                                 if len(checks) > 1 else ""), feedback) for feedback, checks in names.items()]
+    return [Failure(checks[0], feedback, len(checks), tuple(checks[1:])) for feedback, checks in names.items()]
 
 
 def _quiz_view(result: QuizResult | None, attempts: list[AttemptRecord]) -> QuizView | None:
@@ -315,7 +313,8 @@ def _quiz_view(result: QuizResult | None, attempts: list[AttemptRecord]) -> Quiz
             chosen=chosen_text,
             why_not=q.why_not.get(chosen or "", "") if q else "",
             explanation=q.explanation if q else "",
-            section=(q.section if q else "") or answer.section))
+            section=(q.section if q else "") or answer.section,
+            right=q.answer if q else ""))
     missed.sort(key=lambda m: m.number)
     return QuizView(last.score, last.max_score, last.passed, last.graded_at, len(quiz_attempts), missed,
                     result.graded_with if result is not None else "")
@@ -330,15 +329,12 @@ def _next_steps(ex: ExercisesView | None, concepts: list[ConceptView], quiz: Qui
         steps.append(Step("When the quick checks pass, run the hidden checks that decide the grade.",
                           "vaegrade grade"))
     else:
-        todo = sorted((c for c in concepts if c.status != "passed"), key=lambda c: c.score - c.max_score)
-        for c in todo[:3]:
-            hint = f" {c.hints[0]}" if c.hints else ""
-            reread = f" Reread “{c.section}”." if c.section else ""
-            steps.append(Step(f"Fix {c.title} ({c.score:g} / {c.max_score:g} points).{reread}{hint}",
-                              f"vaegrade check {c.id}"))
-        if len(todo) > 3:
-            steps.append(Step(f"Then the {len(todo) - 3} other concept{'s' if len(todo) > 4 else ''} "
-                              "not passed yet: " + ", ".join(c.title for c in todo[3:]) + "."))
+        # the learner's recognised mistakes, most points lost first (the order `grade` and `status` use)
+        todo = nextsteps.to_fix([c.standing for c in concepts if c.standing is not None])
+        sections = {c.id: c.section for c in concepts}
+        for s in todo:
+            reread = f" Reread “{sections[s.id]}”." if sections.get(s.id) and s.mistakes else ""
+            steps.append(Step(f"{s.advice()}{reread}", s.command))
         if todo:
             steps.append(Step("Grade again to record a new attempt.", "vaegrade grade"))
     if quiz is None:
@@ -367,7 +363,7 @@ def _glance(ex: ExercisesView | None, quiz: QuizView | None, threshold: float) -
     desc = "; ".join(f"{label}: {text} ({pct:.0f}%)" if "/" in text else f"{label}: not graded yet"
                      for label, pct, text in rows)
     return charts.hbars(rows, threshold=threshold, title="Exercises and quiz against the pass line",
-                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", width=560, label_width=110, row_height=34)
+                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", width=440, label_width=100, row_height=34)
 
 
 def learner_report(learner: str, snap: Snapshot, *, threshold: float = PASS_FRACTION, generated_at: str = "",
@@ -381,7 +377,7 @@ def learner_report(learner: str, snap: Snapshot, *, threshold: float = PASS_FRAC
         last = ex_attempts[-1]
         ex = ExercisesView(last.score, last.max_score, passes(last.score, last.max_score, threshold),
                            last.graded_at, len(ex_attempts), last.seed)
-    concepts = _concept_views(*_typed_entries(result if ex else None))
+    concepts = _concept_views(result if ex else None)
     quiz = _quiz_view(snap.quiz.get(learner), attempts)
     if quiz is not None:
         quiz.passed = passes(quiz.score, quiz.max_score, threshold)
@@ -434,8 +430,11 @@ def learner_report_from_results(result: dict, *, learner: str | None = None, thr
     attempt = AttemptRecord("", name, "exercises", when, str(extra.get("grader_version", "")), None, score,
                             max_score, passes(score, max_score, threshold))
     ex = ExercisesView(score, max_score, attempt.passed, when, 1, extra.get("seed"))
-    return _assemble(name, ex, _concept_views(*_dict_entries(result)), None, [attempt], [], threshold, "", "",
-                     source)
+    try:
+        typed = GradingResult.from_results_json(result)
+    except (TypeError, ValueError) as exc:
+        raise ReportError(f"the results file cannot be read: {exc}") from None
+    return _assemble(name, ex, _concept_views(typed), None, [attempt], [], threshold, "", "", source)
 
 
 def render_learner(report: LearnerReport) -> str:

@@ -63,14 +63,15 @@ def check(*, workspace: Workspace, concepts: tuple[str, ...] = (), folder: Path 
           style=lambda text, ok: text) -> Outcome:
     """The quick public checks (the lesson's worked examples); exit 0 when all pass."""
     result = run(workspace, folder, what="check", concepts=check_concepts(concepts), public_only=True)
-    lines = []
+    lines, width = [], formats.terminal_width()
     for c in result.concepts:
         for r in c.checks:
             mark = {Status.PASSED: style("pass", True), Status.FAILED: style("FAIL", False),
                     Status.ERROR: style("ERROR", False)}[r.status]
             lines.append(f"{mark}  {c.id:<14} {r.name}")
-            if r.feedback:
-                lines.append(f"      {r.feedback}")
+        # each distinct feedback once, with how many checks gave it
+        for feedback, names in formats.grouped([r for r in c.checks if r.feedback]):
+            lines += formats.wrap(feedback + formats.times(len(names)), width, "      ")
     passed = sum(r.status is Status.PASSED for r in result.checks)
     tail = ("Your grade comes from the hidden checks that staff or CI run." if bundle_kind() == "student"
             else "Run `vaegrade grade` for the hidden checks that decide the grade.")
