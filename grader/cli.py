@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 import grader
+from grader import safetext
 from grader.settings import PASS_FRACTION, SIMILAR_MIN_NODES, Limits
 
 
@@ -29,12 +30,12 @@ def finish(call, *args, **kwargs) -> None:
 
     try:
         outcome = call(*args, **kwargs)
-    except VerbError as exc:
-        raise GraderError(str(exc)) from None
-    if outcome.text:
-        click.echo(outcome.text)
+    except VerbError as exc:   # messages may quote a path or an id a learner chose
+        raise GraderError(safetext.terminal(str(exc), 4000)) from None
+    if outcome.text:   # the last line of defence: nothing a submission wrote reaches the terminal raw
+        click.echo(safetext.terminal(outcome.text, None))
     for note in outcome.notes:
-        click.echo(note, err=True)
+        click.echo(safetext.terminal(note, 4000), err=True)
     sys.exit(outcome.exit_code)
 
 

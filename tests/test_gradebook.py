@@ -360,16 +360,16 @@ def test_unchanged_exports_are_not_rewritten(book, tmp_path):
     assert os.stat(out / "results" / "alice.json").st_ino == inode
 
 
-def test_a_learner_id_is_exported_exactly_and_display_text_never_as_a_formula(book, tmp_path):
-    # The learner column is an identity column: an LMS or a script must match it exactly ("-dave"
-    # prefixed with ' is another login). Display text (problems, reasons) is kept from formulas.
+def test_no_learner_chosen_text_runs_as_a_formula_in_grades_csv(book, tmp_path):
+    # grades.csv is opened in spreadsheets, and a learner id is whatever a submission's folder was
+    # named: it is shown, never run. (The LMS imports keep their identity columns exact.)
     book.record_exercises("-dave", result(FULL), "h")
     book.record_exercises("=HYPERLINK(\"http://x\")", result(FULL), "h")
     book.record_problem("=HYPERLINK(\"http://x\")", "=cmd|' /C calc'!A0")
     exports.write_exports(book, tmp_path / "exports")
     got = rows(tmp_path / "exports")
-    assert list(got) == ["-dave", "=HYPERLINK(\"http://x\")"]
-    assert got["=HYPERLINK(\"http://x\")"]["problem"] == "'=cmd|' /C calc'!A0"
+    assert list(got) == ["'-dave", "'=HYPERLINK(\"http://x\")"]
+    assert got["'=HYPERLINK(\"http://x\")"]["problem"] == "'=cmd|' /C calc'!A0"
 
 
 # --- SQLite only ------------------------------------------------------------------------------------------

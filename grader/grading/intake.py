@@ -27,6 +27,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import safetext
 from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, MAX_SUBMISSION_ENTRIES
 
 MAX_TOTAL_BYTES = MAX_SUBMISSION_BYTES
@@ -49,7 +50,7 @@ class BadSubmission(Exception):
 class Entry:
     """One learner's submission in the SUBMISSIONS folder."""
 
-    learner: str   #: the folder or archive name without its extension
+    learner: str   #: the folder or archive name without its extension (bytes not UTF-8 shown as \\xNN)
     path: Path
     kind: str      #: "folder", "zip", "tar" or "notebook" (one .ipynb file)
 
@@ -96,7 +97,7 @@ def discover(root: Path) -> Discovery:
             ignored.append(f"{item.name} (a symbolic link: not followed)")
             continue
         if item.is_dir(follow_symlinks=False):
-            entry = Entry(item.name, Path(item.path), "folder")
+            entry = Entry(safetext.learner_id(item.name), Path(item.path), "folder")
         else:
             named = archive_kind(item.name) if item.is_file(follow_symlinks=False) else None
             if named is None and item.is_file(follow_symlinks=False) and item.name.lower().endswith(NOTEBOOK) \
@@ -105,14 +106,14 @@ def discover(root: Path) -> Discovery:
             if named is None:
                 ignored.append(f"{item.name} (not a folder, .zip, .tar.gz or .ipynb)")
                 continue
-            entry = Entry(named[0], Path(item.path), named[1])
+            entry = Entry(safetext.learner_id(named[0]), Path(item.path), named[1])
         found.setdefault(entry.learner, []).append(entry)
     entries, problems = [], []
     for learner, candidates in found.items():
         if len(candidates) == 1:
             entries.append(candidates[0])
         else:
-            names = ", ".join(e.path.name for e in candidates)
+            names = ", ".join(safetext.learner_id(e.path.name) for e in candidates)
             problems.append((learner, f"more than one submission for this learner ({names}): keep one"))
     return Discovery(entries, problems, ignored)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from grader import safetext
 from grader.course.content import content_dir
 from grader.settings import ANSWERS_FILE, ANSWERS_STEM, ANSWERS_SUFFIXES, PASS_FRACTION, QUIZ_PROGRESS_FILE, STATE_DIR, default_learner, passes
 from grader.course.quizdata import (LEARNER_FILE, MAX_FILE_BYTES, STAFF_FILE, Question, Quiz, QuizDataError,  # noqa: F401
@@ -126,9 +127,9 @@ class QuizResult:
 
         score, max_score and passed are derived, and stored so that queries can use them.
         """
-        return {"quiz_id": self.quiz_id, "learner": self.learner, "order_learner": self.order_learner,
+        return {"quiz_id": self.quiz_id, "learner": self.learner, "order_learner": safetext.text(self.order_learner),
                 "graded_with": self.graded_with, "pass_fraction": self.pass_fraction,
-                "extra_json": json.dumps(self.extra, sort_keys=True),
+                "extra_json": json.dumps(safetext.json_safe(self.extra), sort_keys=True),
                 "score": self.score, "max_score": self.max_score, "passed": int(self.passed)}
 
     @classmethod
@@ -310,7 +311,7 @@ def _interpret(path: Path, quiz: Quiz, meta: dict, pairs: list, canonical: bool,
     for qid, letter in picked.items():
         # shuffled letters are mapped to option ids once the learner whose order applies is known
         chosen[qid] = None if letter is None else letter.lower() if canonical else letter.upper()
-    return Answers(chosen, learner.strip() if learner else None, canonical)
+    return Answers(chosen, safetext.learner_id(learner.strip()) if learner else None, canonical)
 
 
 def grade_answers(answers: Answers, quiz: Quiz, *, learner: str, pass_fraction: float) -> QuizResult:
@@ -336,7 +337,7 @@ def grade_answers_file(path: str | Path, learner: str | None, *, quiz: Quiz | No
     if learner is None:
         learner = answers.learner or default_learner()
     result = grade_answers(answers, quiz, learner=learner, pass_fraction=pass_fraction)
-    result.extra["answers_file"] = str(path)
+    result.extra["answers_file"] = safetext.text(str(path))   # a path may not be UTF-8: stored as text
     return result
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
+from grader import safetext
 from grader.settings import PASS_FRACTION, passes
 
 
@@ -56,8 +57,8 @@ class CheckResult:
         """The stored form: one row of the gradebook's check_results."""
         return {"concept": self.concept, "name": self.name, "function": self.function,
                 "max_score": self.max_score, "score": self.score, "status": self.status.value,
-                "feedback": self.feedback, "misconception": self.misconception,
-                "public": int(self.public), "output": self.output, "seconds": self.seconds}
+                "feedback": safetext.text(self.feedback), "misconception": self.misconception,
+                "public": int(self.public), "output": safetext.text(self.output), "seconds": self.seconds}
 
     @classmethod
     def from_row(cls, row: Mapping) -> "CheckResult":
@@ -161,10 +162,13 @@ class GradingResult:
 
         score, max_score and passed are derived, and stored so that queries can use them.
         """
-        return {"seed": self.seed, "grader_version": self.grader_version, "submission": self.submission,
+        # a submission's path (a folder name that is not UTF-8) and extra (its file names) are learner
+        # text: stored encodable, never a lone surrogate a database refuses
+        return {"seed": self.seed, "grader_version": self.grader_version, "submission": safetext.text(self.submission),
                 "duration": self.duration, "pass_fraction": self.pass_fraction,
                 "public_only": int(self.public_only),
-                "extra_json": json.dumps({**self.extra, "seed_source": self.seed_source}, sort_keys=True),
+                "extra_json": json.dumps(safetext.json_safe({**self.extra, "seed_source": self.seed_source}),
+                                         sort_keys=True),
                 "content_hash": self.content_hash,
                 "score": self.score, "max_score": self.max_score, "passed": int(self.passed)}
 
@@ -214,14 +218,22 @@ class GradingResult:
                    content_hash=str(extra.get("content_hash", "")), seed_source=str(extra.get("seed_source", "")))
 
     def to_gradescope_dict(self) -> dict:
-        """Gradescope's results.json (top level and `tests`), plus our `concepts`."""
+        """Gradescope's results.json (top level and `tests`), plus our `concepts`.
+
+        Always encodable (grader.safetext.json_safe). A result the grader failed on is not graded:
+        its score is 0 with `passed` false and says so, never the points of the checks that did run.
+        """
         verdict = "passed" if self.passed else "not passed"
-        return {
-            "score": self.score,
+        output = (f"{self.score:g} / {self.max_score:g} points: {verdict} "
+                  f"(a pass needs more than {self.pass_fraction:.0%}).")
+        if not self.graded:
+            output = (f"NOT GRADED: the grader failed on {len(self.errors)} check(s), not your code. This is "
+                      "not your score; the submission will be graded again.")
+        return safetext.json_safe({
+            "score": self.score if self.graded else 0.0,
             "max_score": self.max_score,
-            "passed": self.passed,
-            "output": (f"{self.score:g} / {self.max_score:g} points: {verdict} "
-                       f"(a pass needs more than {self.pass_fraction:.0%})."),
+            "passed": self.passed and self.graded,
+            "output": output,
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "execution_time": round(self.duration, 3),
@@ -232,7 +244,8 @@ class GradingResult:
                     "score": c.score,
                     "max_score": c.max_score,
                     "status": "passed" if c.status is Status.PASSED else "failed",
-                    "output": c.feedback + (f"\n\nYour code printed:\n{c.output}" if c.output else ""),
+                    "output": (c.feedback + (f"\n\nYour code printed:\n{c.output}" if c.output else "")
+                               if self.graded else "Not graded: " + (c.feedback or "the grader failed.")),
                     "visibility": "visible" if c.public else "after_published",
                     "tags": [c.concept] + ([c.misconception] if c.misconception else []),
                 }
@@ -246,7 +259,7 @@ class GradingResult:
                 "content_hash": self.content_hash,
                 "not_graded": [f"{c.concept}: {c.name}" for c in self.errors], **self.extra,
             },
-        }
+        })
 
 
 # --- what the gradebook gives back --------------------------------------------------------------

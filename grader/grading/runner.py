@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import math
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import grader
+from grader import safetext
 from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for, fold_repeats
 from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, PASS_FRACTION, POINT_DECIMALS, Limits
@@ -57,13 +57,9 @@ def encode_arg(value):
     raise TypeError(f"cannot pass {type(value).__name__} to a submission")
 
 
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def clean_text(text, limit: int = 2000) -> str:
-    """Text from the sandbox, safe to show: no terminal escapes or control characters, bounded."""
-    text = text if isinstance(text, str) else str(text)
-    return _UNPRINTABLE.sub("\N{REPLACEMENT CHARACTER}", text[:limit])
+    """Text from the sandbox, safe to show anywhere: no controls, escapes or bidi tricks, bounded."""
+    return safetext.inert(text, limit)
 
 
 def decode_result(enc, depth: int = 0):
@@ -386,6 +382,7 @@ class ConceptRun:
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
+        self.sandbox_error: SandboxError | None = None  # the sandbox could not start: the grader's failure
         self.output = ""
 
     def request(self, msg):
@@ -396,8 +393,14 @@ class ConceptRun:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.fatal = ("limit", "time")
             return self.fatal
+        if self.sandbox_error is not None:   # no process could be started: every further check alike
+            raise self.sandbox_error
         if self.child is None or not self.child.alive:
-            self.child = self.zygote.spawn(self.root, self.limits)
+            try:
+                self.child = self.zygote.spawn(self.root, self.limits)
+            except SandboxError as exc:
+                self.sandbox_error = exc
+                raise
         if self.deadline is None:
             self.deadline = time.monotonic() + self.limits.concept_seconds
         got = self.child.request(msg, self.deadline)
@@ -638,8 +641,16 @@ def _run_concepts(jobs: list, parallel: int, grade_one, stopping: _Stopping | No
     slowest_first = sorted(jobs, key=lambda job: job[1].id not in _SLOW_CONCEPTS)
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept")
     try:
-        futures = [pool.submit(grade_one, job) for job in slowest_first]
+        futures = []
+        try:
+            for job in slowest_first:
+                futures.append(pool.submit(grade_one, job))
+        except RuntimeError as exc:   # no thread could be started (a process cap counts threads)
+            if "thread" not in str(exc):
+                raise
         done = {job[0]: future.result() for job, future in zip(slowest_first, futures)}
+        for job in slowest_first[len(futures):]:   # those no thread took: one at a time, here
+            done[job[0]] = grade_one(job)
     except BaseException:
         if stopping is not None:
             stopping.stop()

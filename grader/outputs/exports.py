@@ -16,15 +16,13 @@ that a spreadsheet would run as a formula is prefixed with '.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import safetext
 from grader.course import manifest
 from grader.course import policy as policies
 from grader.grading.results import AttemptRecord
@@ -36,15 +34,8 @@ TMP_DIR = ".tmp"   #: temporary files of the output folder; emptied by the next 
 
 
 def safe_filename(learner: str) -> str:
-    """A file name for the learner id: letters, digits, '.', '_', '-' only, never hidden or a path.
-
-    An id that had to change gets a short hash of the original appended, so two
-    different ids never share a file.
-    """
-    clean = re.sub(r"[^A-Za-z0-9._-]", "_", learner).lstrip(".")[:80] or "learner"
-    if clean != learner:
-        clean += "-" + hashlib.sha256(learner.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return clean
+    """The file name (without .json) of a learner's results: grader.safetext.file_stem, injective."""
+    return safetext.file_stem(learner)
 
 
 def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> bool:
@@ -105,9 +96,8 @@ def counted(attempts: list[AttemptRecord], learner: str, kind: str, policy: poli
     return policy.choose(learner, attempts, submitted_at=submitted_at, score=lambda a: a.score)
 
 
-def _text(value: str) -> str:
-    """A cell a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with ' and kept as text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+#: A display cell: inert text a spreadsheet never runs as a formula (=, +, -, @, tab, CR first).
+_text = safetext.csv_cell
 
 
 def _flag(value: bool | None) -> str:
@@ -134,7 +124,9 @@ def grade_rows(book, policy: policies.Policy | None = None) -> list[dict[str, st
         ex: AttemptRecord | None = ex_count.attempt
         quiz: AttemptRecord | None = quiz_count.attempt
         row = dict.fromkeys(columns(), "")
-        row["learner"] = learner   # an identity column: exactly as the submission named it (see README)
+        # grades.csv is opened in spreadsheets: the learner id a submission chose is shown, never run as a
+        # formula ("-dave" is written '-dave). The LMS imports keep identity columns exact (README).
+        row["learner"] = _text(learner)
         if ex is not None:
             concepts = {c.id: c for c in ex.result.concepts} if ex.result is not None else {}
             for c in manifest.load():
@@ -175,8 +167,9 @@ def quiz_items_csv(book) -> str:
     for learner, attempt in sorted(book.latest_per_learner("quiz").items()):
         if attempt.result is None:
             continue
-        for q in attempt.result.questions:
-            writer.writerow([learner, q.id, q.number, q.chosen or "", _flag(q.correct), attempt.result.graded_with])
+        for q in attempt.result.questions:   # learner ids and answers are learner text: shown, never run
+            writer.writerow([_text(learner), _text(q.id), _text(q.number), _text(q.chosen or ""), _flag(q.correct),
+                             _text(attempt.result.graded_with)])
     return out.getvalue()
 
 
@@ -203,9 +196,10 @@ def write_exports(book, out: Path, policy: policies.Policy | None = None, *, enc
         attempt = counted(attempts, learner, "exercises", policy).attempt
         if attempt is not None and attempt.result is not None:
             latest[learner] = attempt
+    names = safetext.file_stems(latest)   # checked: two learners never share a file, case-folded
     for learner, attempt in latest.items():
-        data = (json.dumps(attempt.result.to_gradescope_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-        written += atomic_write(results / f"{safe_filename(learner)}.json", data, tmp)
+        data = (safetext.json_dumps(attempt.result.to_gradescope_dict(), indent=2) + "\n").encode("utf-8")
+        written += atomic_write(results / f"{names[learner]}.json", data, tmp)
     text = grades_csv(book, policy)
     written += atomic_write(out / GRADES_CSV, text.encode(encoding), tmp)
     written += atomic_write(out / QUIZ_ITEMS_CSV, quiz_items_csv(book).encode(encoding), tmp)

@@ -16,19 +16,15 @@ A check the grader could not run (Status.ERROR) is an <error>, never a <failure>
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
+from grader import safetext
 from grader.course import manifest
 from grader.grading.results import GradingResult, Status
 
-# XML 1.0 forbids most control characters even when escaped: learner output may hold any of them.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def clean(text: str) -> str:
-    """Text safe inside an XML document (forbidden characters shown as U+FFFD)."""
-    return _NOT_XML.sub("\ufffd", str(text))
+#: Text safe inside an XML 1.0 document: characters XML forbids even escaped (most controls, lone
+#: surrogates, U+FFFE/U+FFFF) and bidi or escape tricks shown as U+FFFD.
+clean = safetext.xml
 
 
 def _seconds(value: float) -> str:

@@ -39,6 +39,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import safetext
 from grader.course import manifest
 from grader.course import policy as policies
 from grader.course.quizdata import QUESTION_COUNT
@@ -56,11 +57,9 @@ class ExportError(Exception):
 
 
 def _cell(text, column: str = "Student") -> str:
-    """A display column's text, never run as a formula by a spreadsheet; an identity column's, exactly."""
-    text = "" if text is None else str(text)
-    if column not in DISPLAY:
-        return text
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A display column's text: inert, never run as a formula; an identity column's (what the LMS
+    matches): kept exactly, only made encodable."""
+    return safetext.csv_cell(text) if column in DISPLAY else safetext.csv_identity(text)
 
 
 def _num(value: float | None) -> str:

@@ -9,7 +9,6 @@ offline and every learner-controlled string is escaped.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from functools import lru_cache
 import jinja2
 
 import grader
+from grader import safetext
 from grader.outputs import charts, nextsteps
 from grader.course import manifest
 from grader.course.content import content_dir
@@ -46,6 +46,7 @@ def environment():
         autoescape=jinja2.select_autoescape(["html", "svg"], default_for_string=True, default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
+        finalize=safetext.template_finalize,   # every printed value inert (bidi, controls, surrogates)
     )
     env.filters["num"] = lambda x: f"{x:g}"
     env.filters["when"] = _when
@@ -58,7 +59,7 @@ def breakable(text: str):
     """Escaped text with a line-break opportunity after each @ . _ - / (a long id wraps between its parts)."""
     import markupsafe
 
-    escaped = str(markupsafe.escape(text))
+    escaped = str(markupsafe.escape(safetext.inert(text)))   # markup built from learner text: inert, then escaped
     return markupsafe.Markup(re.sub(r"([@._/-]|&amp;)", r"\1<wbr>", escaped))
 
 
@@ -74,12 +75,8 @@ def _when(iso: str) -> str:
 
 
 def safe_name(learner: str) -> str:
-    """A file name for a learner's page: the id itself when harmless, else a slug plus a hash of the id."""
-    slug = re.sub(r"[^a-z0-9._-]+", "_", learner.lower()).strip("._-")[:60] or "learner"
-    reserved = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
-    if slug == learner and slug.split(".")[0] not in reserved:
-        return slug
-    return f"{slug}-{hashlib.sha256(learner.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+    """The file name (without .html) of a learner's page: grader.safetext.file_stem, injective."""
+    return safetext.file_stem(learner)
 
 
 # --- quiz content --------------------------------------------------------------------

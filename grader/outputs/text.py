@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import textwrap
 import time
 
+from grader import safetext
 from grader.course.content import bundle_kind
 from grader.grading.results import GradingResult
 from grader.outputs import nextsteps
 
 
 def to_json(result: GradingResult) -> str:
-    return json.dumps(result.to_gradescope_dict(), indent=2)
+    """Gradescope's results.json: always valid UTF-8 JSON (no NaN, no lone surrogate)."""
+    return safetext.json_dumps(result.to_gradescope_dict(), indent=2)
 
 
 def terminal_width(default: int = 100) -> int:
@@ -25,6 +26,7 @@ def terminal_width(default: int = 100) -> int:
 def wrap(text: str, width: int, indent: str = "") -> list[str]:
     """`text` wrapped to `width` columns after `indent`, never inside a word (a longer word gets its own line)."""
     lines = []
+    text = safetext.terminal(text)   # feedback quotes learner text: inert and bounded on the terminal
     for paragraph in text.splitlines() or [""]:
         # a `command in backticks` stays on one line: its spaces are not break points
         paragraph = re.sub(r"`[^`\n]{1,60}`", lambda m: m.group(0).replace(" ", "\xa0"), paragraph)
@@ -166,17 +168,24 @@ SEED_SOURCES = {"given": "given with --seed", "course-key": "derived from your f
                 "random": "drawn at random"}
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+def _md_cell(text: str, limit: int = 300) -> str:
+    """Text in a Markdown table cell: every markup character escaped, one line, bounded."""
+    return safetext.markdown(text, limit)
+
+
+def _md_own(text: str) -> str:
+    """The grader's own words (titles, function names) in a table cell: one line, pipes escaped."""
+    return " ".join(safetext.inert(text, 300).split()).replace("|", "\\|")
 
 
 def to_markdown(result: GradingResult) -> str:
     """A Markdown summary for a CI job page or a pull-request comment."""
-    verdict = "✅ passed" if result.passed else "❌ not passed"
+    verdict = "⚠️ not graded: the grader failed" if not result.graded else (
+        "✅ passed" if result.passed else "❌ not passed")
     lines = [f"### vae-grader: {result.score:g} / {result.max_score:g} ({verdict})", "",
              "| concept | points | result | feedback |", "| --- | ---: | :---: | --- |"]
     for c in result.concepts:
-        lines.append(f"| {_md_cell(c.title)} | {c.score:g} / {c.max_score:g} | {'✅' if c.passed else '❌'} "
-                     f"| {_md_cell(_first_failure(c))[:300]} |")
+        lines.append(f"| {_md_own(c.title)} | {c.score:g} / {c.max_score:g} | {'✅' if c.passed else '❌'} "
+                     f"| {_md_cell(_first_failure(c))} |")
     lines += ["", f"A pass needs more than {result.pass_fraction:.0%} of the points. Seed `{result.seed}`."]
     return "\n".join(lines)

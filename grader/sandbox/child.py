@@ -269,6 +269,12 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     os.closerange(fd + 1, 1 << 16)
     guard.install(read_roots=[root])
     max_reply = int(limits.get("reply_bytes", protocol.MAX_REPLY))
+    # Set up, before any learner code runs: a child that dies before saying so failed to start
+    # (the grader's failure, e.g. a process cap), never the learner's.
+    try:
+        protocol.send(sock, ("ready",))
+    except OSError:
+        os._exit(0)
     while True:
         try:
             # (request, nonce): the reply carries the nonce back, so a reply can only ever answer

@@ -18,6 +18,10 @@ from grader.settings import Limits
 from grader.sandbox import protocol
 
 
+SPAWN_BACKOFF = 0.5   #: seconds to wait for a task slot before the second try of a fork that failed
+READY_SECONDS = 60.0  #: a child that has not said it is ready by then failed to start
+
+
 class SandboxError(Exception):
     """The sandbox itself could not be started or reached (not the learner's fault)."""
 
@@ -144,6 +148,12 @@ class Zygote:
                     continue
                 finally:
                     theirs.close()
+                if reply[0] != "spawned":   # the warm parent could not fork (no task slot): wait, once more
+                    ours.close()
+                    if attempt:
+                        raise SandboxError(f"the sandbox could not start a process ({reply[1]})")
+                    time.sleep(SPAWN_BACKOFF)
+                    continue
                 return Child(self, reply[1], ours, limits, self.restarts)
         raise SandboxError("the sandbox could not start a process")  # not reached
 
@@ -202,6 +212,7 @@ class Child:
         self.zygote, self.pid, self.sock, self.limits = zygote, pid, sock, limits
         self.generation = generation
         self.alive = True
+        self.ready = False   # until the child says it is set up (see _wait_ready)
         self._kill_lock = threading.Lock()  # kill() may come from another thread (Ctrl-C)
         self.status: int | None = None
         try:  # a handle that stays this process's even after it is reaped
@@ -217,6 +228,8 @@ class Child:
         """
         if not self.alive:
             return Failure("crash", "the process is gone")
+        if not self.ready:
+            self._wait_ready(deadline)
         try:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
             nonce = secrets.randbits(62)
@@ -241,6 +254,22 @@ class Child:
         except protocol.ProtocolError as exc:
             self.kill()
             return Failure("protocol", f"sent something that is not an answer ({exc})")
+
+    def _wait_ready(self, deadline: float) -> None:
+        """The child's word that it is confined and about to serve; SandboxError when it never comes.
+
+        No learner code has run before this word, so a child that dies or stays silent until then
+        failed to start (a process or memory cap, an overloaded machine): the grader's failure.
+        """
+        try:
+            self.sock.settimeout(max(0.01, min(deadline, time.monotonic() + READY_SECONDS) - time.monotonic()))
+            hello = protocol.recv(self.sock, max_bytes=1024, deadline=deadline)
+        except (EOFError, OSError, protocol.ProtocolError):
+            hello = None
+        if hello != ("ready",):
+            self.kill()
+            raise SandboxError(f"the sandbox could not start a process for this check ({describe_exit(self.status)})")
+        self.ready = True
 
     def kill(self) -> None:
         with self._kill_lock:

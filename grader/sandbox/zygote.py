@@ -97,7 +97,12 @@ def main(ctrl_fd: int) -> None:
             break
         cmd = pickle.loads(data)  # the trusted process is the only writer of this socket
         if cmd[0] == "spawn":
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:   # no task slot (a process cap): the grader's failure, said so, not a crash
+                os.close(fds[0])
+                ctrl.send(pickle.dumps(("failed", f"fork: {exc.strerror or exc}")))
+                continue
             if pid == 0:
                 ctrl.close()
                 from grader.sandbox import child

@@ -37,6 +37,7 @@ from typing import TextIO
 
 import grader
 from grader.course import policy as policies
+from grader import safetext
 from grader.outputs import exports
 from grader.grading import intake as archives
 from grader.grading import quiz
@@ -310,6 +311,7 @@ def _record(book: Gradebook, outcome: Outcome, reported: dict[str, set[str]], *,
         book.record_exercises(outcome.learner, outcome.result, outcome.content_hash, regrade=regrade)
     reasons = [outcome.reason] if outcome.status == "failed" else []
     for reason in reasons + ([outcome.quiz_problem] if outcome.quiz_problem else []):
+        reason = safetext.inert(reason, 2000)   # may quote member names and messages: stored inert
         if reason not in reported.setdefault(outcome.learner, set()):
             book.record_problem(outcome.learner, reason)
             reported[outcome.learner].add(reason)
@@ -474,8 +476,8 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
     if summary.mean_score is not None:
         lines.append(f"class: mean score {summary.mean_score:.1f} / {summary.max_score:g}, pass rate "
                      f"{summary.pass_rate:.0%} ({summary.scored} learners with a grade)")
-    for learner, reason in summary.failed[:show]:
-        lines.append(f"  could not grade {learner}: {reason}")
+    for learner, reason in summary.failed[:show]:   # ids and reasons come from the submissions folder
+        lines.append(f"  could not grade {safetext.shown_id(learner)}: {safetext.terminal_line(reason, 500)}")
     if len(summary.failed) > show:
         lines.append(f"  ... and {len(summary.failed) - show} more (the gradebook's problems table has them all)")
     for learner, reason in summary.rejected[:show]:
@@ -483,10 +485,11 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
     if len(summary.rejected) > show:
         lines.append(f"  ... and {len(summary.rejected) - show} more rejected files (the gradebook's problems table)")
     for name in summary.ignored[:show]:
-        lines.append(f"  ignored {name}")
+        lines.append(f"  ignored {safetext.terminal_line(name, 200)}")
     if summary.out is not None:
-        lines.append(f"gradebook: {summary.out / GRADEBOOK}; grades: {summary.out / exports.GRADES_CSV}; "
-                     f"results: {summary.out / exports.RESULTS_DIR}/")
+        out = safetext.terminal_line(summary.out, 500)
+        lines.append(f"gradebook: {out}/{GRADEBOOK}; grades: {out}/{exports.GRADES_CSV}; "
+                     f"results: {out}/{exports.RESULTS_DIR}/")
     return "\n".join(lines)
 
 

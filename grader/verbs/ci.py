@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import safetext
 from grader.course import manifest
 from grader.course import policy as policies
 from grader.course.content import bundle_kind
@@ -36,7 +37,7 @@ from grader.grading import quiz as quiz_lib
 from grader.grading.results import GradingResult, Status
 from grader.grading.runner import SandboxError, SubmissionError, grade_submission
 from grader.outputs.junit import to_junit_xml
-from grader.outputs.text import _md_cell, to_markdown, to_table
+from grader.outputs.text import _md_own, to_markdown, to_table
 from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
 from grader.verbs.workspace import Outcome as VerbOutcome
 from grader.verbs.workspace import VerbError, Workspace
@@ -53,19 +54,20 @@ class CIError(Exception):
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message: %, CR and LF escaped so it stays one command on one line."""
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message: inert, with %, CR and LF escaped so it stays one command on one line."""
+    return safetext.workflow_data(text)
 
 
 def escape_property(text: str) -> str:
     """A workflow command's property value: also ':' and ',' which separate properties."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return safetext.workflow_property(text)
 
 
 def neutralise(text: str) -> str:
-    """Untrusted text for the log: no line can be read as a workflow command (`::cmd::` or legacy `##[cmd]`)."""
+    """Untrusted text for the log: inert (no escape sequence reaches the log viewer), and no line can
+    be read as a workflow command (`::cmd::` or legacy `##[cmd]`)."""
     lines = []
-    for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for line in safetext.terminal(text, None).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = line.replace("##[", "#\u2060#[")
         lines.append("| " + line if line.lstrip().startswith("::") else line)
     return "\n".join(lines)
@@ -248,13 +250,13 @@ def markdown_summary(result: GradingResult, quiz: dict | None, annotations: list
         lines += ["| quiz | score | result |", "| --- | ---: | :---: |",
                   f"| mastery check | {quiz['score']:g} / {quiz['max_score']:g} | {mark} |", ""]
         if quiz.get("note"):
-            lines += [_md_cell(quiz["note"]), ""]
+            lines += [safetext.markdown(quiz["note"]), ""]
     lines.append(f"**{lesson_verdict(result, quiz).capitalize()}.**")
     if annotations:
         lines += ["", "<details><summary>Every function to fix</summary>", ""]
         for a in annotations:
-            where = f"`{_md_cell(a.file)}`" + (f" line {a.line}" if a.line else "") if a.file else ""
-            lines.append(f"- {'❌' if a.level == 'error' else '⚠️'} {where}: {_md_cell(a.title or '')}")
+            where = safetext.md_code(a.file) + (f" line {a.line}" if a.line else "") if a.file else ""
+            lines.append(f"- {'❌' if a.level == 'error' else '⚠️'} {where}: {_md_own(a.title or '')}")
         lines += ["", "</details>"]
     if dropped:
         lines += ["", f"{dropped} annotations were summed up in one to stay within GitHub's limit of "
@@ -268,7 +270,7 @@ def terminal_summary(result: GradingResult, quiz: dict | None) -> str:
         verdict = "PASSED" if quiz["passed"] else "NOT PASSED"
         text += f"\nquiz            {quiz['score']:>5g} / {quiz['max_score']:<3g}  {verdict}"
         if quiz.get("note"):
-            text += f"\n      {quiz['note']}"
+            text += f"\n      {safetext.terminal(quiz['note'], 1000)}"
     return text + f"\n{lesson_verdict(result, quiz)}"
 
 
@@ -444,7 +446,7 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
                               late_penalty=lateness.penalty, lateness=lateness.describe(), policy=policy.describe())
     classroom = classroom_payload(result, quiz)
     (out / "classroom.json").write_text(json.dumps(classroom, indent=1) + "\n", encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (out / "results.json").write_text(safetext.json_dumps(data, indent=2) + "\n", encoding="utf-8")
     files = {c.id: _relative(exercises / manifest.by_id(c.id).file, root) for c in result.concepts}
     (out / "junit.xml").write_text(to_junit_xml(result, quiz, files=files), encoding="utf-8")
     (out / "summary.md").write_text(summary_md, encoding="utf-8")
@@ -466,7 +468,11 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
                          f"passed={'true' if passed else 'false'}\nlate_penalty={lateness.penalty:g}\n"
                          f"result={encoded}\n")
     else:
-        echo(terminal_summary(result, quiz))
+        echo(safetext.terminal(terminal_summary(result, quiz), None))
+    if not result.graded:   # the grader failed on some checks: not the learner's score, and the check fails
+        echo(f"vaegrade: NOT GRADED: the grader failed on {len(result.errors)} check(s), not the learner's "
+             f"code; rerun the job. Results in {out}/")
+        return Outcome(2, result, quiz, shown)
     verdict = "passed" if passed else "not passed"
     echo(f"vaegrade: {result.score:g} / {result.max_score:g} points, {verdict}; results in {out}/")
     return Outcome(0 if passed else 1, result, quiz, shown)

@@ -173,6 +173,9 @@ def main(*, root: Path = Path("/autograder"), course: Path | None = None, hidden
                                       pass_fraction=threshold, parallel=os.cpu_count() or 1)
         except (SubmissionError, SandboxError) as exc:
             raise VerbError(str(exc)) from None
+        if not result.graded:   # the grader's own failure: no score is written, not even 0
+            raise VerbError(f"the grader failed on {len(result.errors)} check(s) of this submission (not the "
+                            "learner's code): not graded")
         quiz = None
         if answers is not None:
             try:

@@ -376,6 +376,13 @@ mkdir -p /autograder/results
 rm -f /autograder/results/results.json
 vaegrade --course /autograder/source/autograder gradescope --root /autograder
 status=$?
+if [ "$status" -eq 2 ]; then
+    # The grader itself failed (not the learner's code): no score at all, not even 0. Gradescope
+    # then shows that the autograder failed, and staff regrade the submission.
+    rm -f /autograder/results/results.json
+    echo "vaegrade: the grader failed on this submission (not the learner's code): not graded; regrade it" >&2
+    exit 1
+fi
 if [ "$status" -ne 0 ] || [ ! -s /autograder/results/results.json ]; then
     cat > /autograder/results/results.json <<EOF
 {{"score": 0.0, "output": "The autograder could not grade this submission (vaegrade exit status $status). Check that you uploaded the exercise files (mse.py, sigma.py, ...) or your notebook (.ipynb) and contact course staff if this persists.", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}}

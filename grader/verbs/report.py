@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import store
+from grader import safetext, store
 from grader.grading.results import AttemptRecord
 from grader.course import policy as policies
 from grader.outputs import exports
@@ -157,10 +157,11 @@ def write_class_report(*, outdir: Path, gradebook: Path | str | None = None, out
     count = 0
     if learner_pages:
         back = f"../{page.name}"
+        names = safetext.file_stems(snap.learners)   # checked: two learners never share a page
         for lid in snap.learners:
             view = reports.learner_report(lid, snap, threshold=threshold, generated_at=stamp, back_href=back,
                                   source=source)
-            _write(reports_dir / f"{reports.safe_name(lid)}.html", reports.render_learner(view))
+            _write(reports_dir / f"{names[lid]}.html", reports.render_learner(view))
             count += 1
     return ClassOutput(page, count, time.perf_counter() - start)
 

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import safetext
 from grader.settings import COURSE_KEY_FILE, COURSE_MARKER, GRADEBOOK_FILE, STATE_DIR, default_learner
 
 
@@ -70,7 +71,8 @@ class Workspace:
 
     @staticmethod
     def learner(explicit: str | None = None) -> str:
-        return explicit or default_learner()
+        """The learner id, as a gradebook stores it (bytes of the command line that are not UTF-8 as \\xNN)."""
+        return safetext.learner_id(explicit or default_learner())
 
     def course_key(self) -> bytes | None:
         """The secret that, with a submission's content hash, fixes its grading inputs.

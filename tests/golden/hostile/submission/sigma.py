@@ -1,0 +1,2 @@
+def logvar_to_sigma(logvar:
+    return 1
