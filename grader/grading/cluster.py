@@ -194,7 +194,7 @@ class DaskExecutor:
     def outcomes(self, entries: list[intake.Entry]) -> Iterator[Outcome]:
         """Each submission's Outcome, as it finishes; ClusterLost when the scheduler goes away."""
         pending = iter(entries)
-        waiting = distributed.as_completed()
+        waiting = distributed.as_completed(loop=self.client.loop)
         more = True
         while True:
             while more and len(self._futures) < self.window:
