@@ -257,6 +257,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_records_nothing_twice(cluste
         time.sleep(0.1)
     assert sandboxes and not any(_alive(p) for p in sandboxes)
     client.wait_for_workers(2, timeout=120)   # the nanny restarted it, for the tests after this one
+    assert victim not in client.scheduler_info()["workers"]   # a new worker took its place
 
 
 def test_the_client_killed_and_rerun_finishes_exactly_once(cluster, tmp_path):
@@ -353,7 +354,7 @@ def test_a_worker_missing_a_required_layer_refuses_work(tmp_path):
     write_folder(tmp_path / "subs" / "ada", solution_files())
     (tmp_path / "work").mkdir()
     settings = Settings(limits=Limits(), pass_fraction=0.75, force=False, done={}, work_root=tmp_path / "work")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as local:
         executor = dask_grading.DaskExecutor(local.scheduler_address, settings, required=REQUIRED + ("namespaces",))
         try:
