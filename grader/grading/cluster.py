@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -66,10 +67,14 @@ class SandboxPlugin(WorkerPlugin):
 
     name = PLUGIN
 
-    def __init__(self, required: tuple[str, ...] = REQUIRED):
+    def __init__(self, required: tuple[str, ...] = REQUIRED, *, ignore_interrupts: bool = False):
         self.required = tuple(required)
+        self.ignore_interrupts = ignore_interrupts
 
     def setup(self, worker=None):
+        if self.ignore_interrupts and threading.current_thread() is threading.main_thread():
+            # A worker of `--scheduler local:N` shares the terminal: Ctrl-C is the client's to handle.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         self._ready = threading.Event()
         self._zygote: Zygote | None = None
         self._report: Report | None = None
@@ -162,7 +167,8 @@ class DaskExecutor:
                 target = address
             self.client = distributed.Client(target, timeout=CONNECT_SECONDS, set_as_default=False)
             self.address = self.client.scheduler.address
-            self.client.register_plugin(SandboxPlugin(required), name=PLUGIN)
+            self.client.register_plugin(SandboxPlugin(required, ignore_interrupts=self.cluster is not None),
+                                        name=PLUGIN)
             self.client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
             self.jobs = max(1, sum(self.client.nthreads().values()))
         except ClusterError:
