@@ -9,6 +9,7 @@ a worker whose sandbox cannot hold a required layer refuses its tasks.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -324,6 +325,7 @@ def test_a_scheduler_that_goes_away_ends_the_run_with_a_message(tmp_path):
         stdout, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 1, stdout + stderr
         assert "lost the Dask scheduler" in stdout and "Traceback" not in stdout + stderr
+        assert "not reached" in stdout
         consistent(out / "gradebook.sqlite")
         graded = attempts(out)
         assert set(graded.values()) == {1} and len(graded) < len(learners)
@@ -361,5 +363,14 @@ def test_a_worker_missing_a_required_layer_refuses_work(tmp_path):
             [outcome] = list(executor.outcomes(intake.discover(tmp_path / "subs").entries))
         finally:
             executor.close(False)
-    assert outcome.status == "failed" and outcome.result is None
-    assert "refuses work" in outcome.reason and "namespaces" in outcome.reason
+        assert outcome.status == "failed" and outcome.result is None
+        assert "refuses work" in outcome.reason and "namespaces" in outcome.reason
+        # A worker running other checks than the client's (another grader version) refuses too.
+        with distributed.Client(local, set_as_default=False) as client:
+            client.register_plugin(dask_grading.SandboxPlugin(), name=dask_grading.PLUGIN)
+            prepared = intake.prepare(intake.Entry("ada", tmp_path / "subs" / "ada", "folder"), tmp_path / "work")
+            task = make_task("ada", prepared, course_key=None, limits=Limits(), pass_fraction=0.75)
+            with pytest.raises(dask_grading.SandboxRefused, match="runs vae-grader"):
+                client.submit(dask_grading.grade_remote, dataclasses.replace(task, grader_version="0.0.0")).result()
+            graded = client.submit(dask_grading.grade_remote, task).result()
+            assert graded.status == "graded" and graded.result.score == FULL

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import grader
 from grader.grading import intake, quiz
 from grader.grading.runner import SubmissionError, derive_seed, grade_submission
 from grader.sandbox.session import SandboxError, Zygote
@@ -49,6 +50,7 @@ class Task:
     quiz: dict[str, bytes] = field(default_factory=dict)   #: the quiz answers file, when there is one
     limits: Limits = Limits()
     pass_fraction: float = PASS_FRACTION
+    grader_version: str = grader.__version__   #: the client's: a worker with other checks must not grade
 
 
 @dataclass

@@ -413,8 +413,10 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
     if summary.lost:
         lines.append(f"Stopped early: {summary.lost}.")
     rate = summary.graded / summary.seconds if summary.seconds else 0.0
+    left = summary.learners - summary.graded - summary.skipped - len(summary.failed)
     lines.append(f"{summary.learners} submissions: {summary.graded} graded, {summary.skipped} unchanged since "
-                 f"graded (skipped; --force regrades), {len(summary.failed)} could not be graded "
+                 f"graded (skipped; --force regrades), {len(summary.failed)} could not be graded"
+                 f"{f', {left} not reached' if left > 0 else ''} "
                  f"[{summary.seconds:.1f} s, {rate:.1f} graded/s, {summary.jobs} worker"
                  f"{'s' if summary.jobs != 1 else ''}{' on ' + summary.where if summary.where else ''}]")
     if summary.quizzes:
