@@ -203,6 +203,9 @@ def test_a_class_graded_on_the_cluster_matches_a_local_batch(cluster, tmp_path):
     assert "0 graded, 3 unchanged" in again.stdout, again.output
     assert attempts(tmp_path / "dask") == {"alice": 1, "bob": 1, "eve": 1}
     assert attempts(tmp_path / "dask", "quiz") == {"alice": 1, "oscar": 1}
+    _, client = cluster
+    reports = client.run(dask_grading.worker_report)   # the doctor, as each worker's own sandbox sees it
+    assert len(reports) == 2 and all("landlock" in r and "verdict:" in r for r in reports.values())
 
 
 def _worker_children(pid: int) -> list[int]:
