@@ -227,6 +227,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _executing(dask_worker) -> list[str]:
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
 def test_a_worker_killed_mid_task_loses_nothing_and_records_nothing_twice(cluster, tmp_path):
     address, client = cluster
     learners = [f"learner{i}" for i in range(6)]
@@ -241,7 +245,8 @@ def test_a_worker_killed_mid_task_loses_nothing_and_records_nothing_twice(cluste
     while victim is None:
         assert runner.is_alive() and time.monotonic() < deadline, "no task started"
         if count(out / "gradebook.sqlite") >= 1:   # sandboxes warm, tasks flowing
-            busy = [w for w, keys in client.processing().items() if any(str(k).startswith("vaegrade-") for k in keys)]
+            running = client.run(_executing)   # grading right now, not merely queued on the worker
+            busy = [w for w, keys in running.items() if any(k.startswith("vaegrade-") for k in keys)]
             if busy:
                 victim = busy[0]
         time.sleep(0.05)
