@@ -351,9 +351,19 @@ def test_an_unreachable_scheduler_is_exit_2(tmp_path, monkeypatch):
                                       "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2 and "cannot use the Dask scheduler" in result.output, result.output
     assert "Traceback" not in result.output
-    bad = CliRunner().invoke(cli, ["batch", str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
-                                   "--scheduler", "local:0"])
-    assert bad.exit_code == 2 and "local:N" in bad.output
+    for address, words in (("local:0", "local:N"), ("foo", "not a Dask scheduler address")):
+        bad = CliRunner().invoke(cli, ["batch", str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
+                                       "--scheduler", address])
+        assert bad.exit_code == 2 and words in bad.output and "Traceback" not in bad.output, bad.output
+
+
+def test_a_scheduler_without_workers_is_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setattr(dask_grading, "WORKER_WAIT_SECONDS", 1)
+    (tmp_path / "subs").mkdir()
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        result = CliRunner().invoke(cli, ["batch", str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
+                                          "--scheduler", empty.scheduler_address])
+    assert result.exit_code == 2 and "no worker joined" in result.output, result.output
 
 
 # --- a worker that cannot hold the sandbox ------------------------------------------------------------------

@@ -180,12 +180,17 @@ class DaskExecutor:
                         dashboard_address=None, silence_logs=logging.ERROR)
                 target = self.cluster
             else:
-                target = address
+                target = _checked_address(address)
             self.client = distributed.Client(target, timeout=CONNECT_SECONDS, set_as_default=False)
             self.address = self.client.scheduler.address
             self.client.register_plugin(SandboxPlugin(required, ignore_interrupts=self.cluster is not None),
                                         name=PLUGIN)
-            self.client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+            try:
+                self.client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+            except TimeoutError:
+                raise ClusterError(f"no worker joined the Dask scheduler at {address} within "
+                                   f"{WORKER_WAIT_SECONDS} s: start some (`dask worker {self.address} "
+                                   "--nthreads 1`) and run the same command again") from None
             self.jobs = max(1, sum(self.client.nthreads().values()))
         except ClusterError:
             self.close(True)
@@ -316,6 +321,18 @@ class _Quiet:
         for name, level in self.levels.items():
             logging.getLogger(name).setLevel(level)
         self.levels = {}
+
+
+def _checked_address(address: str) -> str:
+    """A scheduler address Dask can dial (tcp://HOST:PORT, HOST:PORT, tls://...); ClusterError if not."""
+    try:
+        scheme, _ = distributed.comm.parse_address(address)
+        if scheme != "inproc":
+            distributed.comm.get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise ClusterError(f"--scheduler {address}: not a Dask scheduler address ({_short(exc)}); give "
+                           "tcp://HOST:PORT, or local:N to start N worker processes here") from None
+    return address
 
 
 def _short(exc: BaseException) -> str:
