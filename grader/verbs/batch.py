@@ -11,6 +11,12 @@ Only the main thread writes the gradebook, one transaction per attempt, so a
 SIGKILL at any moment leaves whole attempts only; a rerun skips what is
 already graded (same content hash, same grader version) and rebuilds the
 exports (grader.outputs.exports) from the gradebook.
+
+Where the grading runs is an executor: `LocalExecutor` (this machine's threads
+or processes) or grader.grading.cluster's `DaskExecutor` (a Dask cluster's
+workers, with intake on this side). Both yield each submission's Outcome as it
+finishes; discovery, recording, the progress bar, the summary and the exports
+are the same for both.
 """
 
 from __future__ import annotations
