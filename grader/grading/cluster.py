@@ -24,7 +24,8 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import CancelledError
+from collections import deque
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -47,6 +48,7 @@ INSTALL_HINT = "pip install 'vae-grader[cluster]' (dask and distributed)"
 CONNECT_SECONDS = 20          #: to reach the scheduler
 WORKER_WAIT_SECONDS = 120     #: for a first worker to join a scheduler that has none
 READY_SECONDS = 300           #: for a worker's sandbox to warm up and pass its probe
+INTAKE_THREADS = 4            #: client threads unpacking and hashing submissions ahead of the workers
 
 
 #: A `local:N` cluster has no dashboard, so no statistical profiler (it samples the grading thread's stack
@@ -219,37 +221,51 @@ class DaskExecutor:
             return task, prepared.files, prepared.ignored
 
     def outcomes(self, entries: list[intake.Entry]) -> Iterator[Outcome]:
-        """Each submission's Outcome, as it finishes; ClusterLost when the scheduler goes away."""
+        """Each submission's Outcome, as it finishes; ClusterLost when the scheduler goes away.
+
+        Intake runs ahead on a few client threads (unpacking, hashing and reading release the GIL),
+        at most `window` submissions ahead of what is in flight.
+        """
         pending = iter(entries)
         waiting = distributed.as_completed(loop=self.client.loop)
-        more = True
-        while True:
-            while more and len(self._futures) < self.window:
-                entry = next(pending, None)
-                if entry is None:
-                    more = False
-                    break
-                try:
-                    staged = self._stage(entry)
-                except Exception as exc:   # a fault of the grader itself: reported for this learner
-                    staged = Outcome(entry.learner, "failed", f"the grader failed on this submission "
-                                                              f"({type(exc).__name__}: {exc}); rerun to retry")
-                if isinstance(staged, Outcome):
-                    yield staged
-                    continue
-                task, files, ignored = staged
-                self._check_connected()
-                future = self.client.submit(grade_remote, task, key=f"vaegrade-{uuid.uuid4().hex}",
-                                            retries=1, pure=False)
-                self._futures[future] = (entry, files, ignored)
-                waiting.add(future)
-            if not self._futures:
-                return
-            future = next(waiting)
-            entry, files, ignored = self._futures.pop(future)
-            outcome = self._outcome(future, entry.learner)
-            future.release()
-            yield annotate(outcome, submission=str(entry.path), files=files, ignored=ignored)
+        ahead: deque = deque()
+        pool = ThreadPoolExecutor(max_workers=INTAKE_THREADS, thread_name_prefix="vaegrade-intake")
+        try:
+            while True:
+                while len(ahead) < self.window and (entry := next(pending, None)) is not None:
+                    ahead.append((entry, pool.submit(self._stage_safely, entry)))
+                while ahead and len(self._futures) < self.window:
+                    entry, staging = ahead.popleft()
+                    staged = staging.result()
+                    if isinstance(staged, Outcome):
+                        yield staged
+                        continue
+                    task, files, ignored = staged
+                    self._check_connected()
+                    future = self.client.submit(grade_remote, task, key=f"vaegrade-{uuid.uuid4().hex}",
+                                                retries=1, pure=False)
+                    self._futures[future] = (entry, files, ignored)
+                    waiting.add(future)
+                    if len(ahead) < self.window and (entry := next(pending, None)) is not None:
+                        ahead.append((entry, pool.submit(self._stage_safely, entry)))
+                if not self._futures:
+                    if ahead:
+                        continue
+                    return
+                future = next(waiting)
+                entry, files, ignored = self._futures.pop(future)
+                outcome = self._outcome(future, entry.learner)
+                future.release()
+                yield annotate(outcome, submission=str(entry.path), files=files, ignored=ignored)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)   # at most INTAKE_THREADS unpackings to finish
+
+    def _stage_safely(self, entry: intake.Entry):
+        try:
+            return self._stage(entry)
+        except Exception as exc:   # a fault of the grader itself: reported for this learner
+            return Outcome(entry.learner, "failed", f"the grader failed on this submission "
+                                                    f"({type(exc).__name__}: {exc}); rerun to retry")
 
     def _outcome(self, future, learner: str) -> Outcome:
         try:
