@@ -29,7 +29,6 @@ exit at import, a memory bomb, an output flood, os._exit) as folders, .zip and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -212,20 +211,17 @@ def _load() -> str:
 
 
 def _latencies(gradebook: Path) -> list[float]:
-    db = sqlite3.connect(gradebook)
-    try:
-        return [json.loads(r[0])["execution_time"] for r in db.execute(
-            "SELECT result_json FROM attempts WHERE kind = 'exercises'")]
-    finally:
-        db.close()
+    from grader.store import open_gradebook
+
+    with open_gradebook(gradebook, create=False) as book:
+        return [a.result.duration for a in book.attempts(kind="exercises", results=True) if a.result is not None]
 
 
 def _scores(gradebook: Path) -> dict[str, tuple[float, float]]:
-    db = sqlite3.connect(gradebook)
-    try:
-        return {k: (s, m) for k, s, m in db.execute("SELECT learner, score, max_score FROM attempts")}
-    finally:
-        db.close()
+    from grader.store import open_gradebook
+
+    with open_gradebook(gradebook, create=False) as book:
+        return {a.learner: (a.score, a.max_score) for a in book.attempts()}
 
 
 def run_batch(subs: Path, out: Path, *, jobs: int, time_limit: float, memory_limit: int,

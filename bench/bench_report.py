@@ -47,9 +47,8 @@ def main() -> None:
         phases = {"read": [], "compute": [], "render": [], "total": []}
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            db = report.open_gradebook(out / "gradebook.sqlite")
-            snap = report.load_snapshot(db, details=False)
-            db.close()
+            with report.open_gradebook(out / "gradebook.sqlite") as book:
+                snap = report.load_snapshot(book)
             t1 = time.perf_counter()
             view = report.class_report(snap)
             t2 = time.perf_counter()

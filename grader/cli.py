@@ -75,8 +75,8 @@ learner_option = click.option(
     "--learner", envvar="VAEGRADE_LEARNER", default=None,
     help="Learner id (default: $VAEGRADE_LEARNER, else `git config user.email`, else your OS user name).")
 gradebook_option = click.option(
-    "--gradebook", type=click.Path(path_type=Path, dir_okay=False), default=None,
-    help="SQLite gradebook (default: .vaegrade/gradebook.sqlite in the course).")
+    "--gradebook", default=None, metavar="FILE|URL",
+    help="SQLite gradebook file or postgresql:// URL (default: .vaegrade/gradebook.sqlite in the course).")
 no_record_option = click.option("--no-record", is_flag=True, help="Do not write the attempt to the gradebook.")
 seed_option = click.option("--seed", type=int, default=None,
                            help="Reuse the random inputs of an earlier run (default: derived from the files "
@@ -125,7 +125,7 @@ def grade(ctx, no_record, **kwargs) -> None:
 @cli.command()
 @click.argument("concepts", nargs=-1)
 @click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
-              help="Folder with your files (default: the course's exercises/).")
+              help="Folder with your files, or a Jupyter notebook (default: the course's exercises/).")
 @click.pass_context
 def check(ctx, concepts, folder) -> None:
     """Run the quick public checks (the lesson's worked examples) on your exercises.
@@ -137,6 +137,23 @@ def check(ctx, concepts, folder) -> None:
 
     finish(verb.check, workspace=workspace(ctx), concepts=concepts, folder=folder,
            style=lambda text, ok: click.style(text, fg="green" if ok else "red"))
+
+
+@cli.command()
+@click.argument("concepts", nargs=-1)
+@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
+              help="Folder (or Jupyter notebook) to watch (default: the course's exercises/).")
+@click.pass_context
+def watch(ctx, concepts, folder) -> None:
+    """Rerun the public checks of a concept each time you save its file.
+
+    Give concept ids to watch only those. One warm sandbox serves the whole
+    session, so the answer comes right after the save. Ctrl-C to leave.
+    """
+    from grader.verbs import watch as verb
+
+    finish(verb.main, workspace=workspace(ctx), concepts=concepts, folder=folder, echo=click.echo,
+           clear=click.clear if sys.stdout.isatty() else None)
 
 
 @cli.group()
@@ -268,8 +285,9 @@ def status(ctx, **kwargs) -> None:
 
 
 @cli.command()
-@click.option("--gradebook", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Gradebook to read (default: the course's .vaegrade/gradebook.sqlite, or OUTDIR's with --class).")
+@click.option("--gradebook", default=None, metavar="FILE|URL",
+              help="Gradebook to read: a SQLite file or a postgresql:// URL (default: the course's "
+                   ".vaegrade/gradebook.sqlite, or OUTDIR's with --class).")
 @click.option("--learner", default=None, help="Whose report (default: you, or the gradebook's only learner).")
 @click.option("--results", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Render from a results.json (`vaegrade grade --format json`) instead of a gradebook.")

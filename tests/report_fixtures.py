@@ -8,6 +8,7 @@ from pathlib import Path
 from grader.course import manifest
 from grader.store.gradebook import Gradebook
 from grader.outputs.report import quiz_questions
+from grader.grading.quiz import QuestionResult, QuizResult
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 
 # Per concept: (check name, function, weight, misconception id, feedback when it fails).
@@ -87,11 +88,17 @@ def _keyed_questions() -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def record_quiz(gb: Gradebook, learner: str, answers) -> None:
-    right = sum(ok for _, _, ok in answers)
-    gb.record_quiz(learner, score=right, max_score=len(answers), passed=right > 0.75 * len(answers),
-                   answers=answers, result={"answers": {q: c for q, c, _ in answers}, "score": right},
-                   grader_version="test")
+def quiz_result(learner: str, answers, graded_with: str = "staff key") -> QuizResult:
+    """A QuizResult from (question id, canonical option id, correct) triples."""
+    questions = quiz_questions()
+    return QuizResult("vae-mastery", learner, learner, [
+        QuestionResult(qid, questions[qid].number if qid in questions else i + 1,
+                       questions[qid].section if qid in questions else "", chosen, None, ok)
+        for i, (qid, chosen, ok) in enumerate(answers)], graded_with)
+
+
+def record_quiz(gb: Gradebook, learner: str, answers, graded_with: str = "staff key") -> None:
+    gb.record_quiz(quiz_result(learner, answers, graded_with), grader_version="test")
 
 
 def build_class(path: Path, learners: list[str], *, seed: int = 0, attempts: int = 2, quiz: bool = True) -> Path:
@@ -123,7 +130,8 @@ def make_result(failing: dict[str, tuple[str | None, str]] | None = None, *, zer
             name = f"check {i + 1} of {c.id}"
             if c.id in zero:
                 checks.append(CheckResult(c.id, name, fn, points, 0.0, Status.FAILED,
-                                          f"{fn} is not implemented yet: it still raises NotImplementedError."))
+                                          f"{fn} is not implemented yet: it still raises NotImplementedError.",
+                                          "code.not_implemented"))
             elif i == 1 and c.id in failing:
                 mid, feedback = failing[c.id]
                 checks.append(CheckResult(c.id, name, fn, points, 0.0, Status.FAILED, feedback, mid))

@@ -69,7 +69,7 @@ def test_discover_names_learners_by_folder_or_archive(tmp_path):
     assert [(e.learner, e.kind) for e in found.entries] == [
         ("alice", "folder"), ("bob", "zip"), ("carol", "tar"), ("dan", "tar")]
     assert found.problems == []
-    assert found.ignored == ["roster.csv (not a folder, .zip or .tar.gz)"]
+    assert found.ignored == ["roster.csv (not a folder, .zip, .tar.gz or .ipynb)"]
 
 
 def test_two_submissions_for_one_learner_are_a_problem(tmp_path):

@@ -132,9 +132,9 @@ def test_every_attempt_is_in_the_gradebook_with_its_checks(first):
     with Gradebook(base / "out" / "gradebook.sqlite") as book:
         [alice] = book.attempts("alice", "exercises")
         assert len(alice.content_hash) == 64 and alice.seed is not None and alice.grader_version
-        checks = book.check_results(alice.id)
-        assert {c["concept"] for c in checks} == {c.id for c in manifest.load()}
-        assert all(c["status"] == "passed" for c in checks)
+        checks = book.latest("alice", "exercises").result.checks
+        assert {c.concept for c in checks} == {c.id for c in manifest.load()}
+        assert all(c.status == "passed" for c in checks)
         reasons = {learner: reason for learner, _, reason in book.problems()}
         assert set(reasons) == set(BAD)
 
@@ -290,7 +290,7 @@ def test_sigkill_mid_batch_then_rerun_loses_nothing(tmp_path):
     assert first + 2 <= second < len(learners)
     with sqlite3.connect(out / "gradebook.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_id NOT IN (SELECT id FROM attempts)")
+        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_seq NOT IN (SELECT seq FROM attempts)")
         assert orphans.fetchone()[0] == 0   # no half-written attempt
 
     final = subprocess.run([sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", "2", "-q",

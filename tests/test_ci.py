@@ -345,7 +345,7 @@ def test_workflow_template_is_read_only_pull_request_grading():
 def test_a_malformed_answers_file_scores_zero_with_a_note(tmp_path):
     bad = tmp_path / "quiz_answers.json"
     bad.write_text('{"answers": {"1": "Z"}}')
-    quiz = ci.grade_quiz(bad, tmp_path, "octocat")
+    quiz = ci.grade_quiz(bad, tmp_path, "octocat", pass_fraction=0.75)
     assert quiz["score"] == 0.0 and quiz["passed"] is False
     assert quiz["file"] == "quiz_answers.json" and "could not be graded" in quiz["note"]
     [annotation] = ci.annotations_for(GradingResult([], 1, "t", "s"), tmp_path, tmp_path, quiz)

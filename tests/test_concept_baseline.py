@@ -23,3 +23,6 @@ def test_stub_scores_zero(zygote, concept_id):
     result = grade(ROOT / "exercises", zygote)
     assert result.score == 0
     assert all("NotImplementedError" in c.feedback for c in result.checks)
+    # the stub is told apart by its id, so the class report counts it without reading feedback
+    stubbed = [c for c in result.checks if "is not implemented yet" in c.feedback]
+    assert stubbed and {c.misconception for c in stubbed} == {"code.not_implemented"}

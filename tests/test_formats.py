@@ -109,6 +109,13 @@ def test_junit_xml_parses_with_junitparser(tmp_path):
 # --- LMS gradebook CSV --------------------------------------------------------------------------
 
 
+def _quiz(learner: str, right: int, graded_with: str = "staff key"):
+    from grader.grading.quiz import QuestionResult, QuizResult
+
+    return QuizResult("vae-mastery", learner, learner, [QuestionResult(f"q{i}", i + 1, "", "a", "A", i < right)
+                                                        for i in range(10)], graded_with)
+
+
 @pytest.fixture
 def batch_dir(tmp_path):
     out = tmp_path / "batch"
@@ -116,12 +123,9 @@ def batch_dir(tmp_path):
         book.record_exercises("alice", make_result({"mse": 0}), "h1")
         book.record_exercises("alice", make_result(), "h2")           # the latest attempt counts
         book.record_exercises("=cmd|evil", make_result({c.id: 0 for c in manifest.load()}), "h3")
-        book.record_quiz("alice", score=9, max_score=10, passed=True, answers=[], grader_version="0.1.0",
-                         result={"authoritative": True})
-        book.record_quiz("bob", score=7, max_score=10, passed=False, answers=[], grader_version="0.1.0",
-                         result={"authoritative": True})
-        book.record_quiz("=cmd|evil", score=10, max_score=10, passed=True, answers=[], grader_version="0.1.0",
-                         result={"authoritative": False})  # a local check with the learner copy: not a grade
+        book.record_quiz(_quiz("alice", 9))
+        book.record_quiz(_quiz("bob", 7))
+        book.record_quiz(_quiz("=cmd|evil", 10, "learner copy"))  # a local check with the learner copy: not a grade
     return out
 
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from grader.grading import quiz as engine
+from grader.store import open_gradebook
 from grader.store.gradebook import Gradebook
 from grader.course.quizdata import QuizDataError, learner_copy_text, load_learner, load_staff, staff_problems
 
@@ -546,13 +547,15 @@ def test_progress_is_kept_per_learner_and_discarded_on_restart(staff, tmp_path):
 def test_a_graded_attempt_is_recorded_with_canonical_answers(staff, tmp_path):
     result = engine.grade(staff, _choices(staff, 7), learner="ada")
     book_path = tmp_path / "gb.sqlite"
-    engine.record_to(book_path, result)
+    with open_gradebook(book_path) as book:
+        engine.record(book, result)
     with Gradebook(book_path) as book:
         attempt = book.latest("ada", "quiz")
         assert (attempt.score, attempt.max_score, attempt.passed) == (7, 10, False)
-        answers = book.quiz_answers(attempt.id)
+        answers = [(q.id, q.chosen, q.correct) for q in attempt.result.questions]
     assert answers == [(q.id, c, i < 7) for i, (q, c) in enumerate(zip(staff.questions, _choices(staff, 7).values()))]
-    assert attempt.result["graded_with"] == "staff key" and len(attempt.result["questions"]) == 10
+    assert attempt.result == result   # the typed record comes back as graded
+    assert attempt.result.graded_with == "staff key" and len(attempt.result.questions) == 10
 
 
 def test_status_combines_the_latest_exercises_and_quiz(staff, tmp_path):
@@ -574,7 +577,8 @@ def test_status_combines_the_latest_exercises_and_quiz(staff, tmp_path):
 
     with Gradebook(book_path) as book:
         book.record_exercises("ada", graded({"kl", "vq", "elbo"}), None)
-    engine.record_to(book_path, engine.grade(staff, _choices(staff, 9), learner="ada"))
+    with open_gradebook(book_path) as book:
+        engine.record(book, engine.grade(staff, _choices(staff, 9), learner="ada"))
     st = learner_status(book_path, "ada")
     assert not st.complete and st.quiz["passed"] and not st.exercises["passed"]
     assert any("kl" in s and "vq" in s for s in st.next_steps())

@@ -51,7 +51,8 @@ def _letters(quiz, learner, right=10):
 
 def _attempts(path=Path(".vaegrade/gradebook.sqlite"), learner=ADA):
     with Gradebook(path) as book:
-        return [(a, book.quiz_answers(a.id)) for a in book.attempts(learner, "quiz")]
+        return [(a, [(q.id, q.chosen, q.correct) for q in a.result.questions])
+                for a in book.attempts(learner, "quiz", results=True)]
 
 
 # --- interactive ---------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def test_the_interactive_quiz_runs_on_the_learner_copy(run, staff):
     assert result.exit_code == 0 and "Score: 10 / 10" in result.output
     assert "Checked with the learner copy" in result.output
     [(attempt, _)] = _attempts()
-    assert attempt.result["graded_with"] == "learner copy" and attempt.result["authoritative"] is False
+    assert attempt.result.graded_with == "learner copy" and attempt.result.authoritative is False
 
 
 # --- answers files -----------------------------------------------------------------------------
@@ -275,15 +276,15 @@ def test_dev_quiz_copy_rebuilds_the_learner_copy(run):
 def test_batch_helper_finds_and_grades_a_submissions_answers_file(tmp_path, staff):
     sub = tmp_path / "student-7"
     sub.mkdir()
-    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff) is None
+    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff, pass_fraction=0.75) is None
     letters = _letters(staff, ADA, 8)
     (sub / engine.ANSWERS_FILE).write_text(json.dumps(
         {"learner": ADA, "answers": {q.id: l for q, l in zip(staff.questions[:9], letters)}}))
-    result = engine.grade_submission_quiz(sub, "student-7", quiz=staff)
+    result = engine.grade_submission_quiz(sub, "student-7", quiz=staff, pass_fraction=0.75)
     assert (result.learner, result.score, result.passed) == ("student-7", 8, True)   # partial: 10th blank
     (sub / engine.ANSWERS_FILE).unlink()
     (sub / engine.ANSWERS_FILE).symlink_to(tmp_path / "elsewhere.json")
-    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff) is None
+    assert engine.grade_submission_quiz(sub, "student-7", quiz=staff, pass_fraction=0.75) is None
 
 
 def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):
@@ -300,9 +301,9 @@ def test_batch_grades_and_records_each_submissions_quiz(tmp_path, staff):
     for _ in range(2):   # a rerun records nothing twice
         run_batch(subs, out, jobs=1, progress=None)
     with Gradebook(out / GRADEBOOK) as book:
-        [ada] = book.attempts("ada", "quiz")
-        assert (ada.score, ada.passed, ada.result["graded_with"]) == (9, True, "staff key")
-        assert [ok for _, _, ok in book.quiz_answers(ada.id)] == [True] * 9 + [False]
+        [ada] = book.attempts("ada", "quiz", results=True)
+        assert (ada.score, ada.passed, ada.result.graded_with) == (9, True, "staff key")
+        assert [q.correct for q in ada.result.questions] == [True] * 9 + [False]
         assert book.attempts("bob", "quiz") == [] and book.attempts("cy", "quiz") == []
         bob = [reason for learner, _, reason in book.problems() if learner == "bob"]
         assert len(bob) == 1 and "quiz answers:" in bob[0] and "not valid JSON" in bob[0]

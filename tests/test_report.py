@@ -17,6 +17,7 @@ from markupsafe import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
 from grader.outputs import report
+from grader.verbs import report as report_verb
 from grader.outputs import charts
 from grader.course import manifest
 from grader.cli import cli
@@ -35,12 +36,9 @@ def esc(text: str) -> str:
     return str(escape(text))
 
 
-def snapshot(path: Path, learner: str | None = None) -> report.Snapshot:
-    db = report.open_gradebook(path)
-    try:
-        return report.load_snapshot(db, learner)
-    finally:
-        db.close()
+def snapshot(path, learner: str | None = None) -> report.Snapshot:
+    with report_verb.open_gradebook(path) as book:
+        return report_verb.load_snapshot(book, learner)
 
 
 def count(page: str, pattern: str) -> int:
@@ -100,8 +98,11 @@ def test_learner_report_shows_concepts_feedback_sections_quiz_and_history(book):
     assert count(history, r'<circle class="point') == 3
     assert count(page[page.index('id="quiz-history"'):], r'<circle class="point') == 2
     assert "attempt 3, " in page and "3 graded attempts; 50/80, 68/80, 78/80" in page
-    # What to do next names the unfinished concept and its command.
-    assert any("logvar to sigma" in s.text and s.command == "vaegrade check sigma" for s in view.next_steps)
+    # What to do next names the unfinished concept, the mistake it shows and the command that shows it.
+    assert any("logvar to sigma" in s.text and "This is exp(logvar), the variance" in s.text
+               and s.command == "vaegrade grade -v --concept sigma" for s in view.next_steps)
+    # A missed question shows the right option's text and why it is right.
+    assert q.answer and q.answer != q.options[chosen] and esc(q.answer) in page
 
 
 def test_failing_learner_gets_fix_steps_and_the_quiz_line(book):
@@ -113,9 +114,17 @@ def test_failing_learner_gets_fix_steps_and_the_quiz_line(book):
     statuses = {c.id: c.status for c in view.concepts}
     assert statuses["vq"] == statuses["elbo"] == "failed" and statuses["kl"] == "partial"
     assert statuses["mse"] == "passed"
-    # The biggest gaps come first in the steps, with the section to reread.
-    first = view.next_steps[0].text
-    assert first.startswith(("Fix The negative ELBO loss", "Fix VQ-VAE")) and "Reread" in first
+    # The biggest gaps come first in the steps (the stubs, with the worked examples to start from),
+    # then the recognised mistakes, with the command that shows them; every unfinished concept is there.
+    first = view.next_steps[0]
+    assert first.text.startswith(("The negative ELBO loss", "VQ-VAE")) and "not started yet" in first.text
+    assert first.command in ("vaegrade check elbo", "vaegrade check vq")
+    sigma = next(s for s in view.next_steps if s.text.startswith("logvar to sigma"))
+    assert "the variance" in sigma.text and "Reread" in sigma.text
+    assert sigma.command == "vaegrade grade -v --concept sigma"
+    unfinished = {c.id for c in view.concepts if c.status != "passed"}
+    assert {s.command.rsplit(" ", 1)[-1] for s in view.next_steps if s.command != "vaegrade quiz"
+            and s.command != "vaegrade grade"} == unfinished
     assert any(s.command == "vaegrade quiz" and "retake" in s.text for s in view.next_steps)
     assert len(view.quiz.missed) == 3 and "3 quiz" not in page
     assert "7 / 10, not passed" in page and "more than 75%" in page
@@ -184,15 +193,12 @@ def test_concept_note_and_unknown_concepts_are_shown():
     assert [c.id for c in view.concepts][-1] == "extra" and "From a newer grader" in page
 
 
-def test_quiz_record_from_the_quiz_engine_shape(tmp_path):
-    """The quiz engine's own attempt dict (questions with id/number/chosen/correct) is read as well."""
+def test_quiz_record_graded_with_the_learner_copy(tmp_path):
+    """A quiz attempt graded with the learner copy is shown as a local check."""
     path = tmp_path / "gradebook.sqlite"
     answers = answers_with({"kl": None})
     with Gradebook(path) as gb:
-        gb.record_quiz("zoe", score=9, max_score=10, passed=True, answers=answers, grader_version="t",
-                       result={"quiz": "vae-mastery", "graded_with": "learner copy",
-                               "questions": [{"id": q, "number": i + 1, "chosen": c, "correct": ok}
-                                             for i, (q, c, ok) in enumerate(answers)]})
+        record_quiz(gb, "zoe", answers, graded_with="learner copy")
     view = report.learner_report("zoe", snapshot(path, "zoe"))
     page = report.render_learner(view)
     assert [m.chosen for m in view.quiz.missed] == ["no answer"]
@@ -212,7 +218,8 @@ def test_class_report_numbers(book):
     assert rates["sigma"] == (1, 3) and rates["kl"] == (2, 3) and rates["mse"] == (2, 3) and rates["vq"] == (2, 3)
     top = view.misconceptions[0]
     assert (top.id, top.learners, top.concept) == ("sigma.variance", 2, "sigma")
-    assert top.label == "This is exp(logvar), the variance; σ is exp(0.5·logvar)."
+    # the label is the manifest's declaration of the id (else the id itself), never parsed from feedback
+    assert top.label == report.declared_misconceptions().get("sigma.variance", "sigma.variance")
     # Item analysis over the latest quiz attempts: ada missed mse, bob missed mse, kl and vq.
     items = {it.id: it for it in view.quiz_items}
     assert len(items) == 10
@@ -229,7 +236,7 @@ def test_class_report_files_links_and_escaping(book, tmp_path):
     outdir = tmp_path / "batch"
     outdir.mkdir()
     (outdir / "gradebook.sqlite").write_bytes(book.read_bytes())
-    made = report.write_class_report(outdir=outdir)
+    made = report_verb.write_class_report(outdir=outdir)
     page = made.page.read_text(encoding="utf-8")
     assert made.page == outdir / "class-report.html" and made.learner_pages == 4
     written = sorted(p.relative_to(outdir).as_posix() for p in outdir.rglob("*.html"))
@@ -248,7 +255,7 @@ def test_class_report_files_links_and_escaping(book, tmp_path):
 
 def test_class_of_one_learner(tmp_path):
     build_class(tmp_path / "gradebook.sqlite", ["solo"], attempts=1)
-    made = report.write_class_report(outdir=tmp_path)
+    made = report_verb.write_class_report(outdir=tmp_path)
     page = made.page.read_text(encoding="utf-8")
     view = report.class_report(snapshot(tmp_path / "gradebook.sqlite"))
     assert view.learners == 1 and sum(b.value for b in view.histogram.bars) == 1
@@ -258,7 +265,7 @@ def test_class_of_one_learner(tmp_path):
 
 def test_class_without_any_attempt(tmp_path):
     Gradebook(tmp_path / "gradebook.sqlite").close()
-    page = report.write_class_report(outdir=tmp_path).page.read_text(encoding="utf-8")
+    page = report_verb.write_class_report(outdir=tmp_path).page.read_text(encoding="utf-8")
     assert "holds no graded attempt yet" in page and "<svg" not in page and "<script>" not in page
 
 
@@ -384,14 +391,41 @@ def test_hbars_and_history_geometry():
 
 def test_a_corrupt_record_does_not_stop_the_class_report(tmp_path):
     path = build_class(tmp_path / "gradebook.sqlite", ["a", "b"], attempts=1)
-    with Gradebook(path) as gb, gb.db:
-        gb.db.execute("UPDATE attempts SET result_json = '{broken' WHERE learner = 'b' AND kind = 'exercises'")
+    with Gradebook(path) as gb:
+        gb.db.execute("UPDATE attempts SET extra_json = '{broken' WHERE learner = 'b' AND kind = 'exercises'")
     snap = snapshot(path)
-    assert snap.exercises["b"] == {} and snap.exercises["a"]["concepts"]
+    assert snap.exercises["b"] is None and snap.exercises["a"].concepts
     view = report.class_report(snap)
     assert view.graded == 2 and {r.graded for r in view.concepts} == {1}
     page = report.render_learner(report.learner_report("b", snap))
     assert page.count("not graded") >= 8
+
+
+def test_misconception_labels_come_from_the_manifest_not_feedback(tmp_path, monkeypatch):
+    path = tmp_path / "gradebook.sqlite"
+    with Gradebook(path) as gb:
+        gb.record_exercises("a", make_result({"sigma": ("sigma.variance", "anything at all is off. Not a label.")}),
+                            None)
+        gb.record_exercises("b", make_result({"kl": ("kl.undeclared", KL_FEEDBACK)}), None)
+    monkeypatch.setattr(report, "declared_misconceptions", lambda: {"sigma.variance": "Uses the variance as σ"})
+    labels = {m.id: m.label for m in report.class_report(snapshot(path)).misconceptions}
+    assert labels == {"sigma.variance": "Uses the variance as σ", "kl.undeclared": "kl.undeclared"}
+
+
+def test_declared_misconceptions_are_read_from_the_manifest(tmp_path, monkeypatch):
+    from grader.course import manifest as course
+
+    toml = tmp_path / "concepts.toml"
+    toml.write_text(course.MANIFEST_PATH.read_text(encoding="utf-8") + "\n[[concepts]]\nid = \"extra\"\n"
+                    "title = \"t\"\nfile = \"extra.py\"\nfunctions = [\"f\"]\nsection = \"s\"\n"
+                    "misconceptions = [{ id = \"extra.slip\", label = \"A slip\" }]\n", encoding="utf-8")
+    monkeypatch.setattr(course, "MANIFEST_PATH", toml)
+    monkeypatch.setattr(course, "load", lambda path=toml: ())
+    report.declared_misconceptions.cache_clear()
+    try:
+        assert report.declared_misconceptions()["extra.slip"] == "A slip"
+    finally:
+        report.declared_misconceptions.cache_clear()
 
 
 def test_generic_misconceptions_are_counted_per_concept(tmp_path):
@@ -410,9 +444,9 @@ def test_code_that_did_not_run_is_counted_apart_from_misconceptions(tmp_path):
     path = tmp_path / "gradebook.sqlite"
     stub = "reconstruction_mse is not implemented yet: it still raises NotImplementedError (line 32 of mse.py)."
     with Gradebook(path) as gb:
-        gb.record_exercises("a", make_result({"mse": ("code.exception", stub), "kl": ("limit.time", "stopped")}),
-                            None)
-        gb.record_exercises("b", make_result({"mse": ("code.exception", stub),
+        gb.record_exercises("a", make_result({"mse": ("code.not_implemented", stub),
+                                              "kl": ("limit.time", "stopped")}), None)
+        gb.record_exercises("b", make_result({"mse": ("code.not_implemented", stub),
                                               "sigma": ("sigma.variance", SIGMA_FEEDBACK)}), None)
     view = report.class_report(snapshot(path))
     assert [(m.id, m.learners) for m in view.misconceptions] == [("sigma.variance", 1)]
@@ -425,4 +459,6 @@ def test_code_that_did_not_run_is_counted_apart_from_misconceptions(tmp_path):
 def test_identical_feedback_is_shown_once_per_concept():
     result = make_result(zero=("mse",)).to_gradescope_dict()
     mse = next(c for c in report.learner_report_from_results(result).concepts if c.id == "mse")
-    assert len(mse.failures) == 1 and mse.failures[0].check == "check 1 of mse (and 3 more checks)"
+    assert len(mse.failures) == 1 and mse.failures[0].check == "check 1 of mse" and mse.failures[0].count == 4
+    page = report.render_learner(report.learner_report_from_results(result))
+    assert page.count("is not implemented yet: it still raises NotImplementedError") == 1 and "(×4)" in page

@@ -22,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
 from grader.outputs import report
+from grader.verbs import report as report_verb
 from grader.store.gradebook import Gradebook
 from report_fixtures import answers_with, build_class, key, make_result, record_quiz
 
@@ -198,7 +199,7 @@ def pages(tmp_path_factory) -> dict:
                 "sigma": ("sigma.variance", "<img src=x onerror=alert(2)> is off. This is exp(logvar).")}), None)
         record_quiz(gb, HOSTILE, answers_with({"mse": k["mse"][1][0], "kl": None}))
         gb.record_problem("unreadable", "unreadable.zip is not a valid archive")
-    made = report.write_class_report(outdir=outdir)
+    made = report_verb.write_class_report(outdir=outdir)
     return {"dir": outdir, "class": made.page, "hostile": outdir / "reports" / f"{report.safe_name(HOSTILE)}.html",
             "learners": len(learners) + 2}
 
@@ -286,7 +287,7 @@ def test_learner_report_in_chromium(browser, pages, tmp_path):
 
 def test_learner_report_on_a_phone_and_without_attempts(browser, tmp_path):
     Gradebook(tmp_path / "gradebook.sqlite").close()
-    page, _ = report.write_learner_report(out=tmp_path / "new.html", gradebook=tmp_path / "gradebook.sqlite",
+    page, _ = report_verb.write_learner_report(out=tmp_path / "new.html", gradebook=tmp_path / "gradebook.sqlite",
                                           learner="new learner")
     browser.load(page, width=390, height=800)
     seen = browser.js("""({
@@ -297,3 +298,122 @@ def test_learner_report_on_a_phone_and_without_attempts(browser, tmp_path):
     browser.screenshot(tmp_path / "new-learner-phone.png")
     assert seen == {"charts": 0, "steps": 3, "overflow": 0}
     check_clean(browser)
+
+
+# --- geometry: nothing clipped, nothing overflowing, no tiles on top of each other -----------------
+
+LONG_ID = "firstname.lastname-of-a-very-long-department@students.university-of-somewhere.example.edu"
+
+#: Every visible text element is measured: its content fits its own box (scrollWidth against
+#: clientWidth), its box lies inside its card (tile, concept, step, missed question) and inside
+#: the page's width, each SVG label inside its SVG, and no two tiles overlap. Containers meant
+#: to scroll sideways (.scroll, a wide table) are the one exception and are listed.
+GEOMETRY = r"""(() => {
+  const out = [], eps = 1;
+  const vw = document.documentElement.clientWidth;
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+      (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '') +
+      ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+  const shown = el => {
+    if (el.closest('.sr, .scroll')) return false;
+    const d = el.closest('details'); if (d && !d.open && !el.closest('summary')) return false;
+    const cs = getComputedStyle(el);
+    return cs.display !== 'none' && cs.visibility !== 'hidden' && el.getClientRects().length > 0;
+  };
+  const texts = [...document.querySelectorAll('main *, header.top *, footer')].filter(el =>
+      !(el instanceof SVGElement) && shown(el) &&
+      [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()));
+  for (const el of texts) {
+    const cs = getComputedStyle(el);
+    if (cs.display !== 'inline' && el.scrollWidth > el.clientWidth + eps)
+      out.push(`overflows its box (${el.scrollWidth} > ${el.clientWidth}): ${name(el)}`);
+    for (const r of el.getClientRects()) {
+      if (r.left < -eps || r.right > vw + eps) out.push(`outside the page (${Math.round(r.left)}..${Math.round(r.right)} of ${vw}): ${name(el)}`);
+      const card = el.closest('.tile, article.concept, .next li, ol.missed > li, .hero, dl.stats div');
+      if (card && card !== el) {
+        const c = card.getBoundingClientRect();
+        if (r.left < c.left - eps || r.right > c.right + eps || r.top < c.top - eps || r.bottom > c.bottom + eps)
+          out.push(`outside its ${card.className.split(' ')[0] || card.tagName} box: ${name(el)}`);
+      }
+    }
+  }
+  for (const el of document.querySelectorAll('main *')) {          // clipped content of any block
+    if (el instanceof SVGElement || !shown(el)) continue;
+    const cs = getComputedStyle(el);
+    if (cs.display !== 'inline' && cs.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + eps)
+      out.push(`clips its content (${el.scrollWidth} > ${el.clientWidth}): ${name(el)}`);
+  }
+  for (const svg of document.querySelectorAll('main svg')) {
+    if (!shown(svg)) continue;
+    const s = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      const r = t.getBoundingClientRect();
+      if (r.width && (r.left < s.left - eps || r.right > s.right + eps || r.top < s.top - eps || r.bottom > s.bottom + eps))
+        out.push(`SVG text cut at the chart's edge: ${svg.id} "${t.textContent}"`);
+    }
+  }
+  // words are never cut across lines (a break after a hyphen is fine) in tile titles, steps, feedback and quiz text (ids may break at . @ -)
+  for (const el of document.querySelectorAll('.tile .name, .next .step, p.feedback, ol.missed p, .concept h3')) {
+    if (!shown(el)) continue;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      for (const m of n.textContent.matchAll(/[^\s\u2010-]+/g)) {   // a break after a hyphen is fair
+        const range = document.createRange();
+        range.setStart(n, m.index); range.setEnd(n, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1 && m[0].length > 1) out.push(`word cut across lines: "${m[0]}" in ${name(el)}`);
+      }
+    }
+  }
+  const tiles = [...document.querySelectorAll('.tiles .tile')].filter(shown).map(t => [t, t.getBoundingClientRect()]);
+  for (let i = 0; i < tiles.length; i++) for (let j = i + 1; j < tiles.length; j++) {
+    const [a, r] = tiles[i], [b, q] = tiles[j];
+    if (r.left < q.right - eps && q.left < r.right - eps && r.top < q.bottom - eps && q.top < r.bottom - eps)
+      out.push(`tiles overlap: ${name(a)} and ${name(b)}`);
+  }
+  if (document.documentElement.scrollWidth > vw + eps) out.push(`the page scrolls sideways (${document.documentElement.scrollWidth} > ${vw})`);
+  return {problems: out, measured: texts.length, tiles: tiles.length};
+})()"""
+
+
+@pytest.fixture(scope="module")
+def learner_pages(tmp_path_factory) -> dict:
+    """Learner pages that stress the layout: a long id, a fractional score, repeated feedback, missed questions."""
+    from grader.grading.results import Status
+
+    out = tmp_path_factory.mktemp("geometry")
+    k = key()
+    result = make_result(
+        {"sigma": ("sigma.variance", "logvar_to_sigma of a (2, 3) batch is off. This is exp(logvar), the "
+                   "variance; σ is exp(0.5·logvar).")},
+        zero=("elbo", "collapse", "vq", "latent_budget"))
+    first = result.concepts[0].checks[0]
+    first.score, first.status, first.feedback = 3.64, Status.FAILED, "reconstruction_mse of a (3, 7) batch is off."
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        gb.record_exercises(LONG_ID, make_result(zero=("vq",)), None)
+        gb.record_exercises(LONG_ID, result, None)
+        record_quiz(gb, LONG_ID, answers_with({"mse": k["mse"][1][0], "kl": None, "vq-lookup": k["vq-lookup"][1][1]}))
+    page, _ = report_verb.write_learner_report(out=out / "long.html", gradebook=out / "gradebook.sqlite", learner=LONG_ID)
+    return {"long": page, "score": result.score}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_learner_report_geometry(browser, learner_pages, width, tmp_path):
+    browser.load(learner_pages["long"], width=width, height=900)
+    seen = browser.js(GEOMETRY)
+    shot = browser.screenshot(tmp_path / f"learner-{width}.png")
+    assert seen["measured"] > 100 and seen["tiles"] == 9, seen
+    assert seen["problems"] == [], f"at {width} px (screenshot {shot}):\n" + "\n".join(seen["problems"])
+    text = browser.js("document.body.innerText")
+    assert f"{learner_pages['score']:g} / 80" in text          # the glance value, whole
+    assert browser.js("getComputedStyle(document.querySelector('p.feedback')).fontFamily") == \
+        browser.js("getComputedStyle(document.body).fontFamily")    # feedback is prose, in the body font
+    check_clean(browser)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_other_report_pages_geometry(browser, pages, width):
+    for page in (pages["hostile"], pages["class"]):
+        browser.load(page, width=width, height=900)
+        seen = browser.js(GEOMETRY)
+        assert seen["problems"] == [], f"{page.name} at {width} px:\n" + "\n".join(seen["problems"])

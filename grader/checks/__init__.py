@@ -169,6 +169,18 @@ def expect_close(got, expected, what: str, *, mistakes: dict | None = None, show
     raise Fail(f"{what} does not match the right value.{detail}")
 
 
+def a_n(number) -> str:
+    """'a 5', 'an 8', 'an 18', 'an 11', 'a 100': the article a number takes when read aloud."""
+    digits = str(number)
+    an = digits.startswith("8") or (len(digits) % 3 == 2 and digits.startswith(("11", "18")))
+    return f"{'an' if an else 'a'} {digits}"
+
+
+def count(number, noun: str, plural: str | None = None) -> str:
+    """'1 value', '3 values', '2 patches': a number with its noun in the right number."""
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
 def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: str,
                   returned: tuple[str, str] | None = None, raised: dict | None = None, **kwargs) -> None:
     """Fail unless the learner's function raises exc_type (or a subclass) for these arguments.
@@ -181,7 +193,7 @@ def expect_raises(sub, exc_type: type[BaseException], func: str, *args, what: st
         if got.is_a(exc_type):
             return
         if got.type_name == "NotImplementedError":
-            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.")
+            raise Fail(f"{func} is not implemented yet: it still raises NotImplementedError.", "code.not_implemented")
         if raised and got.type_name in raised:
             raise Fail(*raised[got.type_name])
         raise Fail(f"{what}: {func} should raise {exc_type.__name__}, but it raised "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, TensorValue, check, describe, expect_raises
+from grader.checks import Fail, TensorValue, check, count, describe, expect_raises
 
 COLLAPSED, ACTIVE = "is_collapsed", "active_dimensions"
 DEFAULT = 1e-3
@@ -162,15 +162,15 @@ def collapsed_random(sub, rng):
     for fraction in (0.0, 0.2, 1.0):
         n = int(rng.integers(1, 16))
         kl = kl_vector(rng, n, active_fraction=fraction)
-        expect_collapsed(sub, kl, f"is_collapsed of {n} per-dimension KL values")
-        expect_collapsed(sub, kl.tolist(), f"is_collapsed of {n} values as a list")
+        expect_collapsed(sub, kl, f"is_collapsed of {count(n, 'per-dimension KL value')}")
+        expect_collapsed(sub, kl.tolist(), f"is_collapsed of {count(n, 'value')} as a list")
 
 
 @check("strictly below: a dimension exactly at the threshold is not collapsed", function=COLLAPSED, weight=2)
 def collapsed_tie(sub, rng):
     n = int(rng.integers(1, 6))
-    expect_collapsed(sub, [DEFAULT] * n, f"is_collapsed of {n} values all exactly 1e-3")
-    expect_collapsed(sub, kl_vector(rng, n, active_fraction=0.0), f"is_collapsed of {n} tiny values")
+    expect_collapsed(sub, [DEFAULT] * n, f"is_collapsed of {count(n, 'value')} all exactly 1e-3")
+    expect_collapsed(sub, kl_vector(rng, n, active_fraction=0.0), f"is_collapsed of {count(n, 'tiny value')}")
 
 
 @check("one active dimension is enough to rule out collapse", function=COLLAPSED)
@@ -180,7 +180,7 @@ def collapsed_one_active(sub, rng):
     kl[int(rng.integers(n))] = float(rng.uniform(0.05, 2.0))
     expect_collapsed(sub, kl, f"is_collapsed with one active dimension among {n}")
     small = np.full(n, DEFAULT * 0.6)   # each below, but together above the threshold
-    expect_collapsed(sub, small, f"is_collapsed of {n} values of 0.0006 each")
+    expect_collapsed(sub, small, f"is_collapsed of {count(n, 'value')} of 0.0006 each")
 
 
 @check("honours the threshold argument", function=COLLAPSED, weight=2)
@@ -188,8 +188,8 @@ def collapsed_threshold(sub, rng):
     thr = float(2.0 ** -int(rng.integers(1, 4)))           # 0.5, 0.25 or 0.125: exact in float32 too
     n = int(rng.integers(2, 6))
     below = thr * rng.uniform(0.1, 0.9 / n, n)               # quiet for thr, busy for 1e-3
-    expect_collapsed(sub, below, f"is_collapsed of {n} values with threshold={thr}", threshold=thr)
-    expect_collapsed(sub, [thr] * n, f"is_collapsed of {n} values equal to threshold={thr}", threshold=thr)
+    expect_collapsed(sub, below, f"is_collapsed of {count(n, 'value')} with threshold={thr}", threshold=thr)
+    expect_collapsed(sub, [thr] * n, f"is_collapsed of {count(n, 'value')} equal to threshold={thr}", threshold=thr)
     got = _as_bool(sub.call(COLLAPSED, below, thr), "is_collapsed with the threshold passed positionally")
     if got is not True:
         raise Fail("is_collapsed(kl, threshold) with the threshold passed positionally gave False for "
@@ -200,8 +200,8 @@ def collapsed_threshold(sub, rng):
 @check("zeros, and large KL values", function=COLLAPSED)
 def collapsed_extremes(sub, rng):
     n = int(rng.integers(1, 8))
-    expect_collapsed(sub, np.zeros(n), f"is_collapsed of {n} zeros")
-    expect_collapsed(sub, rng.uniform(10, 1e6, n), f"is_collapsed of {n} large KL values")
+    expect_collapsed(sub, np.zeros(n), f"is_collapsed of {count(n, 'zero')}")
+    expect_collapsed(sub, rng.uniform(10, 1e6, n), f"is_collapsed of {count(n, 'large KL value')}")
 
 
 @check("an empty input raises ValueError", function=COLLAPSED)
@@ -230,8 +230,8 @@ def active_random(sub, rng):
         n = int(rng.integers(2, 20))
         kl = kl_vector(rng, n, active_fraction=float(rng.uniform(0.2, 0.8)))
         kl[int(rng.integers(n))] = DEFAULT * 0.1            # at least one quiet dimension
-        expect_active(sub, kl, f"active_dimensions of {n} per-dimension KL values")
-    expect_active(sub, kl.tolist(), f"active_dimensions of {n} values as a list")
+        expect_active(sub, kl, f"active_dimensions of {count(n, 'per-dimension KL value')}")
+    expect_active(sub, kl.tolist(), f"active_dimensions of {count(n, 'value')} as a list")
 
 
 @check("a dimension exactly at the threshold is active (>=)", function=ACTIVE, weight=2)
@@ -239,7 +239,7 @@ def active_tie(sub, rng):
     n = int(rng.integers(3, 8))
     kl = kl_vector(rng, n)
     kl[int(rng.integers(n))] = DEFAULT
-    expect_active(sub, kl, f"active_dimensions of {n} values, one exactly 1e-3")
+    expect_active(sub, kl, f"active_dimensions of {count(n, 'value')}, one exactly 1e-3")
 
 
 @check("honours the threshold argument", function=ACTIVE, weight=2)
@@ -248,13 +248,13 @@ def active_threshold(sub, rng):
     n = int(rng.integers(4, 10))
     kl = kl_vector(rng, n, threshold=thr)
     kl[0], kl[-1] = thr, thr * 0.01                          # a tie, and a value above 1e-3 but quiet
-    expect_active(sub, kl, f"active_dimensions of {n} values with threshold={thr}", threshold=thr)
+    expect_active(sub, kl, f"active_dimensions of {count(n, 'value')} with threshold={thr}", threshold=thr)
 
 
 @check("all active, none active, and an empty input raises ValueError", function=ACTIVE)
 def active_edges(sub, rng):
     n = int(rng.integers(1, 8))
-    expect_active(sub, np.zeros(n), f"active_dimensions of {n} zeros")
+    expect_active(sub, np.zeros(n), f"active_dimensions of {count(n, 'zero')}")
     expect_active(sub, rng.uniform(0.01, 5, n), f"active_dimensions of {n} busy dimensions")
     expect_empty_refused(sub, ACTIVE, np.zeros(0))
 

@@ -15,7 +15,8 @@ import itertools
 import numpy as np
 
 from grader.course import tinyvae
-from grader.checks import Fail, Raised, T, TensorValue, as_array, check, close, describe, expect_close
+from grader.checks import (Fail, Raised, T, TensorValue, a_n, as_array, check, close, count, describe,
+                           expect_close)
 from grader.sandbox.protocol import encode_array
 
 F = "vae_loss"
@@ -206,7 +207,7 @@ def single_examples(sub, rng):
     for _ in range(2):
         n, latent = int(rng.integers(2, 30)), int(rng.integers(1, 6))
         expect_loss(sub, *draw(rng, None, n, latent), float(rng.uniform(0, 2)),
-                    what=f"vae_loss of one {n}-value patch with a {latent}-d latent")
+                    what=f"vae_loss of one {n}-value patch with {a_n(latent)}-d latent")
 
 
 @check("random batches: recon over every element, KL batch mean of per-example sums", function=F, weight=2)
@@ -214,7 +215,7 @@ def batches(sub, rng):
     for _ in range(2):
         b, n, latent = int(rng.integers(2, 9)), int(rng.integers(4, 26)), int(rng.integers(2, 6))
         expect_loss(sub, *draw(rng, b, n, latent), float(rng.uniform(0.01, 1.5)),
-                    what=f"vae_loss of a batch of {b} patches")
+                    what=f"vae_loss of a batch of {count(b, 'patch', 'patches')}")
 
 
 @check("returns three 0-dim torch tensors", function=F)

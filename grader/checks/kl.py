@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, as_array, check, close, expect_close, expect_raises
+from grader.checks import Fail, a_n, as_array, check, close, expect_close, expect_raises
 
 TOTAL, PER_DIM = "kl_to_standard_normal", "kl_per_dimension"
 SECTION = "(lesson: \"Keep posteriors near a sampleable prior\")"
@@ -187,7 +187,7 @@ def total_random(sub, rng):
     for _ in range(3):
         d = int(rng.integers(1, 20))
         mu, lv = posterior(rng, d, 1.5, 1.5)
-        expect_total(sub, mu, lv, f"kl_to_standard_normal of a {d}-dimensional posterior")
+        expect_total(sub, mu, lv, f"kl_to_standard_normal of {a_n(d)}-dimensional posterior")
 
 
 @check("a (batch, latent) input gives the batch mean of per-example sums", function=TOTAL, weight=2)
@@ -214,7 +214,7 @@ def total_zero(sub, rng):
     expect_total(sub, np.zeros((4, d)), roundoff_logvar(rng, (4, d)),
                  "kl_to_standard_normal of a batch with logvar within 2e-9 of zero")
     mu, lv = posterior(rng, d)
-    expect_total(sub, mu, lv, f"kl_to_standard_normal of a {d}-dimensional posterior")
+    expect_total(sub, mu, lv, f"kl_to_standard_normal of {a_n(d)}-dimensional posterior")
 
 
 @check("finite and exact for logvar in [-50, 50]", function=TOTAL)
@@ -255,7 +255,7 @@ def per_dim_random(sub, rng):
     for _ in range(2):
         d = int(rng.integers(1, 20))
         mu, lv = posterior(rng, d, 1.5, 1.5)
-        expect_per_dim(sub, mu, lv, f"kl_per_dimension of a {d}-dimensional posterior")
+        expect_per_dim(sub, mu, lv, f"kl_per_dimension of {a_n(d)}-dimensional posterior")
 
 
 @check("a (batch, latent) input is averaged over the batch", function=PER_DIM, weight=2)
@@ -275,7 +275,7 @@ def per_dim_sums(sub, rng):
     expect_close(per_dim.sum(), reference_total(mu, lv), "the sum of kl_per_dimension", scalar=True,
                  show=False)
     mu, lv = posterior(rng, d, 2.0, 2.0)
-    per_dim = expect_per_dim(sub, mu, lv, f"kl_per_dimension of a {d}-dimensional posterior")
+    per_dim = expect_per_dim(sub, mu, lv, f"kl_per_dimension of {a_n(d)}-dimensional posterior")
     expect_close(per_dim.sum(), reference_total(mu, lv), "the sum of kl_per_dimension", scalar=True,
                  show=False)
 
@@ -290,7 +290,7 @@ def per_dim_zero(sub, rng):
     expect_per_dim(sub, np.zeros((3, d)), roundoff_logvar(rng, (3, d)),
                    "kl_per_dimension of a batch with logvar within 2e-9 of zero")
     mu, lv = posterior(rng, d)
-    expect_per_dim(sub, mu, lv, f"kl_per_dimension of a {d}-dimensional posterior")
+    expect_per_dim(sub, mu, lv, f"kl_per_dimension of {a_n(d)}-dimensional posterior")
 
 
 @check("finite and exact for logvar in [-50, 50]", function=PER_DIM)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, as_array, check, close, expect_close, expect_raises
+from grader.checks import Fail, Raised, as_array, check, close, count, expect_close, expect_raises
 
 F = "reconstruction_mse"
 X = [0.10, 0.90, 0.85, 0.12]          # the lesson's ledger
@@ -44,6 +44,25 @@ def expect_value_error(sub, x, x_hat, what: str) -> None:
         "but meaningless number.", "mse.silent_broadcast"))
 
 
+def expect_accepted(sub, x, x_hat, what: str) -> None:
+    """The positive control of a shape check: matching shapes must give the right MSE.
+
+    Without it a function that always raises ValueError would earn the shape checks. Its
+    failure is worded about the shape check itself: the arithmetic has checks of its own,
+    which already say what is wrong with the value.
+    """
+    got = sub.outcome(F, x, x_hat)
+    if isinstance(got, Raised):
+        raise Fail(f"{what}: {F} raised {got.type_name} ({got.message}) although the shapes match; it must "
+                   "raise ValueError only when x and x_hat differ in shape.", "code.exception")
+    try:
+        expect_mse(sub, x, x_hat, what)
+    except Fail:
+        raise Fail(f"The mismatched shapes raise ValueError as they should, but this check also needs the right "
+                   f"MSE for {what} (shapes that match), and that value is off: the checks on values say "
+                   "why. The shape check counts once they pass.") from None
+
+
 def expect_mse(sub, x, x_hat, what: str, show: bool = False) -> None:
     got = sub.call(F, x, x_hat)
     sq = (np.asarray(x, dtype=np.float64) - np.asarray(x_hat, dtype=np.float64)) ** 2
@@ -69,7 +88,7 @@ def random_vectors(sub, rng):
     for _ in range(3):
         n = int(rng.integers(1, 40))
         x = rng.uniform(0, 1, n)
-        expect_mse(sub, x, np.clip(x + rng.normal(0, 0.2, n), 0, 1), f"reconstruction_mse of {n} values")
+        expect_mse(sub, x, np.clip(x + rng.normal(0, 0.2, n), 0, 1), f"reconstruction_mse of {count(n, 'value')}")
 
 
 @check("a batch of patches (mean over every element)", function=F, weight=2)
@@ -118,17 +137,17 @@ def single(sub, rng):
 @check("(4,) against (4, 1) raises ValueError (no silent broadcasting)", function=F, weight=2)
 def no_broadcast(sub, rng):
     x = rng.uniform(0, 1, 4)
-    expect_mse(sub, x, x[::-1].copy(), "reconstruction_mse of two 4-value patches")  # a raise-always stub earns nothing
     expect_value_error(sub, x, x.reshape(4, 1),
                        "x of shape (4,) and x_hat of shape (4, 1) would broadcast to a (4, 4) grid")
+    expect_accepted(sub, x, x[::-1].copy(), "two 4-value patches")  # a raise-always function earns nothing
 
 
 @check("different lengths raise ValueError", function=F)
 def mismatched(sub, rng):
     n = int(rng.integers(2, 10))
     x = rng.uniform(0, 1, (3, n))
-    expect_mse(sub, x, x * 0.9, "reconstruction_mse of a (3, n) batch")
     expect_value_error(sub, x, rng.uniform(0, 1, (3, n + 1)),
                        f"x of shape (3, {n}) and x_hat of shape (3, {n + 1})")
     expect_value_error(sub, x, rng.uniform(0, 1, (1, n)),
                        f"x of shape (3, {n}) and x_hat of shape (1, {n})")
+    expect_accepted(sub, x, x * 0.9, f"two (3, {n}) batches")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Fail, T, TensorValue, as_array, check, describe, expect_close
+from grader.checks import Fail, T, TensorValue, a_n, as_array, check, describe, expect_close
 
 F = "reparameterize"
 MU = [0.40, -0.20]                   # the lesson's reparameterized-sample.py
@@ -122,7 +122,7 @@ def lesson_example(sub, rng):
 def random_vectors(sub, rng):
     for _ in range(3):
         d = int(rng.integers(1, 17))
-        expect_z(sub, *draw(rng, d), f"reparameterize of a {d}-dimensional latent")
+        expect_z(sub, *draw(rng, d), f"reparameterize of {a_n(d)}-dimensional latent")
 
 
 @check("a batch of latents (batch, latent) with a given epsilon", function=F, weight=2)
@@ -283,7 +283,7 @@ def fresh_noise(sub, rng):
     mu = rng.uniform(-1, 1, d)
     lv = rng.uniform(-1, 1, d)
     z = samples(sub, mu, lv, "reparameterize(mu, logvar)")
-    judge_distribution(z, mu, lv, f"reparameterize of a {d}-dimensional latent without epsilon")
+    judge_distribution(z, mu, lv, f"reparameterize of {a_n(d)}-dimensional latent without epsilon")
 
 
 @check("epsilon=None: the sample still carries gradients to mu and logvar", function=F)

@@ -5,8 +5,9 @@ Archives are untrusted: every member is checked before anything is written
 file), sizes are capped both as declared and as actually decompressed, and
 nothing is ever extracted through a link. A folder submission gets the same
 checks. A nested single top folder (``alice.zip`` holding ``alice/mse.py``)
-is unwrapped. Only the top-level ``.py`` files are graded (and a top-level
-quiz answers file, for the quiz); other files are ignored and listed.
+is unwrapped. Only the top-level ``.py`` files and Jupyter notebooks are graded
+(and a top-level quiz answers file, for the quiz); other files are ignored and
+listed. A notebook may also be handed in on its own (``alice.ipynb``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ARCHIVE_KINDS = {".zip": "zip", ".tar.gz": "tar", ".tgz": "tar", ".tar": "tar"}
 JUNK = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
 QUIZ_FILES = ("quiz_answers.json", "quiz_answers.toml", "quiz_answers.txt")   #: kept for the quiz, at the top
 CHUNK = 64 * 1024
+NOTEBOOK = ".ipynb"   #: a Jupyter notebook: graded from its code cells (grader.grading.notebook)
 
 
 class BadSubmission(Exception):
@@ -43,7 +45,7 @@ class Entry:
 
     learner: str   #: the folder or archive name without its extension
     path: Path
-    kind: str      #: "folder", "zip" or "tar"
+    kind: str      #: "folder", "zip", "tar" or "notebook" (one .ipynb file)
 
 
 @dataclass
@@ -91,8 +93,11 @@ def discover(root: Path) -> Discovery:
             entry = Entry(item.name, Path(item.path), "folder")
         else:
             named = archive_kind(item.name) if item.is_file(follow_symlinks=False) else None
+            if named is None and item.is_file(follow_symlinks=False) and item.name.lower().endswith(NOTEBOOK) \
+                    and len(item.name) > len(NOTEBOOK):
+                named = item.name[: -len(NOTEBOOK)], "notebook"
             if named is None:
-                ignored.append(f"{item.name} (not a folder, .zip or .tar.gz)")
+                ignored.append(f"{item.name} (not a folder, .zip, .tar.gz or .ipynb)")
                 continue
             entry = Entry(named[0], Path(item.path), named[1])
         found.setdefault(entry.learner, []).append(entry)
@@ -268,6 +273,11 @@ def _scan(root: Path, budget: _Budget) -> list[str]:
     return files
 
 
+def _graded_kind(name: str) -> bool:
+    """A top-level file that is graded: a .py file, or a notebook (its definitions are extracted)."""
+    return name.endswith(".py") or name.lower().endswith(NOTEBOOK)
+
+
 def _junk(name: str) -> bool:
     return name in JUNK or name.startswith(".")
 
@@ -298,6 +308,15 @@ def prepare(entry: Entry, work: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_f
     """Unpack (or check) the submission and copy its top-level .py files into work/files."""
     if entry.kind == "folder":
         source = entry.path
+    elif entry.kind == "notebook":   # a notebook handed in on its own: a folder holding just it
+        source = work / "unpacked"
+        source.mkdir()
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as src:
+                _write(src, source / entry.path.name, _Budget(max_bytes, 1))
+        except OSError as exc:
+            raise BadSubmission(f"cannot read the notebook ({exc.strerror or exc})") from None
     else:
         source = work / "unpacked"
         source.mkdir()
@@ -314,18 +333,19 @@ def prepare(entry: Entry, work: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_f
         inner = rel[len(prefix):] if rel.startswith(prefix) else None
         if inner in QUIZ_FILES:
             quiz.append(inner)
-        elif inner is not None and os.sep not in inner and inner.endswith(".py"):
-            if os.lstat(top / inner).st_size <= MAX_PY_BYTES:
+        elif inner is not None and os.sep not in inner and _graded_kind(inner):
+            cap = MAX_PY_BYTES if inner.endswith(".py") else max_bytes
+            if os.lstat(top / inner).st_size <= cap:
                 graded.append(inner)
                 continue
-            ignored.append(f"{rel} (larger than {MAX_PY_BYTES // 2**20} MB)")
+            ignored.append(f"{rel} (larger than {cap // 2**20} MB)")
         else:
             ignored.append(rel)
     if not graded and not ignored and not quiz:
         raise BadSubmission("the submission is empty")
     if not graded and not quiz:
         shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
-        raise BadSubmission("no Python file at the top of the submission"
+        raise BadSubmission("no Python file or Jupyter notebook (.ipynb) at the top of the submission"
                             + (f" (found: {shown})" if shown else ""))
     folder, quiz_folder = work / "files", work / "quiz"
     folder.mkdir()
@@ -335,7 +355,7 @@ def prepare(entry: Entry, work: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_f
             dest.mkdir(exist_ok=True)   # O_NOFOLLOW: a file swapped for a link meanwhile is refused, not read
             fd = os.open(top / name, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as src:
-                _write(src, dest / name, _Budget(MAX_PY_BYTES, 1))
+                _write(src, dest / name, _Budget(MAX_PY_BYTES if name.endswith(".py") else max_bytes, 1))
     except OSError as exc:
         raise BadSubmission(f"cannot read the submission ({exc.strerror or exc})") from None
     return Prepared(folder, graded, content_hash(folder, graded), sorted(ignored),

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import grader
 from grader.course.content import content_dir
 from grader.settings import ANSWERS_FILE, ANSWERS_STEM, ANSWERS_SUFFIXES, PASS_FRACTION, QUIZ_PROGRESS_FILE, STATE_DIR, default_learner, passes
 from grader.course.quizdata import (LEARNER_FILE, MAX_FILE_BYTES, STAFF_FILE, Question, Quiz, QuizDataError,  # noqa: F401
@@ -79,6 +78,16 @@ class QuestionResult:
         return {"id": self.id, "number": self.number, "section": self.section, "chosen": self.chosen,
                 "letter": self.letter, "correct": self.correct}
 
+    def to_row(self) -> dict:
+        """The stored form: one row of the gradebook's quiz_answers."""
+        return {"question_id": self.id, "number": self.number, "section": self.section, "chosen": self.chosen,
+                "letter": self.letter, "correct": int(self.correct)}
+
+    @classmethod
+    def from_row(cls, row) -> "QuestionResult":
+        return cls(id=row["question_id"], number=int(row["number"]), section=row["section"], chosen=row["chosen"],
+                   letter=row["letter"], correct=bool(row["correct"]))
+
 
 @dataclass
 class QuizResult:
@@ -111,6 +120,30 @@ class QuizResult:
     def answers(self) -> list[tuple[str, str | None, bool]]:
         """(question id, canonical option id, correct), as the gradebook stores them."""
         return [(q.id, q.chosen, q.correct) for q in self.questions]
+
+    def to_row(self) -> dict:
+        """The stored form of the attempt itself (each question is a row of its own).
+
+        score, max_score and passed are derived, and stored so that queries can use them.
+        """
+        return {"quiz_id": self.quiz_id, "learner": self.learner, "order_learner": self.order_learner,
+                "graded_with": self.graded_with, "pass_fraction": self.pass_fraction,
+                "extra_json": json.dumps(self.extra, sort_keys=True),
+                "score": self.score, "max_score": self.max_score, "passed": int(self.passed)}
+
+    @classmethod
+    def from_row(cls, row, questions: list[QuestionResult]) -> "QuizResult":
+        extra = json.loads(row["extra_json"] or "{}")
+        if not isinstance(extra, dict):
+            raise ValueError("extra_json is not an object")
+        return cls(quiz_id=row["quiz_id"], learner=row["learner"], order_learner=row["order_learner"],
+                   questions=list(questions), graded_with=row["graded_with"],
+                   pass_fraction=float(row["pass_fraction"]), extra=extra)
+
+    @property
+    def authoritative(self) -> bool:
+        """Graded with the staff key (a learner-copy attempt is a local check, not a grade)."""
+        return self.graded_with == "staff key"
 
     def to_dict(self) -> dict:
         return {
@@ -280,7 +313,7 @@ def _interpret(path: Path, quiz: Quiz, meta: dict, pairs: list, canonical: bool,
     return Answers(chosen, learner.strip() if learner else None, canonical)
 
 
-def grade_answers(answers: Answers, quiz: Quiz, *, learner: str, pass_fraction: float = PASS_FRACTION) -> QuizResult:
+def grade_answers(answers: Answers, quiz: Quiz, *, learner: str, pass_fraction: float) -> QuizResult:
     """Letters follow the order of the learner named in the file, else of `learner`."""
     order_learner = answers.learner or learner
     chosen = {}
@@ -317,7 +350,7 @@ def find_answers_file(folder: str | Path) -> Path | None:
 
 
 def grade_submission_quiz(folder: str | Path, learner: str, *, quiz: Quiz | None = None,
-                          pass_fraction: float = PASS_FRACTION) -> QuizResult | None:
+                          pass_fraction: float) -> QuizResult | None:
     """For `vaegrade batch`: grade the answers file in a learner's submission folder (None when there is none).
 
     Unanswered questions count as wrong here (a learner's file is graded as
@@ -346,26 +379,15 @@ def answers_hash(result: QuizResult) -> str:
     return hashlib.sha256(json.dumps([result.quiz_id, result.answers()]).encode()).hexdigest()
 
 
-def record(gradebook, result: QuizResult) -> int:
-    """Store an attempt in a grader.store.gradebook.Gradebook; returns the attempt id."""
-    return gradebook.record_quiz(result.learner, score=result.score, max_score=result.max_score,
-                                 passed=result.passed, answers=result.answers(), result=result.to_dict(),
-                                 grader_version=grader.__version__, content_hash=answers_hash(result))
+def record(gradebook, result: QuizResult) -> str | None:
+    """Store an attempt in a gradebook (grader.store); its id, or None when these answers were already recorded."""
+    return gradebook.record_quiz(result, content_hash=answers_hash(result))
 
 
 def record_new(gradebook, result: QuizResult) -> bool:
     """Store an attempt unless the same answers were already graded by this grader version (batch reruns)."""
-    if gradebook.already_graded(result.learner, answers_hash(result), grader.__version__, kind="quiz"):
-        return False
-    record(gradebook, result)
-    return True
+    return record(gradebook, result) is not None
 
-
-def record_to(path: str | Path, result: QuizResult) -> int:
-    from grader.store.gradebook import Gradebook
-
-    with Gradebook(path) as book:
-        return record(book, result)
 
 
 # --- the review ------------------------------------------------------------------------

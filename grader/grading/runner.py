@@ -10,7 +10,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +18,16 @@ import numpy as np
 import grader
 from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for
-from grader.settings import MAX_SOURCE_BYTES, PASS_FRACTION, Limits
+from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, PASS_FRACTION, Limits
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
 from grader.sandbox.protocol import decode_array, encode_array
 from grader.sandbox.session import Failure, SandboxError, Zygote
+from grader.grading import notebook as notebook_intake
 from grader.grading.intake import content_hash
 
 MAX_FILE_BYTES = MAX_SOURCE_BYTES
+MAX_NOTEBOOK_BYTES = MAX_SUBMISSION_BYTES   #: a notebook carries its outputs (plots): larger than a .py file
 GRADER_FAULT = "The grader failed here, not your code: this check could not be run"
 
 
@@ -98,6 +100,11 @@ def _decode(enc, depth: int):
 # --- what the checks see -----------------------------------------------------------
 
 
+def _exception_id(raised) -> str:
+    """The misconception id of a learner exception: the stub's NotImplementedError is told apart."""
+    return "code.not_implemented" if getattr(raised, "type_name", "") == "NotImplementedError" else "code.exception"
+
+
 class Submission:
     """The learner's code for one concept, as the checks call it. Lives in the trusted process."""
 
@@ -111,13 +118,19 @@ class Submission:
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply), "code.exception")
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return decode_result(reply[1])
 
     def outcome(self, func: str, *args, **kwargs):
-        """Like call, but a learner exception is returned as Raised instead of failing."""
+        """Like call, but a learner exception is returned as Raised instead of failing.
+
+        An untouched stub (NotImplementedError) still fails, and is told it is a stub: no check
+        expects that exception, so a message about the exception it did expect would mislead.
+        """
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {}), func)
+        if isinstance(reply, Raised) and reply.type_name == "NotImplementedError":
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return reply if isinstance(reply, Raised) else decode_result(reply[1])
 
     def repeat(self, func: str, times: int, *args, **kwargs) -> list:
@@ -125,7 +138,7 @@ class Submission:
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {"repeat": times}), func)
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply), "code.exception")
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return decode_result(reply[1])
 
     def grad(self, func: str, args: list, kwargs: dict, weights: list):
@@ -138,7 +151,7 @@ class Submission:
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
                                {k: encode_arg(v) for k, v in kwargs.items()}, {"backward": weights}), func)
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply), "code.exception")
+            raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         value, grads = decode_result(reply[1]), reply[2].get("grads")
         if not isinstance(grads, tuple) or not grads or not isinstance(grads[0], str):
             raise protocol.ProtocolError("missing gradients")
@@ -177,10 +190,10 @@ class Submission:
 
         def problem(message: str) -> Fail:
             raised = Raised("LossProblem", message, None, ("LossProblem",))
-            return Fail(self._raised_feedback(func, raised, during="training the TinyVAE"), "code.exception")
+            return Fail(self._raised_feedback(func, raised, during="training the TinyVAE"), _exception_id(raised))
 
         if isinstance(reply, Raised):
-            raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), "code.exception")
+            raise Fail(self._raised_feedback(func, reply, during="training the TinyVAE"), _exception_id(reply))
         out = decode_result(reply[1])
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise problem(f"{func} must return a tuple (total, recon, kl)")
@@ -226,11 +239,12 @@ class Submission:
                           reply[3] if type(reply[3]) is int else None,
                           tuple(clean_text(b, 100) for b in reply[4][:64]))
         if kind == "missing_function":
-            raise Fail(f"{func} is not defined in {self.concept.file}.", "code.missing_function")
+            where = "any code cell of " if self._state.origin is not None else ""
+            raise Fail(f"{func} is not defined in {where}{self._state.shown_file}.", "code.missing_function")
         raise Fail(self._state.fatal_message(reply), self._state.fatal_id(reply))
 
     def _raised_feedback(self, func: str, raised: Raised, during: str = "") -> str:
-        where = f" (line {raised.line} of {self.concept.file})" if raised.line else ""
+        where = f" ({self._state.where(raised.line)})" if raised.line else ""
         when = f" while {during}" if during else ""
         if raised.type_name == "NotImplementedError":
             return f"{func} is not implemented yet: it still raises NotImplementedError{where}. Replace the TODO."
@@ -255,8 +269,10 @@ def _normalise(reply) -> tuple:
 class ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
-    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits):
+    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits,
+                 origin: notebook_intake.Extracted | None = None):
         self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
+        self.origin = origin   #: the notebook this concept's file was extracted from, if any
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
@@ -289,12 +305,24 @@ class ConceptRun:
             self.fatal = reply
         return reply
 
+    @property
+    def shown_file(self) -> str:
+        """The file the learner wrote: the concept's file, or the notebook it was taken from."""
+        return self.origin.name if self.origin is not None else self.concept.file
+
+    def where(self, line: int | None) -> str:
+        """'line 3 of mse.py', or 'cell 7, line 3 of vae.ipynb' for a notebook; '' without a line."""
+        if not line:
+            return ""
+        return self.origin.where(line) if self.origin is not None else f"line {line} of {self.concept.file}"
+
     def fatal_message(self, reply) -> str:
-        kind, file = reply[0], self.concept.file
+        kind, file = reply[0], self.shown_file
         if kind == "missing_file":
             return f"{file} is missing from the submission, so {self.concept.title} scores zero."
         if kind == "import_error":
-            where = f" at line {reply[3]}" if len(reply) > 3 and reply[3] else ""
+            line = reply[3] if len(reply) > 3 else None
+            where = f" at {self.where(line)}" if line else ""
             return f"{file} could not be imported: {reply[1]}{where}: {reply[2]}"
         if kind == "limit" and reply[1] == "time":
             return (f"Stopped: the {self.limits.concept_seconds:g} s time limit for {self.concept.id} was "
@@ -317,23 +345,60 @@ class ConceptRun:
 # --- staging and the main loop ---------------------------------------------------------
 
 
-def stage(src: Path, dest: Path) -> list[str]:
-    """Copy the submission's top-level .py files (regular files only, never links) into dest."""
-    if not src.is_dir():
-        raise SubmissionError(f"{src} is not a folder")
-    copied = []
-    try:
-        entries = sorted(os.scandir(src), key=lambda e: e.name)
-    except OSError as exc:
-        raise SubmissionError(f"cannot read {src}: {exc.strerror}") from None
-    for entry in entries:
-        if not entry.name.endswith(".py") or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            continue
-        if entry.stat(follow_symlinks=False).st_size > MAX_FILE_BYTES:
-            continue
-        shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
-        copied.append(entry.name)
-    return copied
+@dataclass
+class Staged:
+    """The files of a submission, copied (or extracted from its notebook) into the staging folder."""
+
+    files: list[str]                            #: every staged concept file, sorted
+    notebook: notebook_intake.Extracted | None = None
+    from_notebook: frozenset[str] = frozenset()   #: the staged files written from the notebook
+    notes: list[str] = field(default_factory=list)
+
+
+def stage(src: Path, dest: Path) -> Staged:
+    """Copy the submission's top-level .py files (regular files only, never links) into dest.
+
+    `src` is a folder or a Jupyter notebook (.ipynb). A notebook (given, or at the top of the
+    folder) supplies every concept file the folder does not hold: its definitions are taken
+    from its code cells without running anything (grader.grading.notebook).
+    """
+    src = Path(src)
+    if src.suffix.lower() == notebook_intake.NOTEBOOK_SUFFIX and not src.is_dir():
+        if src.is_symlink() or not src.is_file():
+            raise SubmissionError(f"{src} is not a notebook file")
+        copied, notebooks = [], [src]
+    elif not src.is_dir():
+        raise SubmissionError(f"{src} is not a folder (or a Jupyter notebook, .ipynb)")
+    else:
+        copied, notebooks = [], []
+        try:
+            entries = sorted(os.scandir(src), key=lambda e: e.name)
+        except OSError as exc:
+            raise SubmissionError(f"cannot read {src}: {exc.strerror}") from None
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.name.lower().endswith(notebook_intake.NOTEBOOK_SUFFIX):
+                notebooks.append(Path(entry.path))
+                continue
+            if not entry.name.endswith(".py") or entry.stat(follow_symlinks=False).st_size > MAX_FILE_BYTES:
+                continue
+            shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
+            copied.append(entry.name)
+    staged = Staged(copied)
+    if notebooks:
+        try:
+            extracted = notebook_intake.extract_file(notebooks[0], MAX_NOTEBOOK_BYTES)
+        except notebook_intake.NotebookError as exc:
+            if src.is_dir():
+                staged.notes.append(f"{notebooks[0].name} was not graded: {exc}")
+                return staged
+            raise SubmissionError(str(exc)) from None
+        written = notebook_intake.write_concept_files(extracted, dest, set(copied))
+        staged = Staged(sorted(copied + written), extracted, frozenset(written), extracted.notes())
+        staged.notes += [f"{nb.name} was not graded: only one notebook per submission ({notebooks[0].name} was)"
+                         for nb in notebooks[1:]]
+    return staged
 
 
 def derive_seed(course_key: bytes, digest: str) -> int:
@@ -361,8 +426,8 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
     own_zygote = zygote is None
     with tempfile.TemporaryDirectory(prefix="vaegrade-") as staging:
         os.chmod(staging, 0o755)
-        files = stage(Path(path), Path(staging))
-        digest = content_hash(Path(staging), files)
+        staged = stage(Path(path), Path(staging))
+        digest = content_hash(Path(staging), staged.files)
         if seed is not None:
             seed, seed_source = int(seed), "given"
         elif course_key:
@@ -373,12 +438,18 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         try:
             jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
             results = _run_concepts(jobs, parallel, lambda job: _grade_concept(
-                zygote, staging, job[1], job[0], seed, limits, public_only))
+                zygote, staging, job[1], job[0], seed, limits, public_only, staged))
         finally:
             if own_zygote:
                 zygote.close()
-    return GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
-                         pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
+    result = GradingResult(results, seed, grader.__version__, str(path), time.monotonic() - started,
+                           pass_fraction, public_only, content_hash=digest, seed_source=seed_source)
+    if staged.notebook is not None:
+        result.extra["notebook"] = {"name": staged.notebook.name, "functions": staged.notebook.functions,
+                                    "skipped": [list(s) for s in staged.notebook.skipped]}
+    if staged.notes:
+        result.extra["notes"] = staged.notes
+    return result
 
 
 def _run_concepts(jobs: list, parallel: int, grade_one) -> list[ConceptResult]:
@@ -396,18 +467,19 @@ def _run_concepts(jobs: list, parallel: int, grade_one) -> list[ConceptResult]:
 _SLOW_CONCEPTS = frozenset({"elbo"})  # trains the TinyVAE: start it first so the others fill in beside it
 
 
-def _grade_concept(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
+def _grade_concept(zygote, root, concept, index, seed, limits, public_only, staged=None) -> ConceptResult:
     """One concept's checks; a concept the grader itself failed on (Status.ERROR) is tried once more."""
-    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
+    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, staged)
     if result.errors:
-        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only)
+        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, staged)
     return result
 
 
-def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only) -> ConceptResult:
+def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, staged=None) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     total_weight = sum(c.weight for c in checks) or 1.0
-    run = ConceptRun(zygote, root, concept, limits)
+    origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
+    run = ConceptRun(zygote, root, concept, limits, origin)
     results = []
     try:
         for number, chk in enumerate(checks):

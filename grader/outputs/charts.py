@@ -136,10 +136,17 @@ def _nice_steps():
 
 
 def hbars(rows: list[tuple[str, float, str]], *, threshold: float | None, title: str, desc: str,
-          width: float = 640, label_width: float = 200, row_height: float = 26) -> HBarChart:
-    """One horizontal bar per (label, percent 0-100, text) row."""
+          width: float = 640, label_width: float = 200, row_height: float = 26,
+          value_width: float | None = None) -> HBarChart:
+    """One horizontal bar per (label, percent 0-100, text) row; each row's text to the right of its bar.
+
+    `value_width` is the room kept for that text (default: enough for the longest, at ~7.5 px
+    a character), so "39.64 / 80" is never cut at the chart's edge.
+    """
     top, bottom_pad = 8.0, 28.0
-    left, right = label_width, width - 56.0
+    if value_width is None:
+        value_width = 16.0 + 7.5 * max([len(text) for _, _, text in rows] + [5])
+    left, right = label_width, width - value_width
     height = top + row_height * max(1, len(rows)) + bottom_pad
     bars = []
     for i, (label, percent, text) in enumerate(rows):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.course import manifest
-from grader.store.gradebook import Attempt, Gradebook
+from grader.grading.results import AttemptRecord
 
 GRADES_CSV = "grades.csv"
 QUIZ_ITEMS_CSV = "quiz_items.csv"   #: one row per learner and quiz question (latest attempt): item analysis
@@ -83,9 +83,10 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def grade_rows(book: Gradebook) -> list[dict[str, str]]:
+def grade_rows(book) -> list[dict[str, str]]:
     """One row per learner in the gradebook (graded, quiz only, or only a reported problem)."""
-    exercises, quizzes = book.latest_all("exercises"), book.latest_all("quiz")
+    exercises = book.latest_per_learner("exercises")
+    quizzes = book.latest_per_learner("quiz", results=False)
     problems: dict[str, list[str]] = {}
     for learner, at, reason in book.problems():   # those reported since the latest grade (or ever, if none)
         ex = exercises.get(learner)
@@ -93,15 +94,15 @@ def grade_rows(book: Gradebook) -> list[dict[str, str]]:
             problems.setdefault(learner, []).append(reason)
     rows = []
     for learner in book.all_learners():
-        ex: Attempt | None = exercises.get(learner)
-        quiz: Attempt | None = quizzes.get(learner)
+        ex: AttemptRecord | None = exercises.get(learner)
+        quiz: AttemptRecord | None = quizzes.get(learner)
         row = dict.fromkeys(columns(), "")
         row["learner"] = _text(learner)
         if ex is not None:
-            concepts = ex.result.get("concepts", {})
+            concepts = {c.id: c for c in ex.result.concepts} if ex.result is not None else {}
             for c in manifest.load():
                 if c.id in concepts:
-                    row[c.id] = _num(concepts[c.id].get("score"))
+                    row[c.id] = _num(concepts[c.id].score)
             row.update(exercises_total=_num(ex.score), exercises_max=_num(ex.max_score),
                        exercises_passed=_flag(ex.passed), graded_at=ex.graded_at,
                        grader_version=ex.grader_version, content_hash=ex.content_hash or "",
@@ -114,7 +115,7 @@ def grade_rows(book: Gradebook) -> list[dict[str, str]]:
     return rows
 
 
-def grades_csv(book: Gradebook) -> str:
+def grades_csv(book) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns(), lineterminator="\n")
     writer.writeheader()
@@ -122,16 +123,16 @@ def grades_csv(book: Gradebook) -> str:
     return out.getvalue()
 
 
-def quiz_items_csv(book: Gradebook) -> str:
+def quiz_items_csv(book) -> str:
     """Per-question correctness of each learner's latest quiz attempt: which questions are missed, with what."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["learner", "question", "number", "chosen", "correct", "graded_with"])
-    for learner, attempt in sorted(book.latest_all("quiz").items()):
-        numbers = {q.get("id"): q.get("number", "") for q in attempt.result.get("questions", [])}
-        for qid, chosen, ok in book.quiz_answers(attempt.id):
-            writer.writerow([learner, qid, numbers.get(qid, ""), chosen or "", _flag(ok),
-                             attempt.result.get("graded_with", "")])
+    for learner, attempt in sorted(book.latest_per_learner("quiz").items()):
+        if attempt.result is None:
+            continue
+        for q in attempt.result.questions:
+            writer.writerow([learner, q.id, q.number, q.chosen or "", _flag(q.correct), attempt.result.graded_with])
     return out.getvalue()
 
 
@@ -142,16 +143,16 @@ class Exported:
     written: int       #: files actually rewritten (the others were already up to date)
 
 
-def write_exports(book: Gradebook, out: Path) -> Exported:
+def write_exports(book, out: Path) -> Exported:
     """Rewrite out/grades.csv and out/results/<learner>.json from the gradebook."""
     out = Path(out)
     tmp = out / TMP_DIR
     results = out / RESULTS_DIR
     results.mkdir(parents=True, exist_ok=True)
     written = 0
-    latest = book.latest_all("exercises")
+    latest = {k: a for k, a in book.latest_per_learner("exercises").items() if a.result is not None}
     for learner, attempt in latest.items():
-        data = (json.dumps(attempt.result, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (json.dumps(attempt.result.to_gradescope_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         written += atomic_write(results / f"{safe_filename(learner)}.json", data, tmp)
     text = grades_csv(book)
     written += atomic_write(out / GRADES_CSV, text.encode("utf-8"), tmp)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
+from grader.course import manifest
+from grader.course.quizdata import QUESTION_COUNT
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 POINTS_ROW = "Points Possible"
@@ -61,19 +62,18 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
 def gradebook_rows(book, *, roster: dict | None = None, exercises_column: str = "VAE exercises",
                    quiz_column: str = "VAE mastery quiz") -> list[list[str]]:
     """Header, Points Possible, then one row per learner (roster order first, then the rest sorted)."""
-    from grader.course import manifest
-    from grader.course.quizdata import QUESTION_COUNT
-
     roster = roster or {}
     exercises_max = sum(c.points for c in manifest.load())
     quiz_max = float(QUESTION_COUNT)
     graded = book.learners()
+    latest_exercises = book.latest_per_learner("exercises", results=False)
+    latest_quiz = book.latest_per_learner("quiz")
     rows = [[*IDENTITY, exercises_column, quiz_column],
             [POINTS_ROW, "", "", "", "", _num(exercises_max), _num(quiz_max)]]
     for learner in list(roster) + [l for l in graded if l not in roster]:
         who = roster.get(learner) or {"Student": learner, "SIS Login ID": learner}
-        exercises, quiz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
-        if quiz is not None and not quiz.result.get("authoritative", True):
+        exercises, quiz = latest_exercises.get(learner), latest_quiz.get(learner)
+        if quiz is not None and quiz.result is not None and not quiz.result.authoritative:
             quiz = None  # a local check with the learner copy is not a grade
         rows.append([_cell(who.get(k, "")) for k in IDENTITY]
                     + [_num(exercises.score if exercises else None), _num(quiz.score if quiz else None)])
@@ -84,37 +84,3 @@ def to_csv(rows: list[list[str]]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerows(rows)
     return buf.getvalue()
-
-
-def find_gradebook(source: Path) -> Path:
-    from grader.verbs.batch import GRADEBOOK
-
-    path = source / GRADEBOOK if source.is_dir() else source
-    if not path.is_file():
-        raise ExportError(f"no gradebook at {path} (give the folder `vaegrade batch --out` wrote)")
-    return path
-
-
-def main(*, source: Path, out: Path, roster: Path | None = None, exercises_column: str = "VAE exercises",
-         quiz_column: str = "VAE mastery quiz") -> int:
-    """Write the LMS CSV; returns the number of learners in it."""
-    import sqlite3
-
-    from grader.store.gradebook import Gradebook
-
-    path = find_gradebook(Path(source))
-    people = read_roster(roster) if roster is not None else None
-    try:
-        with Gradebook(path) as book:
-            rows = gradebook_rows(book, roster=people, exercises_column=exercises_column, quiz_column=quiz_column)
-    except (sqlite3.DatabaseError, RuntimeError) as exc:
-        raise ExportError(f"cannot read the gradebook {path}: {exc}") from None
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(to_csv(rows), encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise ExportError(f"cannot write {out}: {exc.strerror}") from None
-    return len(rows) - 2

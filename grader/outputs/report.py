@@ -1,6 +1,6 @@
 """HTML progress reports: a learner's own page and a class overview for staff.
 
-Data comes from the SQLite gradebook (or, for a learner without one, a
+Data comes from the gradebook's typed records (grader.store) (or, for a learner without one, a
 results.json from `vaegrade grade --format json`); one Jinja environment
 renders the templates in site/ with autoescape and StrictUndefined, and the
 charts are inline SVG drawn from grader.outputs.charts geometry, so a report opens
@@ -10,10 +10,7 @@ offline and every learner-controlled string is escaped.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import sqlite3
-import time
 import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -21,10 +18,15 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
+import jinja2
+
 import grader
-from grader.outputs import charts
+from grader.outputs import charts, nextsteps
 from grader.course import manifest
-from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner, passes
+from grader.course.content import content_dir
+from grader.grading.quiz import QuizDataError, QuizResult, load_quiz
+from grader.grading.results import AttemptRecord, GradingResult, Status
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, default_learner, passes
 
 CLASS_REPORT = "class-report.html"   #: the class overview inside a batch output dir
 REPORTS_DIR = "reports"              #: per-learner pages beside it
@@ -41,10 +43,6 @@ class ReportError(Exception):
 @lru_cache(maxsize=None)
 def environment():
     """The one Jinja environment: templates from site/, HTML autoescaped, undefined names are errors."""
-    import jinja2
-
-    from grader.course.content import content_dir
-
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(content_dir("site"))),
         autoescape=jinja2.select_autoescape(["html", "svg"], default_for_string=True, default=False),
@@ -53,8 +51,17 @@ def environment():
     )
     env.filters["num"] = lambda x: f"{x:g}"
     env.filters["when"] = _when
+    env.filters["breakable"] = breakable
     env.globals["version"] = grader.__version__
     return env
+
+
+def breakable(text: str):
+    """Escaped text with a line-break opportunity after each @ . _ - / (a long id wraps between its parts)."""
+    import markupsafe
+
+    escaped = str(markupsafe.escape(text))
+    return markupsafe.Markup(re.sub(r"([@._/-]|&amp;)", r"\1<wbr>", escaped))
 
 
 def _when(iso: str) -> str:
@@ -91,162 +98,45 @@ class QuizQuestion:
     options: dict[str, str]   #: canonical option id -> text
     why_not: dict[str, str]   #: canonical option id -> why that option is wrong
     explanation: str
+    answer: str = ""          #: the right option's text ("" when the key cannot be read)
 
 
 @lru_cache(maxsize=None)
 def quiz_questions() -> dict[str, QuizQuestion]:
-    """The quiz's questions by id, in the lesson's order; empty when no quiz content is installed.
-
-    Read through the quiz engine, so the learner's key-less copy gives the same
-    explanations as the staff copy; the staff TOML is read directly otherwise.
-    """
-    try:
-        from grader.grading.quiz import load_quiz
-    except ImportError:
-        return _quiz_from_toml()
+    """The quiz's questions by id, in the lesson's order, read through the quiz engine (the staff copy
+    or the learner's key-less one give the same texts); empty when no usable quiz is installed."""
     try:
         quiz = load_quiz()
-        out = {}
-        for q in quiz.questions:
-            out[q.id] = QuizQuestion(
-                id=q.id, number=q.number, prompt=q.prompt, section=q.section,
-                options={o.id: o.text for o in q.options},
-                why_not={o.id: quiz.key.why_not(q.id, o.id) for o in q.options},
-                explanation=quiz.key.explanation(q.id))
-    except Exception:  # unusable quiz data: the report still renders, with question ids only
-        return _quiz_from_toml()
-    return dict(sorted(out.items(), key=lambda kv: kv[1].number))
-
-
-def _quiz_from_toml() -> dict[str, QuizQuestion]:
-    try:
-        from grader.course.content import content_dir
-
-        data = tomllib.loads((content_dir("quizzes") / "mastery.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, QuizDataError):   # the report still renders, with question ids only
         return {}
     out = {}
-    for i, q in enumerate(data.get("questions", [])):
-        if not isinstance(q, dict) or "id" not in q:
-            continue
-        opts = [o for o in q.get("options", []) if isinstance(o, dict) and "id" in o]
-        out[str(q["id"])] = QuizQuestion(
-            id=str(q["id"]), number=int(q.get("number", i + 1)), prompt=str(q.get("prompt", q["id"])),
-            section=str(q.get("section", "")),
-            options={str(o["id"]): str(o.get("text", "")) for o in opts},
-            why_not={str(o["id"]): str(o["why_not"]) for o in opts if o.get("why_not")},
-            explanation=str(q.get("explanation", "")))
+    for q in quiz.questions:
+        out[q.id] = QuizQuestion(
+            id=q.id, number=q.number, prompt=q.prompt, section=q.section,
+            options={o.id: o.text for o in q.options},
+            why_not={o.id: quiz.key.why_not(q.id, o.id) for o in q.options},
+            explanation=quiz.key.explanation(q.id),
+            answer=next((o.text for o in q.options if o.id == quiz.answer(q)), ""))
     return dict(sorted(out.items(), key=lambda kv: kv[1].number))
 
 
-# --- reading the gradebook -------------------------------------------------------------
+def now() -> str:
+    """The time a report is generated, as it is printed on the page."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
-class AttemptRow:
-    id: int
-    kind: str
-    graded_at: str
-    score: float
-    max_score: float
-    passed: bool
+# --- what the reports read -------------------------------------------------------------
 
 
 @dataclass
 class Snapshot:
-    """Everything the reports read, loaded in a handful of queries (for one learner or a whole class)."""
+    """Everything the reports read, as the gradebook's typed records (for one learner or a whole class)."""
 
     learners: list[str]
-    attempts: dict[str, list[AttemptRow]]                   #: every attempt, oldest first
-    exercises: dict[str, dict]                              #: latest exercises results.json
-    quiz: dict[str, list[tuple[str, str | None, bool]]]     #: latest quiz answers
-    quiz_result: dict[str, dict]                            #: latest quiz attempt's own record
-    misconceptions: dict[str, list[tuple[str, str, str]]]   #: latest exercises: (concept, id, feedback)
-    problems: dict[str, list[tuple[str, str]]]              #: (when, reason) a submission failed to grade
-
-
-def open_gradebook(path: Path) -> sqlite3.Connection:
-    """Open an existing gradebook read-only (a report never creates or changes one)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ReportError(f"no gradebook at {path}")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-        db.execute("SELECT 1 FROM attempts LIMIT 1").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise ReportError(f"{path} is not a vae-grader gradebook ({exc})") from None
-    return db
-
-
-def load_snapshot(db: sqlite3.Connection, learner: str | None = None, *, details: bool = True) -> Snapshot:
-    """Read the gradebook: every learner (learner=None) or just one.
-
-    details=False skips the failed checks' feedback (the class overview does not show it).
-    """
-    only, args = ("AND learner = ?", (learner,)) if learner is not None else ("", ())
-    attempts: dict[str, list[AttemptRow]] = defaultdict(list)
-    for lid, aid, kind, at, score, max_score, passed in db.execute(
-            f"SELECT learner, id, kind, graded_at, score, max_score, passed FROM attempts WHERE 1=1 {only}"
-            " ORDER BY id", args):
-        attempts[lid].append(AttemptRow(aid, kind, at, score, max_score, bool(passed)))
-
-    def latest(kind: str) -> str:
-        return f"SELECT MAX(id) FROM attempts WHERE kind = '{kind}' {only} GROUP BY learner"
-
-    exercises = _latest_exercises(db, latest("exercises"), args, details)
-    quiz_result = {lid: _loads(text) for lid, text in db.execute(
-        f"SELECT learner, result_json FROM attempts WHERE id IN ({latest('quiz')})", args)}
-    quiz: dict[str, list] = defaultdict(list)
-    for lid, qid, chosen, ok in db.execute(
-            "SELECT a.learner, q.question_id, q.chosen, q.correct FROM quiz_answers q JOIN attempts a"
-            f" ON a.id = q.attempt_id WHERE q.attempt_id IN ({latest('quiz')}) ORDER BY q.rowid", args):
-        quiz[lid].append((qid, chosen, bool(ok)))
-    mis: dict[str, list] = defaultdict(list)
-    for lid, concept, mid, feedback in db.execute(
-            "SELECT a.learner, c.concept, c.misconception, c.feedback FROM check_results c JOIN attempts a"
-            f" ON a.id = c.attempt_id WHERE c.misconception IS NOT NULL AND c.misconception != ''"
-            f" AND c.attempt_id IN ({latest('exercises')})", args):
-        mis[lid].append((concept, mid, feedback))
-    problems: dict[str, list] = defaultdict(list)
-    try:
-        for lid, at, reason in db.execute(f"SELECT learner, at, reason FROM problems WHERE 1=1 {only} ORDER BY id",
-                                          args):
-            problems[lid].append((at, reason))
-    except sqlite3.OperationalError:
-        pass
-    learners = sorted(set(attempts) | set(problems))
-    return Snapshot(learners, dict(attempts), exercises, dict(quiz), quiz_result, dict(mis), dict(problems))
-
-
-def _loads(text) -> dict:
-    try:
-        value = json.loads(text) if text is not None else {}
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _latest_exercises(db: sqlite3.Connection, latest: str, args: tuple, details: bool) -> dict[str, dict]:
-    """learner -> the parts of the latest results.json a report reads (`concepts`, the seed, failed `tests`).
-
-    SQLite's JSON functions pick those parts out, so Python parses a fifth of each
-    record (the class overview of 1,000 learners reads in well under 0.1 s).
-    """
-    try:
-        out = {lid: {"concepts": _loads(concepts), "extra_data": {"seed": seed}, "tests": []}
-               for lid, concepts, seed in db.execute(
-                   "SELECT learner, json_extract(result_json, '$.concepts'), json_extract(result_json,"
-                   f" '$.extra_data.seed') FROM attempts WHERE id IN ({latest})", args)}
-        if details:
-            for lid, test in db.execute(
-                    "SELECT a.learner, t.value FROM attempts a, json_each(a.result_json, '$.tests') t"
-                    f" WHERE a.id IN ({latest}) AND json_extract(t.value, '$.status') IS NOT 'passed'"
-                    " ORDER BY a.id, t.key", args):
-                out[lid]["tests"].append(_loads(test))
-        return out
-    except sqlite3.OperationalError:  # an SQLite without JSON functions, or a malformed record
-        return {lid: _loads(text) for lid, text in db.execute(
-            f"SELECT learner, result_json FROM attempts WHERE id IN ({latest})", args)}
+    attempts: dict[str, list[AttemptRecord]]        #: every attempt's summary, oldest first
+    exercises: dict[str, GradingResult | None]      #: latest exercises attempt's result (None: unreadable record)
+    quiz: dict[str, QuizResult | None]              #: latest quiz attempt's result
+    problems: dict[str, list[tuple[str, str]]]      #: (when, reason) a submission failed to grade
 
 
 # --- the learner's report ------------------------------------------------------------------
@@ -254,8 +144,12 @@ def _latest_exercises(db: sqlite3.Connection, latest: str, args: tuple, details:
 
 @dataclass(frozen=True)
 class Failure:
-    check: str
+    """Feedback as the learner reads it: once, with the checks that gave it."""
+
+    check: str              #: the first check's name
     feedback: str
+    count: int = 1          #: how many checks gave these same words
+    others: tuple[str, ...] = ()   #: the names of the other checks
 
 
 @dataclass
@@ -269,6 +163,7 @@ class ConceptView:
     note: str
     failures: list[Failure]
     hints: tuple[str, ...]
+    standing: nextsteps.Standing | None = None   #: where it stands for "What to do next"
 
     @property
     def symbol(self) -> str:
@@ -283,6 +178,7 @@ class MissedQuestion:
     why_not: str
     explanation: str
     section: str
+    right: str = ""    #: the right option's text
 
 
 @dataclass
@@ -339,43 +235,57 @@ class LearnerReport:
     source: str = ""      #: where the data came from (gradebook path or results file)
 
 
-def _status(entry: dict, failures: list[Failure]) -> str:
-    if entry.get("passed"):
+@dataclass(frozen=True)
+class _Entry:
+    """What a concept view needs of one graded concept, from a typed result or a results.json."""
+
+    title: str
+    section: str
+    score: float
+    max_score: float
+    passed: bool
+    note: str
+
+
+def _status(entry: _Entry) -> str:
+    if entry.passed:
         return "passed"
-    if float(entry.get("score", 0) or 0) > 0:
+    if entry.score > 0:
         return "partial"
     return "failed"
 
 
-def _concept_views(result: dict | None) -> list[ConceptView]:
-    """One view per concept of the manifest (then any others the result names), from a results.json."""
-    known = {c.id: c for c in manifest.load()}
-    entries = (result or {}).get("concepts") or {}
-    if not isinstance(entries, dict):
-        entries = {}
+def _typed_entries(result: GradingResult | None) -> tuple[dict[str, _Entry], dict[str, list[Failure]]]:
+    """A gradebook's typed result: each concept, and the checks that did not pass (with what the code printed)."""
+    if result is None:
+        return {}, {}
+    entries = {c.id: _Entry(c.title, c.section, c.score, c.max_score, c.passed, c.note) for c in result.concepts}
     failures: dict[str, list[Failure]] = defaultdict(list)
-    for test in (result or {}).get("tests") or []:
-        if not isinstance(test, dict) or test.get("status") == "passed":
-            continue
-        name = str(test.get("name", ""))
-        tags = test.get("tags") or []
-        concept = str(tags[0]) if tags else name.split(":", 1)[0]
-        check = name.split(": ", 1)[1] if name.startswith(concept + ": ") else name
-        failures[concept].append(Failure(check, str(test.get("output", ""))))
+    for c in result.checks:
+        if c.status is not Status.PASSED:
+            printed = f"\n\nYour code printed:\n{c.output}" if c.output else ""
+            failures[c.concept].append(Failure(c.name, c.feedback + printed))
+    return entries, failures
+
+
+def _concept_views(result: GradingResult | None) -> list[ConceptView]:
+    """One view per concept of the manifest (then any others the result names)."""
+    entries, failures = _typed_entries(result)
+    known = {c.id: c for c in manifest.load()}
+    standings = {s.id: s for s in nextsteps.standings(result, known.values())}
     views = []
     for cid in [*known, *(k for k in entries if k not in known)]:
         c, entry = known.get(cid), entries.get(cid)
-        title = c.title if c else str((entry or {}).get("title", cid))
-        section = c.section if c else str((entry or {}).get("section", ""))
-        points = c.points if c else float((entry or {}).get("max_score", 0) or 0)
-        if not isinstance(entry, dict):
+        title = c.title if c else (entry.title if entry else cid)
+        section = c.section if c else (entry.section if entry else "")
+        points = c.points if c else (entry.max_score if entry else 0.0)
+        if entry is None:
             views.append(ConceptView(cid, title, section, 0.0, points, "not graded", "", [], c.hints if c else ()))
             continue
         fails = _merge_same_feedback(failures.get(cid, []))
-        status = _status(entry, fails)
-        views.append(ConceptView(cid, title, str(entry.get("section", section)), float(entry.get("score", 0) or 0),
-                                 float(entry.get("max_score", points) or 0), status, str(entry.get("note", "") or ""),
-                                 fails, c.hints if (c and status != "passed") else ()))
+        status = _status(entry)
+        views.append(ConceptView(cid, title, entry.section or section, entry.score, entry.max_score, status,
+                                 entry.note, fails, c.hints if (c and status != "passed") else (), standings.get(cid)))
     return views
 
 
@@ -384,47 +294,33 @@ def _merge_same_feedback(failures: list[Failure]) -> list[Failure]:
     names: dict[str, list[str]] = {}
     for f in failures:
         names.setdefault(f.feedback, []).append(f.check)
-    return [Failure(checks[0] + (f" (and {len(checks) - 1} more check{'s' if len(checks) > 2 else ''})"
-                                 if len(checks) > 1 else ""), feedback) for feedback, checks in names.items()]
+    return [Failure(checks[0], feedback, len(checks), tuple(checks[1:])) for feedback, checks in names.items()]
 
 
-def _quiz_view(answers: list[tuple[str, str | None, bool]], result: dict, attempts: list[AttemptRow]
-               ) -> QuizView | None:
+def _quiz_view(result: QuizResult | None, attempts: list[AttemptRecord]) -> QuizView | None:
     quiz_attempts = [a for a in attempts if a.kind == "quiz"]
     if not quiz_attempts:
         return None
     last = quiz_attempts[-1]
     questions = quiz_questions()
-    extra = _result_questions(result)
     missed = []
-    for qid, chosen, ok in answers:
-        if ok:
+    for answer in (result.questions if result is not None else []):
+        if answer.correct:
             continue
-        q, more = questions.get(qid), extra.get(qid, {})
+        q, chosen = questions.get(answer.id), answer.chosen
         options = q.options if q else {}
-        chosen_text = options.get(chosen or "", "") or str(more.get("chosen_text", "")) or (
-            "no answer" if chosen is None else f"option {chosen}")
+        chosen_text = options.get(chosen or "", "") or ("no answer" if chosen is None else f"option {chosen}")
         missed.append(MissedQuestion(
-            number=q.number if q else int(more.get("number", 0) or 0),
-            prompt=q.prompt if q else str(more.get("prompt", qid)),
+            number=q.number if q else answer.number,
+            prompt=q.prompt if q else answer.id,
             chosen=chosen_text,
-            why_not=(q.why_not.get(chosen or "", "") if q else "") or str(more.get("why_not", "")),
-            explanation=(q.explanation if q else "") or str(more.get("explanation", "")),
-            section=(q.section if q else "") or str(more.get("section", ""))))
+            why_not=q.why_not.get(chosen or "", "") if q else "",
+            explanation=q.explanation if q else "",
+            section=(q.section if q else "") or answer.section,
+            right=q.answer if q else ""))
     missed.sort(key=lambda m: m.number)
-    graded_with = str(result.get("graded_with", "")) if isinstance(result, dict) else ""
     return QuizView(last.score, last.max_score, last.passed, last.graded_at, len(quiz_attempts), missed,
-                    graded_with)
-
-
-def _result_questions(result: dict) -> dict[str, dict]:
-    """Per-question details a quiz attempt's own record may carry (whatever shape the quiz engine chose)."""
-    items = result.get("questions") if isinstance(result, dict) else None
-    if isinstance(items, dict):
-        items = [dict(v, id=k) for k, v in items.items() if isinstance(v, dict)]
-    if not isinstance(items, list):
-        return {}
-    return {str(i.get("id")): i for i in items if isinstance(i, dict) and i.get("id") is not None}
+                    result.graded_with if result is not None else "")
 
 
 def _next_steps(ex: ExercisesView | None, concepts: list[ConceptView], quiz: QuizView | None,
@@ -436,15 +332,12 @@ def _next_steps(ex: ExercisesView | None, concepts: list[ConceptView], quiz: Qui
         steps.append(Step("When the quick checks pass, run the hidden checks that decide the grade.",
                           "vaegrade grade"))
     else:
-        todo = sorted((c for c in concepts if c.status != "passed"), key=lambda c: c.score - c.max_score)
-        for c in todo[:3]:
-            hint = f" {c.hints[0]}" if c.hints else ""
-            reread = f" Reread “{c.section}”." if c.section else ""
-            steps.append(Step(f"Fix {c.title} ({c.score:g} / {c.max_score:g} points).{reread}{hint}",
-                              f"vaegrade check {c.id}"))
-        if len(todo) > 3:
-            steps.append(Step(f"Then the {len(todo) - 3} other concept{'s' if len(todo) > 4 else ''} "
-                              "not passed yet: " + ", ".join(c.title for c in todo[3:]) + "."))
+        # the learner's recognised mistakes, most points lost first (the order `grade` and `status` use)
+        todo = nextsteps.to_fix([c.standing for c in concepts if c.standing is not None])
+        sections = {c.id: c.section for c in concepts}
+        for s in todo:
+            reread = f" Reread “{sections[s.id]}”." if sections.get(s.id) and s.mistakes else ""
+            steps.append(Step(f"{s.advice()}{reread}", s.command))
         if todo:
             steps.append(Step("Grade again to record a new attempt.", "vaegrade grade"))
     if quiz is None:
@@ -473,7 +366,7 @@ def _glance(ex: ExercisesView | None, quiz: QuizView | None, threshold: float) -
     desc = "; ".join(f"{label}: {text} ({pct:.0f}%)" if "/" in text else f"{label}: not graded yet"
                      for label, pct, text in rows)
     return charts.hbars(rows, threshold=threshold, title="Exercises and quiz against the pass line",
-                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", width=560, label_width=110, row_height=34)
+                        desc=f"{desc}. A pass needs more than {threshold:.0%}.", width=440, label_width=100, row_height=34)
 
 
 def learner_report(learner: str, snap: Snapshot, *, threshold: float = PASS_FRACTION, generated_at: str = "",
@@ -486,9 +379,9 @@ def learner_report(learner: str, snap: Snapshot, *, threshold: float = PASS_FRAC
     if ex_attempts:
         last = ex_attempts[-1]
         ex = ExercisesView(last.score, last.max_score, passes(last.score, last.max_score, threshold),
-                           last.graded_at, len(ex_attempts), (result or {}).get("extra_data", {}).get("seed"))
+                           last.graded_at, len(ex_attempts), last.seed)
     concepts = _concept_views(result if ex else None)
-    quiz = _quiz_view(snap.quiz.get(learner, []), snap.quiz_result.get(learner, {}), attempts)
+    quiz = _quiz_view(snap.quiz.get(learner), attempts)
     if quiz is not None:
         quiz.passed = passes(quiz.score, quiz.max_score, threshold)
     return _assemble(learner, ex, concepts, quiz, attempts, snap.problems.get(learner, []), threshold,
@@ -516,7 +409,7 @@ def _assemble(learner, ex, concepts, quiz, attempts, problems, threshold, genera
         rows.append((counters[a.kind], "exercises" if a.kind == "exercises" else "quiz", a.graded_at,
                      a.score, a.max_score, passes(a.score, a.max_score, threshold)))
     return LearnerReport(
-        learner=learner, generated_at=generated_at or _now(), threshold=threshold, exercises=ex,
+        learner=learner, generated_at=generated_at or now(), threshold=threshold, exercises=ex,
         concepts=concepts, quiz=quiz, complete=complete, glance=_glance(ex, quiz, threshold), history=history,
         quiz_history=quiz_history, history_rows=rows, next_steps=_next_steps(ex, concepts, quiz, threshold),
         problems=problems, back_href=back_href, source=source)
@@ -535,11 +428,16 @@ def learner_report_from_results(result: dict, *, learner: str | None = None, thr
         score, max_score = float(result["score"]), float(result.get("max_score", 0))
     except (TypeError, ValueError):
         raise ReportError("the results file's `score` and `max_score` must be numbers") from None
-    when = str(extra.get("graded_at", "")) or _now()
-    attempt = AttemptRow(0, "exercises", when, score, max_score, passes(score, max_score, threshold))
-    ex = ExercisesView(score, max_score, attempt.passed, when, 1, extra.get("seed"))
+    when = str(extra.get("graded_at", "")) or now()
     name = learner or str(extra.get("learner", "") or default_learner())
-    return _assemble(name, ex, _concept_views(result), None, [attempt], [], threshold, "", "", source)
+    attempt = AttemptRecord("", name, "exercises", when, str(extra.get("grader_version", "")), None, score,
+                            max_score, passes(score, max_score, threshold))
+    ex = ExercisesView(score, max_score, attempt.passed, when, 1, extra.get("seed"))
+    try:
+        typed = GradingResult.from_results_json(result)
+    except (TypeError, ValueError) as exc:
+        raise ReportError(f"the results file cannot be read: {exc}") from None
+    return _assemble(name, ex, _concept_views(typed), None, [attempt], [], threshold, "", "", source)
 
 
 def render_learner(report: LearnerReport) -> str:
@@ -652,8 +550,7 @@ GENERIC_MISCONCEPTIONS = {
 }
 
 # Ids for code that did not run as a function should (the runner's): not misconceptions about the
-# lesson, so the class overview counts them apart. "code.not_implemented" is ours: a code.exception
-# that is the stub's NotImplementedError.
+# lesson, so the class overview counts them apart.
 CODE_PROBLEMS = {
     "code.not_implemented": "Still the stub: raises NotImplementedError",
     "code.exception": "Raises an exception",
@@ -679,19 +576,41 @@ def _code_problem_label(mid: str) -> str:
     return mid
 
 
-def misconception_label(mid: str, feedbacks: list[str]) -> str:
-    """A readable label for a misconception id: the tutor's sentence its checks most often gave."""
-    if mid in GENERIC_MISCONCEPTIONS:
-        return GENERIC_MISCONCEPTIONS[mid]
-    sentences = Counter()
-    for text in feedbacks:
-        # expect_close writes "<what> is off. <the mistake, named>": keep the naming sentence.
-        _, sep, rest = text.partition(" is off. ")
-        sentences[(rest if sep else text).split("\n", 1)[0].strip()] += 1
-    best = sentences.most_common(1)[0][0] if sentences else ""
-    if not best:
-        return mid.split(".", 1)[-1].replace("_", " ")
-    return best if len(best) <= 200 else best[:197].rstrip() + "…"
+def _labels_from(items) -> dict[str, str]:
+    """{id: label} from a manifest's declaration: a table of id -> label, or a list of {id, label} entries."""
+    if isinstance(items, dict):
+        return {str(k): str(v.get("label", k) if isinstance(v, dict) else v) for k, v in items.items()}
+    out = {}
+    for item in items or ():
+        mid = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+        label = item.get("label") if isinstance(item, dict) else getattr(item, "label", None)
+        if mid:
+            out[str(mid)] = str(label or mid)
+    return out
+
+
+@lru_cache(maxsize=None)
+def declared_misconceptions() -> dict[str, str]:
+    """Misconception id -> label, as the course manifest (grader/course/concepts.toml) declares them."""
+    labels: dict[str, str] = {}
+    for c in manifest.load():
+        labels.update(_labels_from(getattr(c, "misconceptions", None)))
+    if labels:
+        return labels
+    try:
+        data = tomllib.loads(Path(manifest.MANIFEST_PATH).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    labels.update(_labels_from(data.get("misconceptions")))
+    for c in data.get("concepts", []):
+        if isinstance(c, dict):
+            labels.update(_labels_from(c.get("misconceptions")))
+    return labels
+
+
+def misconception_label(mid: str) -> str:
+    """The label of a misconception id: the manifest's declaration, the check DSL's generic ones, else the id."""
+    return declared_misconceptions().get(mid) or GENERIC_MISCONCEPTIONS.get(mid) or mid
 
 
 def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: str = "",
@@ -714,43 +633,40 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
 
     # Pass rate per concept, over the learners with a graded exercises attempt.
     rates = []
-    for c in [*known, *sorted({k for r in snap.exercises.values() for k in (r.get("concepts") or {})}
-                              - {k.id for k in known})]:
+    by_id = {lid: {c.id: c for c in r.concepts} for lid, r in snap.exercises.items() if r is not None}
+    for c in [*known, *sorted({k for concepts in by_id.values() for k in concepts} - {k.id for k in known})]:
         cid = c if isinstance(c, str) else c.id
-        entries = [(snap.exercises[lid].get("concepts") or {}).get(cid) for lid in graded]
-        entries = [e for e in entries if isinstance(e, dict)]
+        entries = [by_id[lid][cid] for lid in graded if cid in by_id.get(lid, {})]
         if not entries and isinstance(c, str):
             continue
-        passed = sum(bool(e.get("passed")) for e in entries)
-        mean = sum(float(e.get("score", 0) or 0) for e in entries) / len(entries) if entries else 0.0
-        title = c.title if not isinstance(c, str) else str(entries[0].get("title", cid))
-        section = c.section if not isinstance(c, str) else str(entries[0].get("section", ""))
-        max_score = c.points if not isinstance(c, str) else float(entries[0].get("max_score", 0) or 0)
+        passed = sum(e.passed for e in entries)
+        mean = sum(e.score for e in entries) / len(entries) if entries else 0.0
+        title = c.title if not isinstance(c, str) else entries[0].title
+        section = c.section if not isinstance(c, str) else entries[0].section
+        max_score = c.points if not isinstance(c, str) else entries[0].max_score
         rates.append(ConceptRate(cid, title, section, passed, len(entries), round(mean, 2), max_score))
 
     # Misconceptions: learners (not checks) whose latest attempt shows each one.
     # A concept's own ids ("sigma.variance") are counted as such; the DSL's generic ones ("shape")
     # per concept, since a wrong shape in kl and one in vq are different lessons to reread.
     who: dict[tuple[str, str], set] = defaultdict(set)
-    feedback: dict[tuple[str, str], list[str]] = defaultdict(list)
     concept_ids = {c.id for c in known}
     code_who: dict[str, set] = defaultdict(set)
     code_concepts: dict[str, set] = defaultdict(set)
     for lid in graded:
-        for concept, mid, text in snap.misconceptions.get(lid, []):
+        result = snap.exercises.get(lid)
+        for check in (result.checks if result is not None else []):
+            mid, concept = check.misconception, check.concept
+            if not mid:
+                continue
             if _is_code_problem(mid):
-                if mid == "code.exception" and "NotImplementedError" in text:
-                    mid = "code.not_implemented"
                 code_who[mid].add(lid)
                 code_concepts[mid].add(concept)
                 continue
             owner = mid.split(".", 1)[0]
-            slot = (owner if owner in concept_ids else concept, mid)
-            who[slot].add(lid)
-            if len(feedback[slot]) < 50:
-                feedback[slot].append(text)
+            who[(owner if owner in concept_ids else concept, mid)].add(lid)
     misconceptions = sorted(
-        (MisconceptionRow(mid, concept, misconception_label(mid, feedback[(concept, mid)]), len(lids),
+        (MisconceptionRow(mid, concept, misconception_label(mid), len(lids),
                           100 * len(lids) / len(graded)) for (concept, mid), lids in who.items()),
         key=lambda m: (-m.learners, m.concept, m.id))[:15]
     order = {c.id: i for i, c in enumerate(known)}
@@ -766,7 +682,8 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
     blank: Counter = Counter()
     wrong: dict[str, Counter] = defaultdict(Counter)
     for lid in quiz_last:
-        for qid, chosen, ok in snap.quiz.get(lid, []):
+        taken = snap.quiz.get(lid)
+        for qid, chosen, ok in ((q.id, q.chosen, q.correct) for q in (taken.questions if taken else [])):
             answered[qid] += 1
             if ok:
                 correct[qid] += 1
@@ -825,7 +742,7 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
     most_missed = sorted((it for it in items if it.answered and it.correct < it.answered),
                          key=lambda it: (it.percent, it.number))[:3]
     return ClassReport(
-        generated_at=generated_at or _now(), threshold=threshold, source=source, learners=len(snap.learners),
+        generated_at=generated_at or now(), threshold=threshold, source=source, learners=len(snap.learners),
         graded=len(graded), ex_passed=sum(ex_pass.values()), quiz_taken=len(quiz_last),
         quiz_passed=sum(quiz_pass.values()), complete=sum(r.complete for r in roster),
         median=median, mean=round(sum(scores) / len(scores), 2) if scores else None, max_score=top_max,
@@ -838,112 +755,3 @@ def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: st
 
 def render_class(report: ClassReport) -> str:
     return environment().get_template("class.html").render(r=report, generated_at=report.generated_at)
-
-
-# --- files (what the CLI calls) ---------------------------------------------------------------------
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _write(path: Path, text: str) -> None:
-    """Write through a temporary file so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def write_learner_report(*, out: Path, gradebook: Path | None = None, learner: str | None = None,
-                         results: Path | None = None, threshold: float = PASS_FRACTION) -> tuple[Path, str]:
-    """Render one learner's report to `out`; returns (the file, the learner id shown)."""
-    if results is not None:
-        try:
-            data = json.loads(Path(results).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ReportError(f"cannot read {results}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise ReportError(f"{results} is not JSON ({exc})") from None
-        report = learner_report_from_results(data, learner=learner, source=str(results))
-    else:
-        explicit = gradebook is not None
-        gradebook = Path(gradebook) if explicit else default_gradebook()
-        if not gradebook.is_file() and not explicit:
-            # A learner who has graded nothing yet: an empty report that says how to start.
-            who = learner or default_learner()
-            snap = Snapshot([], {}, {}, {}, {}, {}, {})
-        else:
-            db = open_gradebook(gradebook)
-            try:
-                who = learner or _pick_learner(db, gradebook)
-                snap = load_snapshot(db, who)
-            finally:
-                db.close()
-        report = learner_report(who, snap, threshold=threshold, source=str(gradebook))
-    _write(Path(out), render_learner(report))
-    return Path(out), report.learner
-
-
-def default_gradebook() -> Path:
-    """The learner's own gradebook, the one `vaegrade grade` and `vaegrade quiz` write to."""
-    return Path(STATE_DIR) / GRADEBOOK_FILE
-
-
-def _pick_learner(db: sqlite3.Connection, gradebook: Path) -> str:
-    """No --learner: this machine's learner if the gradebook knows them, else its only learner."""
-    everyone = [r[0] for r in db.execute("SELECT DISTINCT learner FROM attempts ORDER BY learner")]
-    if len(everyone) == 1:
-        return everyone[0]
-    me = default_learner()
-    if me in everyone or not everyone:
-        return me
-    shown = ", ".join(everyone[:10]) + (" …" if len(everyone) > 10 else "")
-    raise ReportError(f"{gradebook} holds {len(everyone)} learners: choose one with --learner ({shown})")
-
-
-@dataclass(frozen=True)
-class ClassOutput:
-    page: Path
-    learner_pages: int
-    seconds: float
-
-
-def write_class_report(*, outdir: Path, gradebook: Path | None = None, out: Path | None = None,
-                       threshold: float = PASS_FRACTION, learner_pages: bool = True) -> ClassOutput:
-    """Render the class overview (and each learner's page under reports/) from a batch output dir."""
-    start = time.perf_counter()
-    outdir = Path(outdir)
-    gradebook = Path(gradebook) if gradebook else outdir / GRADEBOOK_NAME
-    if not gradebook.is_file():
-        raise ReportError(f"no {GRADEBOOK_NAME} in {outdir}: run `vaegrade batch SUBMISSIONS --out {outdir}` "
-                          "first, or give --gradebook")
-    db = open_gradebook(gradebook)
-    try:
-        snap = load_snapshot(db, details=learner_pages)
-    finally:
-        db.close()
-    page = Path(out) if out else outdir / CLASS_REPORT
-    reports_dir = page.parent / REPORTS_DIR
-    stamp = _now()
-    report = class_report(snap, threshold=threshold, source=str(gradebook), generated_at=stamp)
-    _write(page, render_class(report))
-    count = 0
-    if learner_pages:
-        back = f"../{page.name}"
-        for lid in snap.learners:
-            view = learner_report(lid, snap, threshold=threshold, generated_at=stamp, back_href=back,
-                                  source=str(gradebook))
-            _write(reports_dir / f"{safe_name(lid)}.html", render_learner(view))
-            count += 1
-    return ClassOutput(page, count, time.perf_counter() - start)
-
-
-def open_in_browser(path: Path) -> bool:
-    """Open a report in the default browser; False when there is none (say where the file is instead)."""
-    import webbrowser
-
-    try:
-        return bool(webbrowser.open(Path(path).resolve().as_uri()))
-    except webbrowser.Error:
-        return False

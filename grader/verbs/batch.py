@@ -289,13 +289,13 @@ def _lock(out: Path):
     return handle
 
 
-def _record(book: Gradebook, outcome: Outcome, reported: dict[str, set[str]]) -> int:
+def _record(book: Gradebook, outcome: Outcome, reported: dict[str, set[str]], *, regrade: bool = False) -> int:
     """Write one outcome to the gradebook (each attempt in its own transaction); 1 if a quiz was recorded.
 
     A problem already reported since the learner's latest grade is not written again.
     """
     if outcome.status == "graded":
-        book.record_exercises(outcome.learner, outcome.result, outcome.content_hash)
+        book.record_exercises(outcome.learner, outcome.result, outcome.content_hash, regrade=regrade)
     reasons = [outcome.reason] if outcome.status == "failed" else []
     for reason in reasons + ([outcome.quiz_problem] if outcome.quiz_problem else []):
         if reason not in reported.setdefault(outcome.learner, set()):
@@ -378,7 +378,7 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
                 continue
             if outcome.status == "graded" and (outcome.learner, outcome.content_hash) in recorded:
                 continue   # one grade per learner and content per run, whatever a retry sends back
-            summary.quizzes += _record(book, outcome, reported)
+            summary.quizzes += _record(book, outcome, reported, regrade=force)
             if outcome.status == "graded":
                 recorded.add((outcome.learner, outcome.content_hash))
                 summary.graded += 1

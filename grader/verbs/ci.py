@@ -166,10 +166,21 @@ def annotations_for(result: GradingResult, exercises: Path, root: Path | None,
         if concept.passed:
             continue
         spec = manifest.by_id(concept.id)
+        lost = round(concept.max_score - concept.score, 2)
+        if exercises.suffix.lower() == ".ipynb" and exercises.is_file():
+            # a notebook: one annotation per failing function on the notebook, naming its cell
+            cells = result.extra.get("notebook", {}).get("functions", {})
+            for function in spec.functions:
+                failed = [c for c in concept.checks if c.function == function and c.status is Status.FAILED]
+                if failed:
+                    cell = f"cell {cells[function]}: " if function in cells else ""
+                    found.append(Annotation("error", f"{cell}{failed[0].feedback or 'failed'}\nReread: "
+                                            f"\"{spec.section}\".", _relative(exercises, root), None,
+                                            f"{function}: {len(failed)} checks failed"))
+            continue
         path = exercises / spec.file
         where = _relative(path, root)
         src = source_map(path)
-        lost = round(concept.max_score - concept.score, 2)
         if not src.exists:
             found.append(Annotation("error", concept.note or f"{spec.file} is missing.", where, None,
                                     f"{concept.id}: {spec.file} missing (0 / {concept.max_score:g})"))
@@ -277,7 +288,7 @@ def find_answers(root: Path | None, exercises: Path) -> Path | None:
     return None
 
 
-def grade_quiz(answers: Path, root: Path | None, learner: str, pass_fraction: float = PASS_FRACTION) -> dict:
+def grade_quiz(answers: Path, root: Path | None, learner: str, *, pass_fraction: float) -> dict:
     """The answers file graded with the staff key, as a small dict (score, passed, questions).
 
     A malformed answers file is the learner's mistake, not the grader's: it scores zero with a
@@ -325,11 +336,12 @@ def main(*, exercises: Path | None = None, answers: Path | None = None, out: Pat
     in_actions = env.get("GITHUB_ACTIONS") == "true"
     root = Path(env["GITHUB_WORKSPACE"]) if env.get("GITHUB_WORKSPACE") else None
     exercises = exercises or ((root / "exercises") if root is not None else Path("exercises"))
-    if not exercises.is_dir():
-        raise CIError(f"{exercises} is not a folder (give the learner's exercises with --exercises)")
+    notebook = exercises.suffix.lower() == ".ipynb" and exercises.is_file()
+    if not exercises.is_dir() and not notebook:
+        raise CIError(f"{exercises} is not a folder or a notebook (give the learner's exercises with --exercises)")
     if answers is not None and not answers.is_file():
         raise CIError(f"the answers file {answers} does not exist")
-    answers = answers or find_answers(root, exercises)
+    answers = answers or find_answers(root, exercises.parent if notebook else exercises)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 from grader.course import manifest
@@ -52,7 +51,7 @@ def main(*, workspace: Workspace, submission: Path | None = None, fmt: str = "ta
         path = workspace.gradebook(gradebook)
         try:
             record_exercises(path, workspace.learner(learner), result, submission)
-        except (OSError, sqlite3.Error, RuntimeError) as exc:
+        except (OSError, RuntimeError) as exc:   # grader.store.GradebookError is a RuntimeError
             notes.append(f"warning: the attempt could not be recorded in {path}: {exc}")
     if bundle_kind() == "student":
         notes.append("Note: this learner's copy runs only the public checks; your grade comes from the "
@@ -64,14 +63,15 @@ def check(*, workspace: Workspace, concepts: tuple[str, ...] = (), folder: Path 
           style=lambda text, ok: text) -> Outcome:
     """The quick public checks (the lesson's worked examples); exit 0 when all pass."""
     result = run(workspace, folder, what="check", concepts=check_concepts(concepts), public_only=True)
-    lines = []
+    lines, width = [], formats.terminal_width()
     for c in result.concepts:
         for r in c.checks:
             mark = {Status.PASSED: style("pass", True), Status.FAILED: style("FAIL", False),
                     Status.ERROR: style("ERROR", False)}[r.status]
             lines.append(f"{mark}  {c.id:<14} {r.name}")
-            if r.feedback:
-                lines.append(f"      {r.feedback}")
+        # each distinct feedback once, with how many checks gave it
+        for feedback, names in formats.grouped([r for r in c.checks if r.feedback]):
+            lines += formats.wrap(feedback + formats.times(len(names)), width, "      ")
     passed = sum(r.status is Status.PASSED for r in result.checks)
     tail = ("Your grade comes from the hidden checks that staff or CI run." if bundle_kind() == "student"
             else "Run `vaegrade grade` for the hidden checks that decide the grade.")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Callable
 
 from grader.course.content import content_dir
 from grader.grading import quiz as engine
 from grader.settings import PASS_FRACTION, QUIZ_PROGRESS_FILE
+from grader.store import open_gradebook
 from grader.verbs.workspace import Outcome, VerbError, Workspace
 
 INTERRUPTED = 130
@@ -45,8 +45,9 @@ def main(*, workspace: Workspace, ask: Callable[[str], str], echo: Callable[[str
     if record:
         path = workspace.gradebook(gradebook)
         try:
-            engine.record_to(path, result)
-        except (OSError, sqlite3.Error, RuntimeError) as exc:
+            with open_gradebook(path) as book:
+                engine.record(book, result)
+        except (OSError, RuntimeError) as exc:   # grader.store.GradebookError is a RuntimeError
             notes.append(f"warning: the attempt could not be recorded in {path}: {exc}")
         else:
             notes.append(f"Recorded in {path}.")

@@ -253,6 +253,15 @@ NOTEBOOK_README = """
 
 `{notebook}` holds the same exercises as a notebook: one section per lesson section, one
 code cell per function, with the same docstrings and worked examples as `exercises/`.
+Save it (Ctrl-S), then check it from a cell:
+
+```python
+from grader.verbs.jupyter import check
+check("{notebook}")
+```
+
+or from a terminal: `vaegrade check --dir {notebook}`, `vaegrade watch --dir {notebook}`.
+Only its imports, functions, classes and constants are graded; nothing else in it runs.
 """
 
 AUTOGRADER_README = """\
@@ -350,7 +359,7 @@ if [ "$status" -le 1 ] && [ -s /autograder/results/results.json.tmp ]; then
 else
     rm -f /autograder/results/results.json.tmp
     cat > /autograder/results/results.json <<EOF
-{{"score": 0.0, "output": "The autograder could not grade this submission (vaegrade exit status $status). Check that you uploaded the exercise files (mse.py, sigma.py, ...) and contact course staff if this persists.", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}}
+{{"score": 0.0, "output": "The autograder could not grade this submission (vaegrade exit status $status). Check that you uploaded the exercise files (mse.py, sigma.py, ...) or your notebook (.ipynb) and contact course staff if this persists.", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}}
 EOF
 fi
 exit 0

@@ -6,17 +6,14 @@ Read from the gradebook that `vaegrade grade` and `vaegrade quiz` write to
 
 from __future__ import annotations
 
-import getpass
-import os
-import shutil
-import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.course import manifest
 from grader.grading.quiz import needed
-from grader.store.gradebook import Gradebook
-from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR, default_learner  # noqa: F401
+from grader.outputs import nextsteps, text
+from grader.store import is_url, open_gradebook
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR
 
 LEARNER_GRADEBOOK = Path(STATE_DIR) / GRADEBOOK_FILE   #: a learner's own gradebook, in the working folder
 NEXT_LESSON = "The Transformer Architecture End-to-End"
@@ -38,6 +35,7 @@ class Status:
     concepts: list[ConceptStatus]
     exercises: dict | None     #: latest exercises attempt: score, max_score, passed, graded_at
     quiz: dict | None          #: latest quiz attempt: score, max_score, passed, graded_at, graded_with, missed
+    standings: list = field(default_factory=list)   #: nextsteps.Standing per concept, from the latest attempt
 
     @property
     def complete(self) -> bool:
@@ -49,11 +47,13 @@ class Status:
         steps = []
         if self.exercises is None:
             steps.append("Grade your exercises: `vaegrade check` for the worked examples, then `vaegrade grade`.")
-        elif not self.exercises["passed"]:
-            todo = [c for c in self.concepts if not c.passed]
-            steps.append("Work on " + ", ".join(c.id for c in todo) + ": `vaegrade check "
-                         + " ".join(c.id for c in todo[:3]) + "`, then `vaegrade grade -v`.")
-            steps += [f"  reread \"{c.section}\" for {c.id}" for c in todo[:3]]
+        else:
+            todo = nextsteps.to_fix(self.standings)
+            if todo:
+                steps.append(f"Fix {nextsteps.and_list(s.id for s in todo)} (most points lost first), then "
+                             "`vaegrade grade` again:")
+            for s in todo:
+                steps.append(f"  {s.advice()}\n      {s.command}")
         if self.quiz is None:
             steps.append("Take the mastery quiz: `vaegrade quiz`.")
         elif not self.quiz["passed"]:
@@ -74,23 +74,26 @@ def learner_status(gradebook: str | Path, learner: str) -> Status:
     """The latest exercises and quiz attempts of `learner` (a missing gradebook means nothing graded yet)."""
     exercises = quiz = None
     concepts_done: dict = {}
-    if Path(gradebook).is_file():
-        with Gradebook(gradebook) as book:
+    latest_result = None
+    if is_url(gradebook) or Path(gradebook).is_file():
+        with open_gradebook(gradebook, create=False) as book:
             ex, qz = book.latest(learner, "exercises"), book.latest(learner, "quiz")
         if ex is not None:
-            concepts_done = ex.result.get("concepts", {})
+            latest_result = ex.result
+            concepts_done = {c.id: c for c in ex.result.concepts} if ex.result is not None else {}
             exercises = {"score": ex.score, "max_score": ex.max_score, "passed": ex.passed, "graded_at": ex.graded_at}
         if qz is not None:
+            taken = qz.result
             quiz = {"score": qz.score, "max_score": qz.max_score, "passed": qz.passed, "graded_at": qz.graded_at,
-                    "graded_with": qz.result.get("graded_with", ""),
-                    "needed": qz.result.get("needed", needed(int(qz.max_score), PASS_FRACTION)),
-                    "missed": [q["number"] for q in qz.result.get("questions", []) if not q.get("correct")]}
+                    "graded_with": taken.graded_with if taken else "",
+                    "needed": needed(int(qz.max_score), taken.pass_fraction if taken else PASS_FRACTION),
+                    "missed": [q.number for q in taken.questions if not q.correct] if taken else []}
     concepts = []
     for c in manifest.load():
         done = concepts_done.get(c.id)
-        concepts.append(ConceptStatus(c.id, c.title, c.section, done["score"] if done else None,
-                                      done["max_score"] if done else c.points, bool(done and done["passed"])))
-    return Status(learner, concepts, exercises, quiz)
+        concepts.append(ConceptStatus(c.id, c.title, c.section, done.score if done else None,
+                                      done.max_score if done else c.points, bool(done and done.passed)))
+    return Status(learner, concepts, exercises, quiz, nextsteps.standings(latest_result, manifest.load()))
 
 
 def status_text(status: Status) -> str:
@@ -117,11 +120,19 @@ def status_text(status: Status) -> str:
                      f"(needs {q['needed']}{missed}; {q['graded_with']}, {q['graded_at']})")
     lines += ["", f"Lesson: {'COMPLETE' if status.complete else 'not complete yet'} "
                   f"(the exercises and the quiz must both score above {PASS_FRACTION:.0%})", "", "Next"]
-    lines += [f"  {s}" for s in status.next_steps()]
+    width = text.terminal_width()
+    for step in status.next_steps():
+        for part in step.split("\n"):
+            indent = "  " + " " * (len(part) - len(part.lstrip()))
+            lines += text.wrap(part.strip(), width, indent)
     return "\n".join(lines) + "\n"
 
 
-def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path | None = None) -> int:
-    """Store a full grading (grader.grading.results.GradingResult) of `submission` for `learner`."""
-    with Gradebook(gradebook) as book:
+def record_exercises(gradebook: str | Path, learner: str, result, submission: str | Path | None = None) -> str | None:
+    """Store a full grading (grader.grading.results.GradingResult) for `learner`, under its content hash.
+
+    Returns the attempt's id, or None when the same files were already recorded by this grader version.
+    `gradebook` is a SQLite file or a postgresql:// URL.
+    """
+    with open_gradebook(gradebook) as book:
         return book.record_exercises(learner, result, result.content_hash)

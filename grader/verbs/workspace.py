@@ -62,8 +62,11 @@ class Workspace:
     def state(self, name: str) -> Path:
         return (self.course if self.course is not None else Path(".")) / STATE_DIR / name
 
-    def gradebook(self, explicit: str | os.PathLike | None = None) -> Path:
-        return Path(explicit) if explicit else self.state(GRADEBOOK_FILE)
+    def gradebook(self, explicit: str | os.PathLike | None = None) -> Path | str:
+        """The gradebook given (a file, or a postgresql:// URL kept as a string), else the course's own."""
+        if explicit:
+            return explicit if str(explicit).startswith(("postgresql://", "postgres://")) else Path(explicit)
+        return self.state(GRADEBOOK_FILE)
 
     @staticmethod
     def learner(explicit: str | None = None) -> str:
