@@ -23,8 +23,10 @@ import time
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from click.testing import CliRunner
+from nbformat import v4
 
 try:
     import distributed
@@ -86,7 +88,7 @@ def answers(learner: str, right: int) -> str:
 
 def make_class(subs: Path) -> None:
     """alice: folder, full marks, quiz answers; bob: zip, one slip; eve: an infinite loop in mse;
-    oscar: only quiz answers; mallory: not a zip."""
+    oscar: only quiz answers; mallory: not a zip; nora: a notebook missing one concept."""
     write_folder(subs / "alice", {**solution_files(), "quiz_answers.json": answers("alice", 9)})
     bob = solution_files()
     bob["mse.py"] = bob["mse.py"].replace("np.mean((x - x_hat) ** 2)", "np.sum((x - x_hat) ** 2)")
@@ -96,6 +98,9 @@ def make_class(subs: Path) -> None:
     write_folder(subs / "eve", {**solution_files(), "mse.py": LOOP})
     write_folder(subs / "oscar", {"quiz_answers.json": answers("oscar", 4)})
     (subs / "mallory.zip").write_bytes(b"PK\x03\x04 not a zip at all" * 20)
+    cells = [v4.new_code_cell(text) for text in solution_files().values()]   # nora: a notebook on its own
+    cells[0] = v4.new_code_cell("print('my notes')")                         # without the first concept
+    nbformat.write(v4.new_notebook(cells=[v4.new_markdown_cell("# VAE")] + cells), subs / "nora.ipynb")
 
 
 def same_class(subs: Path, learners: list[str]) -> None:
@@ -167,6 +172,14 @@ def test_tasks_and_results_are_plain_picklable_data(tmp_path):
     result = grade_submission(prepared.folder, seed=task.seed, concepts=["mse"])
     back = pickle.loads(pickle.dumps(Outcome("ada", "graded", result=result, content_hash=task.content_hash)))
     assert back.result.to_gradescope_dict() == result.to_gradescope_dict()
+    # A notebook's seed is the one `vaegrade grade` derives: from the concept files extracted from it.
+    book = tmp_path / "nb.ipynb"
+    nbformat.write(v4.new_notebook(cells=[v4.new_code_cell(t) for t in solution_files().values()]), book)
+    (tmp_path / "work2").mkdir()
+    prepared = intake.prepare(intake.Entry("nb", book, "notebook"), tmp_path / "work2")
+    task = make_task("nb", prepared, course_key=b"k", limits=Limits(), pass_fraction=0.75)
+    assert list(task.files) == ["nb.ipynb"]
+    assert task.seed == grade_submission(book, course_key=b"k", concepts=["mse"]).seed
 
 
 # --- a class on the cluster ---------------------------------------------------------------------------------
@@ -181,27 +194,29 @@ def test_a_class_graded_on_the_cluster_matches_a_local_batch(cluster, tmp_path):
     on_cluster = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "dask"), "--scheduler", address])
     local = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "local"), "-j", "2"])
     assert on_cluster.exit_code == local.exit_code == 1, on_cluster.output + local.output
-    assert "5 submissions: 3 graded, 0 unchanged" in on_cluster.stdout and f"on {address}" in on_cluster.stdout
+    assert "6 submissions: 4 graded, 0 unchanged" in on_cluster.stdout and f"on {address}" in on_cluster.stdout
     assert "could not grade mallory" in on_cluster.stdout and "only quiz answers" in on_cluster.stdout
     assert "quiz: 2 new answers files graded" in on_cluster.stdout
     assert "ETA" in on_cluster.stderr   # the same progress bar
     ignore = {"graded_at"}
     remote, here = rows(tmp_path / "dask"), rows(tmp_path / "local")
-    assert sorted(remote) == ["alice", "bob", "eve", "mallory", "oscar"]
+    assert sorted(remote) == ["alice", "bob", "eve", "mallory", "nora", "oscar"]
     for learner in remote:
         assert {k: v for k, v in remote[learner].items() if k not in ignore} == \
                {k: v for k, v in here[learner].items() if k not in ignore}, learner
     assert remote["alice"]["exercises_total"] == f"{FULL:g}" and remote["alice"]["quiz_score"] == "9"
     assert remote["eve"]["mse"] == "0" and float(remote["bob"]["mse"]) < 10
-    for learner in ("alice", "bob", "eve"):
+    assert remote["nora"]["exercises_total"] == f"{FULL - 10:g}"
+    for learner in ("alice", "bob", "eve", "nora"):
         a = json.loads((tmp_path / "dask" / "results" / f"{learner}.json").read_text())
         b = json.loads((tmp_path / "local" / "results" / f"{learner}.json").read_text())
         assert a["tests"] == b["tests"] and a["extra_data"]["seed"] == b["extra_data"]["seed"]
         assert a["extra_data"]["submission"] == b["extra_data"]["submission"]
-    assert attempts(tmp_path / "dask") == {"alice": 1, "bob": 1, "eve": 1}
+    graded = {"alice": 1, "bob": 1, "eve": 1, "nora": 1}
+    assert attempts(tmp_path / "dask") == graded
     again = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "dask"), "--scheduler", address])
-    assert "0 graded, 3 unchanged" in again.stdout, again.output
-    assert attempts(tmp_path / "dask") == {"alice": 1, "bob": 1, "eve": 1}
+    assert "0 graded, 4 unchanged" in again.stdout, again.output
+    assert attempts(tmp_path / "dask") == graded
     assert attempts(tmp_path / "dask", "quiz") == {"alice": 1, "oscar": 1}
     _, client = cluster
     reports = client.run(dask_grading.worker_report)   # the doctor, as each worker's own sandbox sees it

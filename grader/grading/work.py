@@ -19,7 +19,7 @@ from typing import Callable
 
 import grader
 from grader.grading import intake, quiz
-from grader.grading.runner import SubmissionError, derive_seed, grade_submission
+from grader.grading.runner import SubmissionError, derive_seed, grade_submission, stage
 from grader.sandbox.session import SandboxError, Zygote
 from grader.settings import PASS_FRACTION, Limits
 
@@ -66,11 +66,20 @@ class Settings:
     quiz_key: "QuizKey" = field(default_factory=lambda: QuizKey())
 
 
-def seed_for(course_key: bytes | None, content_hash: str) -> tuple[int | None, str]:
-    """The grading seed of these files in this course, computed where the course key is (the client)."""
-    if course_key:
-        return derive_seed(course_key, content_hash), "course-key"
-    return None, "random"
+def seed_for(course_key: bytes | None, prepared: intake.Prepared) -> tuple[int | None, str]:
+    """The grading seed of these files in this course, computed where the course key is (the client).
+
+    The same seed `vaegrade grade` derives for the same files: from the content hash of what is
+    staged for grading, which for a notebook is the concept files extracted from it.
+    """
+    if not course_key:
+        return None, "random"
+    digest = prepared.content_hash
+    if not all(name.endswith(".py") for name in prepared.files):
+        with tempfile.TemporaryDirectory(prefix="vaegrade-seed-") as staging:
+            staged = stage(prepared.folder, Path(staging))
+            digest = intake.content_hash(Path(staging), staged.files)
+    return derive_seed(course_key, digest), "course-key"
 
 
 def make_task(learner: str, prepared: intake.Prepared, *, course_key: bytes | None, limits: Limits,
@@ -79,7 +88,7 @@ def make_task(learner: str, prepared: intake.Prepared, *, course_key: bytes | No
     answers = {}
     if prepared.quiz_folder is not None:
         answers = {p.name: p.read_bytes() for p in sorted(prepared.quiz_folder.iterdir()) if p.is_file()}
-    seed, source = seed_for(course_key, prepared.content_hash)
+    seed, source = seed_for(course_key, prepared)
     return Task(learner, files, prepared.content_hash, seed, source, answers, limits, pass_fraction)
 
 

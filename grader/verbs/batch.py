@@ -151,7 +151,7 @@ class Worker:
         if early is not None:
             return early
         quiz_result, quiz_problem = self.quiz_key.grade(entry.learner, prepared.quiz_folder, self.pass_fraction)
-        seed, source = work_unit.seed_for(self.course_key, prepared.content_hash)
+        seed, source = work_unit.seed_for(self.course_key, prepared)
         outcome = work_unit.grade_folder(entry.learner, prepared.folder, prepared.content_hash, zygote=self.zygote,
                                          limits=self.limits, pass_fraction=self.pass_fraction, seed=seed,
                                          seed_source=source, stopping=self.stopping)
