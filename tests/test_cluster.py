@@ -138,7 +138,7 @@ def count(gradebook: Path) -> int:
 def consistent(gradebook: Path) -> None:
     with sqlite3.connect(gradebook) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_id NOT IN (SELECT id FROM attempts)")
+        orphans = db.execute("SELECT COUNT(*) FROM check_results WHERE attempt_seq NOT IN (SELECT seq FROM attempts)")
         assert orphans.fetchone()[0] == 0
 
 
