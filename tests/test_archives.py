@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -248,3 +249,179 @@ def test_special_files_in_a_tar_are_never_created(tmp_path):
     got = prepare(path, tmp_path)
     assert got.files == ["mse.py"]
     assert not (tmp_path / "work" / "unpacked" / "pipe").exists()
+
+
+# --- archives that would allocate before their caps are consulted -----------------------------------
+
+def _gzip_of_zeros(megabytes: int) -> bytes:
+    """A gzip stream of `megabytes` MB of zeros, about 1 KB per MB: one small member, repeated."""
+    import gzip
+
+    return gzip.compress(bytes(1 << 20), compresslevel=9) * megabytes
+
+
+def _extension_header(kind: bytes, size: int) -> bytes:
+    """One 512-byte tar header of type `kind` (GNU long name or link, pax) declaring `size` bytes."""
+    info = tarfile.TarInfo("././@LongLink")
+    info.size = size
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT)[:512])
+    header[156:157] = kind
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\x00 " % sum(header)
+    return bytes(header)
+
+
+def _hostile_tar(tmp_path: Path, kind: bytes, declared_mb: int, name: str) -> Path:
+    """A .tar.gz whose first header is an extension (GNU long name, pax) declaring `declared_mb` MB."""
+    import gzip
+
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(_extension_header(kind, declared_mb << 20)) + _gzip_of_zeros(declared_mb))
+    return path
+
+
+def _ballooning(fn) -> tuple[int, float]:
+    """(peak bytes allocated by Python, seconds) while fn runs."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, time.monotonic() - started
+
+
+@pytest.mark.parametrize("kind, declared_mb", [
+    (tarfile.GNUTYPE_LONGNAME, 1500),   # a long name of 1.5 GB
+    (tarfile.GNUTYPE_LONGLINK, 900),    # a long link target
+    (tarfile.XHDTYPE, 1200),            # a pax header
+    (tarfile.XGLTYPE, 700),             # a global pax header
+])
+def test_a_tar_header_declaring_gigabytes_costs_nothing(kind, declared_mb, tmp_path):
+    path = _hostile_tar(tmp_path, kind, declared_mb, "mallory.tar.gz")
+    assert path.stat().st_size < 2 * 2**20
+    peak, seconds = _ballooning(lambda: pytest.raises(BadSubmission, prepare, path, tmp_path))
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB"
+    assert seconds < 30
+
+
+def test_a_tar_extension_field_is_bounded_even_under_the_size_cap(tmp_path):
+    """A 3 MB long name in a small archive: within the 20 MB budget, yet refused before being read."""
+    path = _hostile_tar(tmp_path, tarfile.GNUTYPE_LONGNAME, 3, "mallory.tar.gz")
+    with pytest.raises(BadSubmission, match="header"):
+        prepare(path, tmp_path)
+
+
+def test_a_long_chain_of_extension_headers_is_refused(tmp_path):
+    import gzip
+
+    chain = b""
+    for _ in range(3000):
+        chain += _extension_header(tarfile.GNUTYPE_LONGNAME, 100) + b"a" * 100 + bytes(412)
+    path = tmp_path / "mallory.tar.gz"
+    path.write_bytes(gzip.compress(chain))
+    with pytest.raises(BadSubmission):
+        prepare(path, tmp_path)
+
+
+def _zip_with_directory(tmp_path: Path, entries: int, name_len: int) -> Path:
+    """A zip whose central directory alone lists `entries` entries (no data behind them)."""
+    import struct
+
+    central = b""
+    name = b"n" * name_len
+    one = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0,
+                      len(name), 0, 0, 0, 0, 0, 0) + name
+    central = one * entries
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, min(entries, 0xFFFF), min(entries, 0xFFFF),
+                      len(central), 0, 0)
+    path = tmp_path / "mallory.zip"
+    path.write_bytes(central + end)
+    return path
+
+
+@pytest.mark.parametrize("entries, name_len", [(60_000, 0), (40, 60_000), (30_000, 20)])
+def test_a_zip_directory_with_enormous_counts_or_names_costs_nothing(entries, name_len, tmp_path):
+    path = _zip_with_directory(tmp_path, entries, name_len)
+    assert path.stat().st_size < 3 * 2**20
+    peak, seconds = _ballooning(lambda: pytest.raises(BadSubmission, prepare, path, tmp_path))
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MB"
+    assert seconds < 10
+
+
+def test_a_zip_bomb_by_ratio_stops_at_the_cap(tmp_path):
+    path = tmp_path / "mallory.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        with zf.open("mse.py", "w", force_zip64=True) as f:
+            for _ in range(200):
+                f.write(bytes(1 << 20))   # 200 MB of zeros, about 200 KB compressed
+    assert path.stat().st_size < 2**20
+    peak, _ = _ballooning(lambda: pytest.raises(BadSubmission, prepare, path, tmp_path))
+    assert peak < 40 * 2**20
+    assert not any(p.stat().st_size > archives.MAX_TOTAL_BYTES for p in tmp_path.rglob("*") if p.is_file()
+                   and p != path)
+
+
+def test_a_nested_archive_is_not_unpacked(tmp_path):
+    inner = make_zip(tmp_path / "inner.zip", {"mse.py": MSE.encode()})
+    outer = make_zip(tmp_path / "bob.zip", {"inner.zip": inner.read_bytes(), "sigma.py": b"x = 1\n"})
+    prepared = prepare(outer, tmp_path)
+    assert prepared.files == ["sigma.py"] and prepared.ignored == ["inner.zip"]
+
+
+def test_a_member_name_of_more_than_a_thousand_characters_is_refused(tmp_path):
+    path = make_zip(tmp_path / "bob.zip", {"a" * 1500 + ".py": b"", "mse.py": MSE.encode()})
+    with pytest.raises(BadSubmission, match="longer than"):
+        prepare(path, tmp_path)
+
+
+def test_a_fifo_in_a_folder_submission_is_never_opened(tmp_path):
+    sub = tmp_path / "alice"
+    sub.mkdir()
+    (sub / "mse.py").write_text(MSE)
+    os.mkfifo(sub / "sigma.py")   # opening it for reading would block forever
+    prepared = prepare(sub, tmp_path)
+    assert prepared.files == ["mse.py"]
+
+
+def _old_gnu_sparse(extended_blocks: int) -> bytes:
+    """A GNU sparse member whose map continues over `extended_blocks` extended headers."""
+    info = tarfile.TarInfo("mse.py")
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT)[:512])
+    header[156:157] = tarfile.GNUTYPE_SPARSE
+    header[482] = 1   # isextended
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\x00 " % sum(header)
+    block = bytearray(512)
+    for i in range(21):
+        block[24 * i:24 * i + 24] = b"%011o\x00" % (10 * i) + b"%011o\x00" % 1
+    block[504] = 1
+    return bytes(header) + bytes(block) * extended_blocks + bytes(1024)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: _old_gnu_sparse(30_000),   # 630 000 map entries in 15 MB: 10 s and 50 MB for plain tarfile
+    lambda: _pax_sparse(),
+])
+def test_sparse_members_are_refused_before_their_maps_are_read(build, tmp_path):
+    import gzip
+
+    path = tmp_path / "mallory.tar.gz"
+    path.write_bytes(gzip.compress(build()))
+    peak, seconds = _ballooning(lambda: pytest.raises(BadSubmission, prepare, path, tmp_path))
+    assert peak < 40 * 2**20 and seconds < 5, (peak, seconds)
+    shutil.rmtree(tmp_path / "work")
+    with pytest.raises(BadSubmission, match="sparse"):
+        prepare(path, tmp_path)
+    assert not (tmp_path / "work" / "unpacked" / "mse.py").exists()
+
+
+def _pax_sparse() -> bytes:
+    info = tarfile.TarInfo("mse.py")
+    info.size = 10
+    info.pax_headers = {"GNU.sparse.map": ",".join(["0", "1"] * 50_000), "GNU.sparse.size": "100000"}
+    return info.tobuf(format=tarfile.PAX_FORMAT) + bytes(512) + bytes(1024)

@@ -112,6 +112,29 @@ def _digest(paths) -> dict:
 FAKE_GRADESCOPE = json.dumps({"score": 80, "max_score": 80, "output": "All tests passed",
                               "tests": [{"name": "mse", "score": 10, "max_score": 10, "status": "passed"}]})
 
+# Forged replies written onto the protocol socket from inside the learner's function: `build`
+# fills `replies`, each sent as a frame (pickled with its memo, so shared objects stay shared).
+FORGE_ON_SOCKET = """
+import os, pickle, stat, struct
+for fd in range(3, 1024):
+    try:
+        if stat.S_ISSOCK(os.fstat(fd).st_mode):
+            break
+    except OSError:
+        pass
+{build}
+for reply in replies:
+    body = pickle.dumps(reply, protocol=5)
+    try:
+        os.write(fd, struct.pack("!Q", len(body)) + body)
+    except OSError:
+        pass
+"""
+
+def forge(build: str) -> str:
+    return in_function(FORGE_ON_SOCKET.format(build=textwrap.dedent(build)))
+
+
 ATTACKS: dict[str, str] = {
     # Early exits: a naive grader that runs pytest in-process stops with status 0 and "no failures".
     "sys_exit_at_import": "import sys\nsys.exit(0)\n" + honest_mse_source(),
@@ -534,6 +557,95 @@ def reconstruction_mse(x, x_hat):
             except OSError:
                 pass
     """),
+    # Replies aimed at the trusted process's own time and memory (written straight onto the socket).
+    "forge_reply_exponential_shared_references": forge("""
+        node = ("float", 0.001725)
+        for _ in range(14):
+            node = ("list", [node] * 40)   # 40**14 paths in a few kilobytes
+        replies = [(("ok", node, {}), "", 0)]
+    """),
+    "forge_reply_one_array_referenced_everywhere": forge("""
+        big = ("nd", "<f8", (1 << 20,), bytes(8 << 20))
+        replies = [(("ok", ("list", [big] * 3000), {"grads": ("ok", [big] * 3000)}), "", 0)]
+    """),
+    "forge_reply_deep_nesting_at_the_cap": forge("""
+        node = ("float", 0.001725)
+        for _ in range(15):
+            node = ("tuple", [node] * 40)   # as deep as the cap allows, each level shared 40 times
+        replies = [(("ok", node, {}), "", 0), (("ok", ("float", 0.001725), {}), "", 0)]
+    """),
+    "forge_reply_huge_ints_and_strings": forge("""
+        huge = 1 << 4_000_000
+        replies = [(("ok", ("int", huge), {}), "", 0),
+                   (("raised", "x" * (8 << 20), "y" * (4 << 20), huge, ["z" * 1000] * 5000), "w" * (2 << 20), huge),
+                   (("ok", ("float", 0.001725), {}), "", 0)]
+    """),
+    "forge_reply_racing_the_deadline": forge("""
+        import time
+        good = pickle.dumps((("ok", ("float", 0.001725), {}), "", 0), protocol=5)
+        time.sleep(1.85)   # a reply that starts just before the concept's 2 s deadline, then stalls
+        replies = []
+        os.write(fd, struct.pack("!Q", len(good)) + good[:5])
+        time.sleep(5)
+    """),
+    "forge_replies_queued_for_later_requests": forge("""
+        import sys
+        nonce = sys._getframe(1).f_back.f_locals.get("nonce", 0)   # the current request's, read from the harness
+        replies = [(("ok", ("float", v), {}), "", 0, n) for n in (nonce, nonce + 1, 0, 1)
+                   for v in (0.0, 0.001725)]
+    """),
+    "nan_bearing_float_subclass": BASE + """
+class Sly(float):
+    def __float__(self):
+        return float("nan")
+    def __repr__(self):
+        return "0.001725"
+    def __eq__(self, other):
+        return True
+    __hash__ = float.__hash__
+
+def reconstruction_mse(x, x_hat):
+    return Sly(_wrong(x, x_hat))
+""",
+    "nested_lists_at_the_encoders_cap": in_function(
+        "row = [float(v) for v in np.ravel(x)][:20]\nreturn [[[[row] * 20] * 20] * 20] * 20"),
+    "sigio_owner_on_the_protocol_socket": gated(attempt("""
+        import fcntl, os, signal, stat
+        for fd in range(3, 64):
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    break
+            except OSError:
+                pass
+        fcntl.fcntl(fd, fcntl.F_SETOWN, os.getppid())
+        fcntl.fcntl(fd, 10, signal.SIGKILL)   # F_SETSIG
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    """)),
+    "sysv_shared_memory_outlives_the_child": gated(attempt("""
+        import cffi
+        ffi = cffi.FFI()
+        ffi.cdef("int shmget(int, size_t, int); int semget(int, int, int); int msgget(int, int);")
+        C = ffi.dlopen(None)
+        ids = [C.shmget(0, 1 << 30, 0o1600), C.semget(0, 8, 0o1600), C.msgget(0, 0o1600)]
+        assert max(ids) >= 0
+    """)),
+    "memfd_and_posix_queue_outside_the_limits": gated(attempt("""
+        import os
+        fd = os.memfd_create("vaegrade-attack")
+        os.write(fd, b"x" * (1 << 20))
+    """)),
+    "switch_off_the_audit_hook_then_ctypes": gated(attempt(f"""
+        import sys
+        guard = sys.modules["grader.sandbox.guard"]
+        for key, value in list(vars(guard).items()):
+            if isinstance(value, (frozenset, tuple)):
+                setattr(guard, key, type(value)())
+        guard._under = lambda *a: True
+        guard._SYSTEM_READ = ("/",)
+        import ctypes
+        ctypes.CDLL(None).system(b"touch /tmp/{MARKER}.json")
+        open({str(REPO / "solutions" / "mse.py")!r}).read()
+    """)),
     "huge_return_value": in_function("return np.zeros(3 * 10 ** 6)"),
     "huge_return_list": in_function("return [[float(i)] * 50 for i in range(1_000_000)]"),
     "hostile_return_object": BASE + """
@@ -582,6 +694,17 @@ def _marked_processes() -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def _sysv_ids() -> set[str]:
+    ids = set()
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                ids |= {f"{kind}:{line.split()[1]}" for line in f.readlines()[1:]}
+        except OSError:
+            pass
+    return ids
 
 
 def _write_submission(tmp_path: Path, mse_source: str) -> Path:
@@ -639,6 +762,7 @@ def test_attack_earns_nothing(name, tmp_path, zygote, listener, monkeypatch):
     for path in _forbidden_files(tmp_path):
         assert not path.exists(), f"left over: {path}"
     before = _digest(GRADER_FILES)
+    ipc_before = _sysv_ids()
     sub_before = sorted(p.name for p in sub.iterdir())
     monkeypatch.chdir(tmp_path / "cwd")
 
@@ -661,6 +785,7 @@ def test_attack_earns_nothing(name, tmp_path, zygote, listener, monkeypatch):
     assert sorted(p.name for p in sub.iterdir()) == sub_before
     assert _sandbox_processes(zygote) == set()
     assert _marked_processes() == []
+    assert _sysv_ids() - ipc_before == set(), "a SysV IPC object outlived the child"
     assert connections == []
     assert zygote.alive()
     assert (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0)) == (priority, affinity)
@@ -765,6 +890,86 @@ def test_replacing_the_training_loop_earns_nothing(tmp_path, zygote):
     assert scores[0] == scores[1]
     training = [name for name in scores[1] if "TinyVAE" in name]
     assert training and all(scores[1][name] == 0 for name in training)
+
+
+# The harness rewritten: the graded (wrong) loss is called, but the gradients reported are those of
+# a good loss, computed by a replacement of the child's request handler.
+FORGED_GRADIENTS = WRONG_ELBO + """
+import sys
+
+def _good_loss(x, x_hat, mu, logvar, beta=1.0):
+    recon = torch.mean((x_hat - x) ** 2)
+    terms = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    kl = terms.sum(dim=-1).mean() if terms.dim() == 2 else terms.sum()
+    return recon + beta * kl, recon, kl
+
+child = sys.modules["grader.sandbox.child"]
+_honest = child.HANDLERS["call"]
+
+def _forging(req):
+    reply = _honest(req)
+    _, _, _, args, kwargs, opts = req
+    if opts.get("backward") is None or reply[0] != "ok":
+        return reply
+    tensors = [child.decode_arg(a) for a in args]
+    tensors = [t.detach().clone().requires_grad_(t.requires_grad) for t in tensors]
+    beta = child.decode_arg(kwargs["beta"]) if "beta" in kwargs else 1.0
+    outs = _good_loss(*tensors, beta=beta)
+    total = sum((o * torch.from_numpy(child.decode_array(w)).to(o.dtype)).sum()
+                for o, w in zip(outs, opts["backward"]) if w is not None)
+    total.backward()
+    grads = [child.encode_result(t.grad) if t.requires_grad else ("none",) for t in tensors]
+    return ("ok", reply[1], {"grads": ("ok", grads)})
+
+child.HANDLERS["call"] = _forging
+"""
+
+# The same, for reparameterize: a function with no gradient path whose harness reports the
+# reparameterization trick's gradients.
+FORGED_REPARAM = """
+import sys, torch
+
+def reparameterize(mu, logvar, epsilon=None):
+    eps = torch.randn_like(mu) if epsilon is None else epsilon
+    return (mu + torch.exp(0.5 * logvar) * eps).detach() * 1.01   # no gradient path, and 1% off
+
+child = sys.modules["grader.sandbox.child"]
+_honest = child.HANDLERS["call"]
+
+def _forging(req):
+    reply = _honest(req)
+    _, _, _, args, kwargs, opts = req
+    if opts.get("backward") is None or reply[0] != "ok" or len(args) < 3:
+        return reply
+    mu, logvar, eps = [child.decode_arg(a) for a in args[:3]]
+    w = torch.from_numpy(child.decode_array(opts["backward"][0])).double()
+    grad_mu = w * 1.5   # claims more than the value's true rate of change
+    grad_lv = w * 0.5 * torch.exp(0.5 * logvar.double()) * eps.double()
+    return ("ok", reply[1], {"grads": ("ok", [child.encode_result(grad_mu), child.encode_result(grad_lv), ("none",)])})
+
+child.HANDLERS["call"] = _forging
+"""
+
+
+@pytest.mark.parametrize("concept, forged, honest", [
+    ("elbo", FORGED_GRADIENTS, WRONG_ELBO),
+    ("reparam", FORGED_REPARAM, FORGED_REPARAM.split("child = ")[0]),
+])
+def test_forged_gradients_from_a_rewritten_harness_earn_nothing(concept, forged, honest, tmp_path, zygote):
+    """The child's harness reports gradients the trusted side cannot see computed. A submission that
+    rewrites it to report another function's gradients earns no more than without the forgery: the
+    trusted side checks each reported gradient against finite differences of the function's own values."""
+    filename = {"elbo": "elbo.py", "reparam": "reparam.py"}[concept]
+    results = []
+    for name, source in (("honest", honest), ("forged", forged)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / filename).write_text(source)
+        results.append(grade_submission(folder, zygote=zygote, seed=11, concepts=[concept]))
+    honest_result, forged_result = (r.concepts[0] for r in results)
+    assert forged_result.score <= honest_result.score, [
+        (c.name, c.score, c.feedback[:120]) for c in forged_result.checks]
+    assert any(c.misconception == "torch.forged_gradient" for c in forged_result.checks)
 
 
 # --- replaying last run's expected values ----------------------------------------------------
@@ -890,3 +1095,192 @@ def test_the_tricks_work_without_the_sandbox(tmp_path, listener):
     worked = json.loads(out.stdout.strip().splitlines()[-1])
     assert worked == {name: True for name in HARMLESS_TRICKS}
     assert len(connections) == 1
+
+
+# --- Ctrl-C stops a run promptly, with the gradebook consistent --------------------------------
+
+LOOP = "while True:\n    pass\n"
+
+
+def _warm_parents_of(pid: int) -> set[int]:
+    """The sandbox warm parents that process `pid` started."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                if parent == pid:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if b"grader.sandbox.zygote" in f.read():
+                            found.add(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _interrupt(args: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Run vaegrade, send SIGINT once it is grading (a warm parent exists and had time to fork);
+    (seconds to exit, status, output). Every warm parent it started must be gone afterwards."""
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "grader", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    parents: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while not parents and time.monotonic() < deadline and proc.poll() is None:
+            parents = _warm_parents_of(proc.pid)
+            time.sleep(0.1)
+        time.sleep(4.0)   # the warm parent imports torch, then children start looping
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        parents |= _warm_parents_of(proc.pid)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        seconds = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    time.sleep(0.5)
+    assert parents and not any(os.path.exists(f"/proc/{p}") for p in parents), "a warm parent outlived the run"
+    return seconds, proc.returncode, out
+
+
+def test_ctrl_c_stops_grade_at_once(tmp_path):
+    sub = tmp_path / "loops"
+    sub.mkdir()
+    for concept in manifest.load():
+        (sub / concept.file).write_text(LOOP)
+    seconds, status, out = _interrupt(["grade", str(sub), "--no-record"], tmp_path)
+    assert seconds < 5, f"{seconds:.1f} s to stop"
+    assert status != 0 and "Traceback" not in out
+
+
+def test_ctrl_c_stops_batch_at_once_and_the_gradebook_stays_consistent(tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    subs = tmp_path / "subs"
+    for name in ("a-loop", "b-loop", "c-honest", "d-loop"):
+        (subs / name).mkdir(parents=True)
+        for concept in manifest.load():
+            source = (REPO / "solutions" / concept.file).read_text() if "honest" in name else LOOP
+            (subs / name / concept.file).write_text(source)
+    out_dir = tmp_path / "out"
+    seconds, status, out = _interrupt(["batch", str(subs), "--out", str(out_dir), "-q", "-j", "2"], tmp_path)
+    assert seconds < 5, f"{seconds:.1f} s to stop"
+    assert "Traceback" not in out and "Interrupted" in out
+    with sqlite3.connect(out_dir / "gradebook.sqlite") as db:
+        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+    # The same command again finishes the class (a short time limit keeps the loops quick).
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    again = subprocess.run([sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out_dir), "-q",
+                            "--time-limit", "0.5", "-j", "2"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    grades = (out_dir / "grades.csv").read_text()
+    assert all(name in grades for name in ("a-loop", "b-loop", "c-honest", "d-loop"))
+
+
+# --- a class mixing attacks on the trusted side with honest learners --------------------------------
+
+
+def _hostile_class(root: Path) -> dict[str, float]:
+    """A SUBMISSIONS folder: honest learners beside archive bombs, forged replies and odd files;
+    returns the score each honest learner must get."""
+    import gzip
+    import struct
+    import zipfile
+
+    solutions = {c.file: (REPO / "solutions" / c.file).read_text() for c in manifest.load()}
+    full = float(sum(c.points for c in manifest.load()))
+    root.mkdir()
+    (root / "honest-folder").mkdir()
+    for name, text in solutions.items():
+        (root / "honest-folder" / name).write_text(text)
+    with zipfile.ZipFile(root / "honest-zip.zip", "w") as zf:
+        for name, text in solutions.items():
+            zf.writestr(f"honest-zip/{name}", text)
+    # A case-folding collision: MSE.py (wrong) beside mse.py (right); only mse.py is the concept's file.
+    with zipfile.ZipFile(root / "casefold.zip", "w") as zf:
+        for name, text in solutions.items():
+            zf.writestr(name, text)
+        zf.writestr("MSE.py", "def reconstruction_mse(x, x_hat):\n    return 0.0\n")
+    # A FIFO where sigma.py should be (opening it would block): the rest is graded.
+    (root / "fifo").mkdir()
+    for name, text in solutions.items():
+        if name != "sigma.py":
+            (root / "fifo" / name).write_text(text)
+    os.mkfifo(root / "fifo" / "sigma.py")
+    # A tar whose long-name header declares 1.5 GB (about 1.5 MB compressed).
+    info = tarfile_header(b"L", 1500 << 20)
+    (root / "tarbomb.tar.gz").write_bytes(gzip.compress(info) + gzip.compress(bytes(1 << 20), 9) * 1500)
+    # A zip whose central directory lists 60 000 entries; and one that inflates to 300 MB.
+    entry = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + b"n"
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, len(entry) * 60_000, 0, 0)
+    (root / "cdbomb.zip").write_bytes(entry * 60_000 + end)
+    with zipfile.ZipFile(root / "ratio.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        with zf.open("mse.py", "w", force_zip64=True) as f:
+            for _ in range(300):
+                f.write(b"#" * (1 << 20))
+    # Forged replies aimed at the grader's time and memory.
+    for name in ("forge_reply_exponential_shared_references", "forge_reply_one_array_referenced_everywhere",
+                 "forge_reply_huge_ints_and_strings"):
+        (root / name).mkdir()
+        (root / name / "mse.py").write_text(ATTACKS[name])
+        (root / name / "sigma.py").write_text(HONEST_SIGMA)
+    return {"honest-folder": full, "honest-zip": full, "casefold": full, "fifo": full - 10}
+
+
+def tarfile_header(kind: bytes, size: int) -> bytes:
+    import tarfile
+
+    info = tarfile.TarInfo("././@LongLink")
+    info.size = size
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT)[:512])
+    header[156:157] = kind
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\x00 " % sum(header)
+    return bytes(header)
+
+
+def test_a_batch_over_a_hostile_class_finishes_and_stays_small(tmp_path):
+    """Bombs, forged replies and odd files beside honest learners: the batch ends, every honest
+    learner gets their marks, every hostile one is refused or scores nothing, and the grader's own
+    process stays far below 1.5 GB."""
+    import csv
+    import subprocess
+    import sys
+
+    expected = _hostile_class(tmp_path / "class")
+    out = tmp_path / "out"
+    wrapper = ("import resource, runpy, sys\n"
+               "sys.argv = ['vaegrade'] + sys.argv[1:]\n"
+               "try:\n    runpy.run_module('grader', run_name='__main__')\n"
+               "finally:\n    print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", wrapper, "batch", str(tmp_path / "class"), "--out", str(out),
+                           "-q", "-j", "2", "--time-limit", "5"], env=env, capture_output=True, text=True,
+                          timeout=900)
+    seconds = time.monotonic() - started
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr[-3000:]
+    peak_mb = int(done.stderr.rsplit("PEAK_KB", 1)[1].split()[0]) / 1024
+    assert peak_mb < 1536, f"the grader's process peaked at {peak_mb:.0f} MB"
+    rows = {row["learner"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    for learner, score in expected.items():
+        assert float(rows[learner]["exercises_total"]) == pytest.approx(score), (learner, rows[learner])
+    for learner in ("forge_reply_exponential_shared_references", "forge_reply_one_array_referenced_everywhere",
+                    "forge_reply_huge_ints_and_strings"):
+        assert float(rows[learner]["exercises_total"]) == pytest.approx(10.0), (learner, rows[learner])   # sigma only
+    text = done.stdout + done.stderr
+    for learner in ("tarbomb", "cdbomb", "ratio"):
+        assert f"could not grade {learner}" in text
+    assert seconds < 600
+    print(f"hostile class: {seconds:.0f} s, grader peak {peak_mb:.0f} MB")

@@ -384,24 +384,28 @@ def test_a_scheduler_without_workers_is_exit_2(tmp_path, monkeypatch):
 # --- a worker that cannot hold the sandbox ------------------------------------------------------------------
 
 
-def test_a_worker_missing_a_required_layer_refuses_work(tmp_path):
-    """This sandbox uses no namespaces: a worker required to hold them refuses every task, with the reason."""
+def test_a_worker_missing_a_required_layer_refuses_work(tmp_path, monkeypatch):
+    """A worker on a kernel without Landlock (emulated: $VAEGRADE_LANDLOCK_ABI_MAX=0) refuses every task, with
+    the reason; so does one required to hold a layer this sandbox does not use (namespaces)."""
     write_folder(tmp_path / "subs" / "ada", solution_files())
     (tmp_path / "work").mkdir()
     settings = Settings(limits=Limits(), pass_fraction=0.75, force=False, done={}, work_root=tmp_path / "work")
+    entries = intake.discover(tmp_path / "subs").entries
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as local:
-        executor = dask_grading.DaskExecutor(local.scheduler_address, settings, required=REQUIRED + ("namespaces",))
-        try:
-            [outcome] = list(executor.outcomes(intake.discover(tmp_path / "subs").entries))
-        finally:
-            executor.close(False)
-        assert outcome.status == "failed" and outcome.result is None
-        assert "refuses work" in outcome.reason and "namespaces" in outcome.reason
+        for env, required, missing in (("0", REQUIRED, "landlock"), ("", REQUIRED + ("namespaces",), "namespaces")):
+            monkeypatch.setenv("VAEGRADE_LANDLOCK_ABI_MAX", env)   # the worker's warm sandbox inherits it
+            executor = dask_grading.DaskExecutor(local.scheduler_address, settings, required=required)
+            try:
+                [outcome] = list(executor.outcomes(entries))
+            finally:
+                executor.close(False)
+            assert outcome.status == "failed" and outcome.result is None
+            assert "refuses work" in outcome.reason and f"cannot hold {missing}" in outcome.reason, outcome.reason
         # A worker running other checks than the client's (another grader version) refuses too.
         with distributed.Client(local, set_as_default=False) as client:
             client.register_plugin(dask_grading.SandboxPlugin(), name=dask_grading.PLUGIN)
-            prepared = intake.prepare(intake.Entry("ada", tmp_path / "subs" / "ada", "folder"), tmp_path / "work")
+            prepared = intake.prepare(entries[0], tmp_path / "work")
             task = make_task("ada", prepared, course_key=None, limits=Limits(), pass_fraction=0.75)
             with pytest.raises(dask_grading.SandboxRefused, match="runs vae-grader"):
                 client.submit(dask_grading.grade_remote, dataclasses.replace(task, grader_version="0.0.0")).result()

@@ -248,6 +248,8 @@ def run_in_child(zygote, folder, code: str, limits: Limits = Limits(), seconds: 
     ("sqlite", "import sqlite3; sqlite3.connect('db.sqlite')"),
     ("raise a limit", "import resource; resource.setrlimit(resource.RLIMIT_AS, (-1, -1))"),
     ("open an inherited fd", "open(0).read()"),
+    ("change folder (a relative open racing the check)", "os.chdir('/')"),
+    ("change folder by fd", "os.fchdir(os.open('/proc/self/cwd', os.O_RDONLY))"),
 ])
 def test_the_guard_blocks(what, code, zygote, probe_dir):
     result = run_in_child(zygote, probe_dir, code)
@@ -266,6 +268,9 @@ def test_the_guard_blocks(what, code, zygote, probe_dir):
     ("import torch.nn.functional as F, torch; out = float(F.mse_loss(torch.zeros(2), torch.ones(2)))", "ok 1.0"),
     ("os.sched_setaffinity(0, os.sched_getaffinity(0)); out = len(os.sched_getaffinity(0)) > 0", "ok True"),
     ("os.environ['X'] = '1'; out = sorted(k for k in os.environ if 'TOKEN' in k or 'KEY' in k)", "ok []"),
+    ("import pathlib; out = pathlib.Path('data.txt').read_text()", "ok 'readable'"),
+    ("out = open(b'data.txt').read() + str(sorted(os.listdir('.')))", "ok \"readable['data.txt', 'probe.py']\""),
+    ("import functools; f = functools.wraps(len)(lambda x: 1); f.__doc__ = 'mine'; out = f(0)", "ok 1"),
 ])
 def test_the_guard_allows_ordinary_numeric_code(code, expected, zygote, probe_dir):
     assert run_in_child(zygote, probe_dir, code) == expected
@@ -467,3 +472,267 @@ def test_read_paths_carve_an_installed_grader_out_of_site_packages(monkeypatch):
     assert installed not in paths and site not in paths
     assert not any(installed.startswith(p + "/") for p in paths)
     assert os.path.join(site, "torch") in paths
+
+
+# --- the trusted side's own bounds on a hostile reply -------------------------------------------
+
+
+class _Wire:
+    """A socket stand-in holding one frame, so that a large frame needs no reader thread."""
+
+    def __init__(self, obj=None, body: bytes | None = None):
+        body = pickle.dumps(obj, protocol=5) if body is None else body
+        self.size = len(body)
+        self.data = memoryview(protocol.HEADER.pack(len(body)) + body)
+
+    def settimeout(self, seconds):
+        pass
+
+    def recv(self, n):
+        chunk, self.data = bytes(self.data[:n]), self.data[n:]
+        return chunk
+
+
+def _shared_dag(leaf, width: int, levels: int):
+    node = leaf
+    for _ in range(levels):
+        node = ("list", [node] * width)
+    return node
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _shared_dag(("float", 1.0), 2, 14),                       # a binary DAG: 2**14 paths per level pair
+    lambda: _shared_dag(("float", 1.0), 40, 12),                       # 40**12 paths, a few hundred bytes
+    lambda: _shared_dag(("other", "str", "x" * 100), 7, 13),           # shared strings at the leaves
+    lambda: {"k": _shared_dag(("int", 1 << 900), 30, 10)},             # through a dict, big (allowed) ints
+    lambda: ("tuple", [_shared_dag(("none",), 100, 6)] * 100),
+])
+def test_a_reply_sharing_references_is_refused_at_once(make):
+    reply = (("ok", make(), {}), "", 0)
+    wire = _Wire(reply)
+    assert wire.size < 20_000
+    started = time.monotonic()
+    with pytest.raises(protocol.ProtocolError, match="values"):
+        protocol.recv(wire, max_bytes=protocol.MAX_REPLY)
+    assert time.monotonic() - started < 0.5
+
+
+def test_one_array_referenced_many_times_costs_the_grader_no_memory():
+    import tracemalloc
+
+    array = protocol.encode_array(np.zeros(1 << 20))               # 8 MB, sent once
+    for value in (("list", [array] * 2000), ("tuple", [("list", [array] * 40)] * 50)):
+        wire = _Wire((("ok", value, {"grads": ("ok", [array] * 30)}), "", 0))
+        assert wire.size < protocol.MAX_REPLY
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(protocol.ProtocolError, match="MB"):
+                reply = protocol.recv(wire, max_bytes=protocol.MAX_REPLY)
+                decode_result(reply[0][1])
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 3 * wire.size + (16 << 20), f"{peak / 2**20:.0f} MB"
+        assert time.monotonic() - started < 2
+
+
+def test_an_honest_reply_of_the_same_size_is_read():
+    values = ("list", [protocol.encode_array(np.full(1000, float(i))) for i in range(200)]
+              + [("float", float(i)) for i in range(50_000)] + [("none",)] * 10_000)
+    reply = protocol.recv(_Wire((("ok", values, {}), "", 0)), max_bytes=protocol.MAX_REPLY)
+    decoded = decode_result(reply[0][1])
+    assert len(decoded) == 60_200 and decoded[199][0] == 199.0 and decoded[-1] is None
+
+
+# --- kernel objects and signals: what seccomp refuses ----------------------------------------------
+
+KERNEL_OBJECTS = """
+    import cffi, errno, os
+    ffi = cffi.FFI()
+    ffi.cdef("long syscall(long, ...);")
+    C = ffi.dlopen(None)
+    L = lambda v: ffi.cast("long", v)
+    def call(nr, *args):
+        got = C.syscall(L(nr), *[L(a) for a in args])
+        return got if got >= 0 else -ffi.errno
+    buf = ffi.new("char[64]")
+    name = ffi.new("char[]", b"/vaegrade-test-queue")
+    sock = [fd for fd in range(3, 64) if os.path.exists(f"/proc/self/fd/{fd}")][0]
+    res = {
+        "shmget": call(29, 0, 1 << 20, 0o1600), "semget": call(64, 0, 4, 0o1600),
+        "msgget": call(68, 0, 0o1600), "shmat(0)": call(30, 0, 0, 0), "shmctl": call(31, 0, 2, buf),
+        "semctl": call(66, 0, 0, 2, buf), "msgctl": call(71, 0, 2, buf),
+        "mq_open": call(240, name, 0o100 | 2, 0o600, 0), "memfd_create": call(319, name, 0),
+        "flock": call(73, 0, 2), "timer_create": call(222, 1, 0, buf), "inotify_init1": call(294, 0),
+        "F_SETOWN": call(72, sock, 8, VICTIM), "F_SETSIG": call(72, sock, 10, 9),
+        "F_SETOWN_EX": call(72, sock, 15, buf), "F_SETLK": call(72, sock, 6, buf), "F_SETLEASE": call(72, sock, 1024, 1),
+        "F_NOTIFY": call(72, sock, 1026, 1), "FIOSETOWN": call(16, sock, 0x8901, buf),
+        "SIOCSPGRP": call(16, sock, 0x8902, buf), "fallocate": call(285, 0, 0, 0, 4096),
+        "F_GETFL ok": call(72, sock, 3, 0) >= 0, "F_DUPFD_CLOEXEC ok": call(72, sock, 1030, 10) >= 10,
+    }
+    # -1 is -EPERM: refused, never an object or a lock. Names of the calls that were not refused:
+    out = [k for k, v in res.items() if (v is not True if k.endswith(" ok") else v != -1)]
+"""
+
+
+def _sysv_ids() -> set[str]:
+    ids = set()
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                ids |= {f"{kind}:{line.split()[1]}" for line in f.readlines()[1:]}
+        except OSError:
+            pass
+    return ids
+
+
+def _kernel_objects_refused(zygote, probe_dir, victim: int) -> None:
+    before = _sysv_ids()
+    got = run_in_child(zygote, probe_dir, KERNEL_OBJECTS.replace("VICTIM", str(victim)))
+    assert got == "ok []", got
+    assert _sysv_ids() - before == set()
+    assert not Path("/dev/mqueue/vaegrade-test-queue").exists()
+
+
+def test_kernel_objects_that_would_outlive_the_child_are_refused(zygote, probe_dir):
+    pytest.importorskip("cffi")
+    _kernel_objects_refused(zygote, probe_dir, os.getpid())
+
+
+@pytest.mark.parametrize("abi_max", ["5", "0"])
+def test_an_older_landlock_abi_leaves_no_route_to_signal_the_grader(abi_max, probe_dir, monkeypatch):
+    """Without Landlock's signal scoping (ABI < 6), or without Landlock at all, seccomp alone keeps
+    the child from having the kernel signal another process (F_SETOWN, FIOSETOWN, kill, pidfd)."""
+    pytest.importorskip("cffi")
+    import subprocess
+    import sys
+
+    monkeypatch.setenv(confine.ABI_CAP_VARIABLE, abi_max)
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with Zygote() as z:
+            status = run_in_child(z, probe_dir, "from grader.sandbox import child; out = child.CONFINEMENT")
+            assert f"'landlock': {min(int(abi_max), confine.kernel_landlock_abi())}" in status
+            _kernel_objects_refused(z, probe_dir, victim.pid)
+            for code in (f"import signal; os.kill({victim.pid}, signal.SIGKILL)",
+                         f"import signal; signal.pidfd_send_signal(os.pidfd_open({victim.pid}), 9)",
+                         f"import fcntl, socket; fcntl.fcntl(3, fcntl.F_SETOWN, {victim.pid})"):
+                assert run_in_child(z, probe_dir, code).startswith(("raised PermissionError", "raised OSError"))
+            time.sleep(0.3)
+        assert victim.poll() is None, "the victim was signalled"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+# --- the audit hook cannot be switched off from inside ---------------------------------------------
+
+UNHOOK = """
+    import builtins, gc, importlib, os, posixpath, stat, sys, types
+    tried = []
+    def attempt(what, fn):
+        try:
+            fn()
+            tried.append(what)
+        except BaseException:
+            pass
+    everything = lambda *a, **k: True
+    nothing = lambda *a, **k: None
+    # Rebind and empty every global of every grader module (the guard's lists, its helpers); only
+    # the harness that carries this reply back is spared, so that the probe can report.
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("grader") or module is None or name in ("grader.sandbox.child", "grader.sandbox.protocol"):
+            continue
+        for key, value in list(vars(module).items()):
+            if isinstance(value, (list, set, dict)) and not key.startswith("__"):
+                attempt("clear " + name + "." + key, value.clear)
+            if isinstance(value, (frozenset, tuple, list, set)):
+                attempt("rebind " + name + "." + key, lambda: setattr(module, key, type(value)()))
+            if isinstance(value, types.FunctionType):
+                attempt("rebind " + name + "." + key, lambda: setattr(module, key, everything))
+                attempt("code " + name + "." + key, lambda: setattr(value, "__code__", nothing.__code__))
+                attempt("defaults " + name + "." + key, lambda: setattr(value, "__defaults__", None))
+    guard = sys.modules["grader.sandbox.guard"]
+    guard._PREPARED = ([], ["/"])
+    guard._SYSTEM_READ = ("/",)
+    guard._under = everything
+    guard.prepare = lambda: ([], ["/"])
+    guard.install = nothing
+    # The path helpers and builtins a hook might look up at each event (put back at the end, so
+    # that the harness can still send this reply).
+    saved = []
+    for mod, key, value in ((posixpath, "realpath", lambda p, **k: "/tmp"), (os.path, "realpath", lambda p, **k: "/tmp"),
+                            (os, "fspath", lambda p: "/tmp"), (stat, "S_ISDIR", lambda m: False),
+                            (os.path, "isdir", lambda p: False), (builtins, "isinstance", lambda *a: False),
+                            (builtins, "any", lambda it: False), (builtins, "len", lambda x: 0),
+                            (builtins, "PermissionError", KeyError), (sys, "getfilesystemencoding", lambda: "latin-1")):
+        saved.append((mod, key, getattr(mod, key)))
+        attempt("patch " + key, lambda: setattr(mod, key, value))
+    # Find the hook itself: the heap, other frames, a str subclass to run code inside it.
+    attempt("gc.get_objects", gc.get_objects)
+    attempt("gc.get_referrers", lambda: gc.get_referrers(guard))
+    attempt("current frames", sys._current_frames)
+    attempt("code.replace", lambda: nothing.__code__.replace(co_consts=(None, 1)))
+    class Sneaky(str):
+        def __hash__(self):
+            frame = sys._getframe(1)
+            tried.append("ran inside the hook: " + frame.f_code.co_name)
+            return str.__hash__(self)
+        def __eq__(self, other):
+            return str.__eq__(self, other)
+    attempt("sys.audit with a str subclass", lambda: sys.audit(Sneaky("ctypes.dlopen"), 1))
+    # A signal handler runs between bytecodes, so sometimes inside the hook's own frame: it may
+    # read the hook's locals there, and tries to change them.
+    import signal
+    def inside(signum, frame):
+        while frame is not None:
+            if frame.f_code.co_name == "hook":
+                frame.f_locals.update({k: type(v)() for k, v in frame.f_locals.items()
+                                       if isinstance(v, (frozenset, tuple))})
+                attempt("find the hook from its frame", lambda: [o for o in gc.get_referrers(frame.f_code)])
+            frame = frame.f_back
+    signal.signal(signal.SIGALRM, inside)
+    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+    for _ in range(3000):
+        try:
+            os.listdir(".")
+        except BaseException:
+            pass
+    signal.setitimer(signal.ITIMER_REAL, 0, 0)
+    class PathLike:
+        calls = 0
+        def __fspath__(self):
+            PathLike.calls += 1
+            return "/tmp" if PathLike.calls == 1 else SECRET
+    still = []
+    for what, fn in (("ctypes", lambda: __import__("ctypes").CDLL(None)),
+                     ("read the solutions", lambda: open(SECRET).read()),
+                     ("read through a path-like", lambda: open(PathLike()).read()),
+                     ("read /proc/self/root", lambda: open("/proc/self/root" + SECRET).read()),
+                     ("write", lambda: open("written.txt", "w")),
+                     ("fork", os.fork), ("listdir the grader", lambda: os.listdir(os.path.dirname(SECRET)))):
+        try:
+            fn()
+            still.append(what)
+        except BaseException:
+            pass
+    for mod, key, value in saved:
+        setattr(mod, key, value)
+    worked = sorted(t for t in tried if not t.startswith(("clear", "rebind", "patch")))
+    out = (worked[:2], still)
+"""
+
+
+@pytest.mark.parametrize("abi_max", ["", "0"])
+def test_rebinding_everything_reachable_leaves_the_hook_on(abi_max, tmp_path, monkeypatch):
+    """With Landlock (and with none, where the hook is the only guard of reads), a submission that
+    rebinds, empties and re-codes every grader global, patches the path helpers and builtins, and
+    hunts for the hook through gc and frames, still cannot load ctypes, read the solutions, or write."""
+    monkeypatch.setenv(confine.ABI_CAP_VARIABLE, abi_max)
+    (tmp_path / "probe.py").write_text(PROBE)
+    secret = REPO / "solutions" / "mse.py"
+    with Zygote() as z:
+        got = run_in_child(z, tmp_path, UNHOOK.replace("SECRET", repr(str(secret))))
+    assert got == "ok ([], [])", got
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe.py"]

@@ -163,7 +163,8 @@ def expect_quantized(sub, z_e, codebook, what: str, show: bool = False) -> None:
 
 def straight_through_grad(sub, z_e, codebook, w, what: str, codebook_grad: bool = False) -> None:
     try:
-        _, grads = sub.grad(QS, [T(z_e, grad=True), T(codebook, grad=codebook_grad)], {}, [w, None])
+        _, grads = sub.grad(QS, [T(z_e, grad=True), T(codebook, grad=codebook_grad)], {}, [w, None],
+                            verify=False)  # straight-through: by design not the derivative of the value
     except Fail as fail:
         if fail.misconception == "torch.no_grad_path":
             raise Fail(f"{what}: z_q has no gradient path to z_e. {NO_ST}", "vq.no_straight_through") from None

@@ -12,12 +12,16 @@ listed. A notebook may also be handed in on its own (``alice.ipynb``).
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import lzma
 import os
 import posixpath
 import re
 import stat
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -33,6 +37,8 @@ JUNK = {"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db"}
 QUIZ_FILES = ("quiz_answers.json", "quiz_answers.toml", "quiz_answers.txt")   #: kept for the quiz, at the top
 CHUNK = 64 * 1024
 NOTEBOOK = ".ipynb"   #: a Jupyter notebook: graded from its code cells (grader.grading.notebook)
+MAX_NAME_CHARS = 1024                #: a longer member name is refused
+MAX_HEADER_READ = 1024 * 1024        #: no single header field (a tar long name, a pax record) is read if larger
 
 
 class BadSubmission(Exception):
@@ -116,6 +122,8 @@ def discover(root: Path) -> Discovery:
 
 def _member_path(name: str) -> str:
     """The archive member's path, relative and normalised; BadSubmission when it could escape."""
+    if len(name) > MAX_NAME_CHARS:
+        raise BadSubmission(f"an entry's name is longer than {MAX_NAME_CHARS} characters: refused")
     if "\x00" in name:
         raise BadSubmission(f"an entry's name holds a NUL byte ({name!r})")
     name = name.replace("\\", "/")
@@ -171,7 +179,23 @@ def _write(src, dest: Path, budget: _Budget) -> None:
             out.write(chunk)
 
 
+def _zip_directory_fits(path: Path, budget: _Budget) -> None:
+    """Read the zip's end record (at most 64 KB, as zipfile does) and check its entry count and the
+    size of its central directory before zipfile parses (and allocates) a single entry."""
+    with open(path, "rb") as f:
+        end = zipfile._EndRecData(f)
+    if end is None:
+        raise BadSubmission("the archive is corrupt or not a zip archive (no end of central directory)")
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if entries > budget.max_files:
+        raise BadSubmission(f"more than {budget.max_files} files or folders (an archive bomb?): refused")
+    if size > budget.max_files * (46 + MAX_NAME_CHARS + 1024) + 4096:
+        raise BadSubmission("the archive's directory is far larger than its entries need: refused")
+
+
 def _unzip(path: Path, dest: Path, budget: _Budget) -> None:
+    if hasattr(zipfile, "_EndRecData"):
+        _zip_directory_fits(path, budget)
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         for _ in infos:
@@ -196,8 +220,73 @@ def _unzip(path: Path, dest: Path, budget: _Budget) -> None:
                 _write(src, dest / rel, budget)
 
 
+class _BoundedReader:
+    """A read-only file that refuses any single read larger than MAX_HEADER_READ.
+
+    tarfile reads a GNU long name or a pax header in one call of the size its header declares;
+    through this reader a header that declares gigabytes is refused before anything is allocated.
+    Member data is read in CHUNK pieces, far below the bound.
+    """
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_HEADER_READ:
+            raise BadSubmission("an entry's header declares a field of more than "
+                                f"{MAX_HEADER_READ // 2**20} MB (an archive bomb?): refused")
+        return self.raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+class _TarInfo(tarfile.TarInfo):
+    """tarfile's member header, refusing sparse files: their maps (a chain of extended headers or a
+    pax list) cost time and memory in proportion to the archive, and no learner submits one."""
+
+    def _refuse(self, *args, **kwargs):
+        raise BadSubmission("the archive holds a sparse file: refused")
+
+    _proc_sparse = _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse
+
+
+_COMPRESSED = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File), (b"\xfd7zXZ\x00", lzma.LZMAFile))
+
+
+def _decompressed(path: Path, budget: _Budget):
+    """The tar stream, decompressed into an anonymous temporary file of bounded size.
+
+    Decompressing ahead (64 KB at a time) bounds both the memory and the disk a compression bomb
+    can cost, and lets tarfile seek in a plain file instead of re-reading a compressed stream.
+    """
+    cap = budget.max_bytes + 1024 * (budget.max_files + 16) + 4 * MAX_HEADER_READ
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    opener = next((o for m, o in _COMPRESSED if magic.startswith(m)), None)
+    out = tempfile.TemporaryFile(prefix="vaegrade-tar-")
+    try:
+        with (opener(path, "rb") if opener else open(path, "rb")) as src:
+            total = 0
+            while chunk := src.read(CHUNK):
+                total += len(chunk)
+                if total > cap:
+                    raise BadSubmission(f"more than {budget.max_bytes // 2**20} MB once decompressed "
+                                        "(an archive bomb?): refused")
+                out.write(chunk)
+        out.seek(0)
+        return out
+    except BaseException:
+        out.close()
+        raise
+
+
 def _untar(path: Path, dest: Path, budget: _Budget) -> None:
-    with tarfile.open(path, "r:*") as tf:
+    with _decompressed(path, budget) as raw, tarfile.open(fileobj=_BoundedReader(raw), mode="r:",
+                                                               tarinfo=_TarInfo) as tf:
         for member in tf:   # headers are read one by one: the caps apply before any data is read
             budget.entry()
             rel = _member_path(member.name)
@@ -235,8 +324,10 @@ def unpack(entry: Entry, dest: Path, *, max_bytes: int = MAX_TOTAL_BYTES, max_fi
             _untar(entry.path, dest, budget)
     except BadSubmission:
         raise
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, NotImplementedError) as exc:
         raise BadSubmission(f"the archive is corrupt or not a {entry.kind} archive ({_short(exc)})") from None
+    except RecursionError:  # tarfile follows a chain of extended headers recursively
+        raise BadSubmission("the archive chains too many extended headers: refused") from None
     except RuntimeError as exc:  # zipfile: encrypted entries, unsupported features
         raise BadSubmission(f"the archive cannot be read ({_short(exc)})") from None
     except (OSError, ValueError, UnicodeError) as exc:

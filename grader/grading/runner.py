@@ -9,6 +9,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,9 +109,13 @@ def _exception_id(raised) -> str:
 class Submission:
     """The learner's code for one concept, as the checks call it. Lives in the trusted process."""
 
-    def __init__(self, state: "ConceptRun", concept: manifest.Concept, public: bool):
+    def __init__(self, state: "ConceptRun", concept: manifest.Concept, public: bool,
+                 rng: np.random.Generator | None = None):
         self._state, self.concept, self.public = state, concept, public
         self.output: list[str] = []
+        # Directions and steps of the finite-difference checks on reported gradients: drawn here,
+        # from the run's seed, so the submission cannot know them in advance.
+        self.rng = rng if rng is not None else np.random.default_rng(secrets.randbits(63))
 
     # The checks' API -----------------------------------------------------------
     def call(self, func: str, *args, **kwargs):
@@ -141,11 +146,16 @@ class Submission:
             raise Fail(self._raised_feedback(func, reply), _exception_id(reply))
         return decode_result(reply[1])
 
-    def grad(self, func: str, args: list, kwargs: dict, weights: list):
+    def grad(self, func: str, args: list, kwargs: dict, weights: list, verify: bool = True):
         """Call, then backpropagate sum(weights[i] * output[i]); (value, gradients of the T(grad=True) args).
 
         A gradient that does not reach an input comes back as None; when no graph exists at
-        all, Fail says so.
+        all, Fail says so. The gradients are computed inside the sandbox, by code the submission
+        can rewrite, so with `verify` (the default) they are cross-checked here: the directional
+        derivative they claim, along a random direction drawn here, must match a central finite
+        difference of the learner's own values (two more calls). Pass verify=False only where the
+        gradient is by design not the derivative of the value (a straight-through estimator) or
+        the function is random.
         """
         weights = [None if w is None else encode_array(np.asarray(w, dtype=np.float64)) for w in weights]
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
@@ -165,7 +175,77 @@ class Submission:
                        "reach mu and logvar.", "torch.no_grad_path")
         if grads[0] == "raised":
             raise Fail(f"backpropagating through {func} raised {grads[1]}: {grads[2]}", "torch.no_grad_path")
-        return value, [decode_result(g) for g in grads[1]]
+        decoded = [decode_result(g) for g in grads[1]]
+        if verify:
+            self._verify_gradients(func, args, kwargs, weights, value, decoded)
+        return value, decoded
+
+    # Finite-difference cross-check of reported gradients -------------------------------------
+    def _objective(self, func: str, args: list, kwargs: dict, weights: list, value=None) -> tuple[float, float]:
+        """(sum_i w_i . output_i, sum_i |w_i| . |output_i|) of the learner's function at args."""
+        if value is None:
+            value = self.call(func, *args, **kwargs)
+        outputs = value if isinstance(value, (tuple, list)) else (value,)
+        total = scale = 0.0
+        for out, w in zip(outputs, weights):
+            if w is None:
+                continue
+            out = out.array if isinstance(out, TensorValue) else out
+            w = decode_array(w)
+            try:
+                out = np.asarray(out, dtype=np.float64)
+                total += float(np.sum(w * out))
+                scale += float(np.sum(np.abs(w) * np.abs(out)))
+            except (TypeError, ValueError):
+                raise Fail(f"{func} did not return numbers, so its gradients cannot be checked.",
+                           "code.wrong_type") from None
+        return total, scale
+
+    def _verify_gradients(self, func: str, args: list, kwargs: dict, weights: list, value, grads: list) -> None:
+        targets = [i for i, a in enumerate(args) if isinstance(a, T) and a.grad and i < len(grads)
+                   and grads[i] is not None]
+        if not targets:
+            return
+        claimed = {}
+        for i in targets:
+            g = grads[i].array if isinstance(grads[i], TensorValue) else grads[i]
+            x = np.asarray(args[i].value, dtype=np.float64)
+            if not isinstance(g, np.ndarray) or g.shape != x.shape:
+                raise Fail(f"the gradient {func} reports for argument {i + 1} has the wrong shape.",
+                           "torch.forged_gradient")
+            claimed[i] = g.astype(np.float64)
+        with np.errstate(all="ignore"):
+            if not all(np.all(np.isfinite(g)) for g in claimed.values()):
+                return  # a NaN gradient fails the check's own comparison
+            direction = {i: self.rng.standard_normal(np.shape(args[i].value)) for i in targets}
+            norm = np.sqrt(sum(float(np.sum(d * d)) for d in direction.values())) or 1.0
+            biggest = max(float(np.max(np.abs(args[i].value), initial=0.0)) for i in targets)
+            h = 1e-3 * (1.0 + biggest)
+            def shifted(sign: float) -> list:
+                out = []
+                for i, a in enumerate(args):
+                    if isinstance(a, T):
+                        v = np.asarray(a.value, dtype=np.float64)
+                        if i in direction:
+                            v = v + sign * h * direction[i] / norm
+                        out.append(T(v, a.grad, "float64"))
+                    else:
+                        out.append(a)
+                return out
+            plus, _ = self._objective(func, shifted(+1.0), kwargs, weights)
+            minus, _ = self._objective(func, shifted(-1.0), kwargs, weights)
+            _, scale = self._objective(func, args, kwargs, weights, value)
+            measured = (plus - minus) / (2 * h)
+            reported = sum(float(np.sum(claimed[i] * direction[i])) for i in targets) / norm
+            tolerance = 2e-3 * (abs(measured) + abs(reported)) + 1e-5 * scale / h + 1e-9
+            if np.isfinite(measured) and np.isfinite(reported) and abs(measured - reported) <= tolerance:
+                return
+            if not np.isfinite(measured):
+                return  # the value itself is not finite near this point: the check's comparison decides
+        raise Fail(f"the gradients reported for {func} do not match how its value changes: along a random "
+                   f"direction its value changes at a rate of {measured:.6g}, while the gradients claim "
+                   f"{reported:.6g}. Gradients must be those of the value the function returns.",
+                   "torch.forged_gradient")
 
     def train_vae(self, func: str, payload: dict):
         """Train the lesson's TinyVAE with the learner's loss; (trained weights, [(step, loss), ...]).
@@ -176,13 +256,18 @@ class Submission:
         training loop inside its own process therefore changes nothing: the model is trained by
         the loss function that is graded, or not at all.
         """
+        steps = int(payload["steps"])
+        # The first step and three drawn at random: there, the reported gradients are cross-checked
+        # against finite differences of the loss's own values (see grad).
+        verified = {1} | {int(s) for s in self.rng.integers(2, max(3, steps + 1), size=3)}
         return tinyvae.train(
-            lambda x, x_hat, mu, logvar, beta, step: self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step),
+            lambda x, x_hat, mu, logvar, beta, step: self._loss_and_grads(func, x, x_hat, mu, logvar, beta, step,
+                                                                          step in verified),
             decode_array(payload["patches"]), [decode_array(w) for w in payload["weights"]],
             steps=int(payload["steps"]), lr=float(payload["lr"]), beta=float(payload["beta"]),
             seed=int(payload["seed"]))
 
-    def _loss_and_grads(self, func, x, x_hat, mu, logvar, beta, step):
+    def _loss_and_grads(self, func, x, x_hat, mu, logvar, beta, step, verify: bool = False):
         """One evaluation of the learner's loss in the sandbox: (total, (dL/dx_hat, dL/dmu, dL/dlogvar))."""
         args = [T(x), T(x_hat, grad=True), T(mu, grad=True), T(logvar, grad=True)]
         reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
@@ -222,6 +307,13 @@ class Submission:
                 found.append(g.astype(np.float64))
             else:
                 raise protocol.ProtocolError("a gradient of the wrong shape")
+        if verify:
+            try:
+                self._verify_gradients(func, args, {"beta": beta}, [encode_array(np.ones(()))],
+                                       (TensorValue(np.asarray(value), True, True),),
+                                       [None] + [TensorValue(g, False, False) for g in found])
+            except Fail as fail:
+                raise Fail(f"{fail.message} (while training the TinyVAE, step {step})", fail.misconception) from None
         return value, tuple(found)
 
     # Plumbing -------------------------------------------------------------------
@@ -270,15 +362,18 @@ class ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
     def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits,
-                 origin: notebook_intake.Extracted | None = None):
+                 origin: notebook_intake.Extracted | None = None, cancel: threading.Event | None = None):
         self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
         self.origin = origin   #: the notebook this concept's file was extracted from, if any
+        self.cancel = cancel
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
         self.output = ""
 
     def request(self, msg):
+        if self.cancel is not None and self.cancel.is_set():
+            raise KeyboardInterrupt  # the run was stopped (Ctrl-C): no further child is started
         if self.fatal is not None:
             return self.fatal
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -435,10 +530,11 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         else:
             seed, seed_source = secrets.randbits(63), "random"
         zygote = zygote or Zygote()
+        stopping = _Stopping()
         try:
             jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
             results = _run_concepts(jobs, parallel, lambda job: _grade_concept(
-                zygote, staging, job[1], job[0], seed, limits, public_only, staged))
+                zygote, staging, job[1], job[0], seed, limits, public_only, stopping, staged), stopping)
         finally:
             if own_zygote:
                 zygote.close()
@@ -452,39 +548,82 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
     return result
 
 
-def _run_concepts(jobs: list, parallel: int, grade_one) -> list[ConceptResult]:
-    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order."""
+class _Stopping(threading.Event):
+    """Set when a run is interrupted: every concept's child is killed and no new one starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.runs: set = set()
+
+    def add(self, run: "ConceptRun") -> None:
+        with self.lock:
+            self.runs.add(run)
+        if self.is_set():
+            run.close()
+
+    def discard(self, run: "ConceptRun") -> None:
+        with self.lock:
+            self.runs.discard(run)
+
+    def stop(self) -> None:
+        self.set()
+        with self.lock:
+            runs = list(self.runs)
+        for run in runs:
+            run.close()
+
+
+def _run_concepts(jobs: list, parallel: int, grade_one, stopping: _Stopping | None = None) -> list[ConceptResult]:
+    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order.
+
+    Ctrl-C (KeyboardInterrupt, delivered to the main thread) stops every concept at once: their
+    children are killed, no new one starts, and the interrupt is raised without waiting for the
+    concepts' time limits.
+    """
     if parallel <= 1 or len(jobs) < 2:
         return [grade_one(job) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
     slowest_first = sorted(jobs, key=lambda job: job[1].id not in _SLOW_CONCEPTS)
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept") as pool:
-        done = dict(zip((job[0] for job in slowest_first), pool.map(grade_one, slowest_first)))
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept")
+    try:
+        futures = [pool.submit(grade_one, job) for job in slowest_first]
+        done = {job[0]: future.result() for job, future in zip(slowest_first, futures)}
+    except BaseException:
+        if stopping is not None:
+            stopping.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [done[job[0]] for job in jobs]
 
 
 _SLOW_CONCEPTS = frozenset({"elbo"})  # trains the TinyVAE: start it first so the others fill in beside it
 
 
-def _grade_concept(zygote, root, concept, index, seed, limits, public_only, staged=None) -> ConceptResult:
+def _grade_concept(zygote, root, concept, index, seed, limits, public_only,
+                   stopping: _Stopping | None = None, staged=None) -> ConceptResult:
     """One concept's checks; a concept the grader itself failed on (Status.ERROR) is tried once more."""
-    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, staged)
-    if result.errors:
-        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, staged)
+    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping, staged)
+    if result.errors and not (stopping is not None and stopping.is_set()):
+        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping, staged)
     return result
 
 
-def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, staged=None) -> ConceptResult:
+def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
+                        stopping: _Stopping | None = None, staged=None) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     total_weight = sum(c.weight for c in checks) or 1.0
     origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
-    run = ConceptRun(zygote, root, concept, limits, origin)
+    run = ConceptRun(zygote, root, concept, limits, origin, stopping)
+    if stopping is not None:
+        stopping.add(run)
     results = []
     try:
         for number, chk in enumerate(checks):
             rng = np.random.default_rng([seed, index, number])
-            sub = Submission(run, concept, public_only)
+            sub = Submission(run, concept, public_only, np.random.default_rng([seed, index, number, 0xFD]))
             run.output = ""
             points = round(concept.points * chk.weight / total_weight, 4)
             try:
@@ -503,6 +642,8 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
                                        mistake, chk.public, run.output))
     finally:
         run.close()
+        if stopping is not None:
+            stopping.discard(run)
     note = run.fatal_message(run.fatal) if run.fatal else ""
     if any(r.status is Status.ERROR for r in results):
         note = GRADER_FAULT + "."

@@ -18,7 +18,7 @@ import traceback
 import numpy as np
 import torch
 
-from grader.sandbox import guard, protocol
+from grader.sandbox import confine, guard, protocol
 from grader.sandbox.protocol import decode_array, encode_array
 
 
@@ -249,8 +249,6 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     global _MODULES, CONFINEMENT
     import socket
 
-    from grader.sandbox import confine
-
     os.setsid()  # own process group: the grader kills the whole group when done
     sock = socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -273,8 +271,10 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     max_reply = int(limits.get("reply_bytes", protocol.MAX_REPLY))
     while True:
         try:
-            req = protocol.recv(sock)
-        except (EOFError, OSError, protocol.ProtocolError):
+            # (request, nonce): the reply carries the nonce back, so a reply can only ever answer
+            # the request it was sent for (frames queued ahead of time by the submission cannot).
+            req, nonce = protocol.recv(sock)
+        except (EOFError, OSError, protocol.ProtocolError, TypeError, ValueError):
             os._exit(0)
         try:
             reply = HANDLERS[req[0]](req)
@@ -282,11 +282,11 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
             reply = ("raised",) + _describe(exc)
         text, total = capture.take()
         try:
-            body = protocol.dumps((reply, text, total))
+            body = protocol.dumps((reply, text, total, nonce))
             if len(body) > max_reply:
                 reply = ("ok", ("other", "value too large",
                                 f"the value is {len(body)} bytes once encoded; the grader reads at most {max_reply}"), {})
-                body = protocol.dumps((reply, text, total))
+                body = protocol.dumps((reply, text, total, nonce))
             protocol.send_bytes(sock, body)
         except BaseException:
             os._exit(3)

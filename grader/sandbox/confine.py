@@ -14,7 +14,14 @@ kernel enforces it:
 - seccomp (x86-64): no execve, no fork (threads are allowed), no kill of
   another process, no ptrace or reading another process's memory, no new
   sockets, no file creation, writing, removal or renaming, no raising of
-  resource limits, no io_uring, no terminal injection (TIOCSTI).
+  resource limits, no io_uring, no terminal injection (TIOCSTI); no fcntl or
+  ioctl that names a process to signal (F_SETOWN, F_SETOWN_EX, F_SETSIG,
+  FIOSETOWN, SIOCSPGRP: the route to the grader when Landlock cannot scope
+  signals), and no kernel object that would outlive the child (SysV IPC,
+  POSIX message queues, memfd, file locks and leases, watches, timers, keys).
+
+$VAEGRADE_LANDLOCK_ABI_MAX caps the Landlock ABI used (0: none), to see what an
+older kernel gives.
 
 Each layer is installed when the kernel offers it; `status()` says which did.
 """
@@ -71,9 +78,31 @@ _FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
 _FS_BITS_BY_ABI = {1: 13, 2: 14, 3: 15, 4: 15, 5: 16}
 
 
-def landlock_abi() -> int:
+ABI_CAP_VARIABLE = "VAEGRADE_LANDLOCK_ABI_MAX"
+
+
+def _abi_cap() -> int | None:
+    """An upper bound on the Landlock ABI to use (to emulate an older kernel), from the environment."""
+    text = os.environ.get(ABI_CAP_VARIABLE, "").strip()
+    try:
+        return max(0, int(text)) if text else None
+    except ValueError:
+        return None
+
+
+_ABI_CAP = _abi_cap()  # read once, at import: a child scrubs its environment before confining itself
+
+
+def kernel_landlock_abi() -> int:
+    """The Landlock ABI the running kernel offers (0: none)."""
     version = _libc.syscall(_LL_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return int(version) if version > 0 else 0
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI the sandbox uses: the kernel's, capped by $VAEGRADE_LANDLOCK_ABI_MAX when set."""
+    abi = kernel_landlock_abi()
+    return abi if _ABI_CAP is None else min(abi, _ABI_CAP)
 
 
 class ReadRoots:
@@ -169,7 +198,24 @@ _DENIED = {  # x86-64 numbers
     "kcmp": 312, "mount_setattr": 442, "fsopen": 430, "fsmount": 432, "open_tree": 428,
     "move_mount": 429, "fspick": 433, "fsconfig": 431, "setpriority": 141, "ioprio_set": 251,
     "process_madvise": 440, "process_mrelease": 448,
+    # Kernel objects that would outlive the child, or that live outside its process: SysV shared
+    # memory, semaphores and message queues (the host's IPC namespace), POSIX message queues,
+    # anonymous memory files, file locks and leases, preallocated file space, file watches, and
+    # POSIX timers. Each is refused rather than reaped.
+    "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66,
+    "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220,
+    "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243,
+    "mq_notify": 244, "mq_getsetattr": 245, "memfd_create": 319, "memfd_secret": 447,
+    "flock": 73, "fallocate": 285, "inotify_init": 253, "inotify_init1": 294,
+    "inotify_add_watch": 254, "fanotify_mark": 301, "timer_create": 222,
 }
+# fcntl commands a child may use (descriptor flags, status flags, duplicating, reading locks):
+# never F_SETOWN / F_SETOWN_EX / F_SETSIG (have the kernel signal another process when a
+# descriptor is ready), locks, leases or F_NOTIFY (signals on folder changes).
+_FCNTL_ALLOWED = (0, 1, 2, 3, 4, 5, 9, 11, 16, 36, 1025, 1030, 1032, 1034)
+# ioctl requests refused: terminal injection (TIOCSTI, TIOCLINUX) and the socket owner that
+# receives SIGIO/SIGURG (FIOSETOWN, SIOCSPGRP): the ioctl spelling of F_SETOWN.
+_IOCTL_DENIED = (0x5412, 0x541C, 0x8901, 0x8902)
 _NO_SUCH = {"clone3": 435, "openat2": 437}  # ENOSYS: libc falls back to the checkable clone/openat
 
 
@@ -216,9 +262,16 @@ def seccomp_program(own_pid: int) -> bytes:
     # prlimit64: reading only (new limit NULL).
     prog += on(302, [_ins(_LD_W_ABS, arg(2)), _ins(_JEQ, 0, 0, 3), _ins(_LD_W_ABS, arg(2) + 4),
                      _ins(_JEQ, 0, 0, 1), _ins(_RET, _ALLOW), _ins(_RET, eperm)])
-    # ioctl: no terminal injection.
-    prog += on(16, [_ins(_LD_W_ABS, arg(1)), _ins(_JEQ, 0x5412, 1, 0), _ins(_JEQ, 0x541C, 0, 1),
-                    _ins(_RET, eperm), _ins(_RET, _ALLOW)])
+    # ioctl: no terminal injection, no socket owner.
+    body = [_ins(_LD_W_ABS, arg(1))]
+    for i, cmd in enumerate(_IOCTL_DENIED):
+        body.append(_ins(_JEQ, cmd, len(_IOCTL_DENIED) - i, 0))
+    prog += on(16, body + [_ins(_RET, _ALLOW), _ins(_RET, eperm)])
+    # fcntl: an allow-list of commands.
+    body = [_ins(_LD_W_ABS, arg(1))]
+    for i, cmd in enumerate(_FCNTL_ALLOWED):
+        body.append(_ins(_JEQ, cmd, len(_FCNTL_ALLOWED) - i, 0))
+    prog += on(72, body + [_ins(_RET, eperm), _ins(_RET, _ALLOW)])
     prog.append(_ins(_RET, _ALLOW))
     return b"".join(prog)
 

@@ -93,7 +93,7 @@ class Report:
 def probe(zygote: Zygote | None = None, *, seconds: float = 120) -> Report:
     """Check every layer in a real sandboxed child (started from `zygote`, or a fresh one)."""
     host = platform.node() or "this machine"
-    abi = confine.landlock_abi()
+    abi = confine.kernel_landlock_abi()
     own = zygote is None
     answer: list | None = None
     problem = ""
@@ -129,8 +129,11 @@ def _layers(abi: int, answer: list | None) -> tuple[Layer, ...]:
     x86 = platform.machine() in ("x86_64", "AMD64")
     return (
         Layer("landlock", abi > 0 and applied > 0,
-              f"kernel ABI {abi}, applied ABI {applied}: read-only filesystem outside the submission"
-              + (", no TCP" if applied >= 4 else "") + (", signals scoped" if applied >= 6 else "")
+              (f"kernel ABI {abi}, applied ABI {applied}: read-only filesystem outside the submission"
+               + (", no TCP" if applied >= 4 else "") + (", signals scoped" if applied >= 6 else "")
+               if applied > 0 else f"kernel ABI {abi}, but none applied")
+              + (f" (${confine.ABI_CAP_VARIABLE}={os.environ[confine.ABI_CAP_VARIABLE]})"
+                 if os.environ.get(confine.ABI_CAP_VARIABLE, "").strip() else "")
               if abi > 0 else "the kernel offers no Landlock (Linux >= 5.13 with landlock in the LSM list)"),
         Layer("seccomp", sec, "no exec, fork, kill, ptrace, sockets or file writes below Python"
               if x86 else f"the filter is built for x86-64, not {platform.machine()}"),

@@ -20,6 +20,8 @@ HEADER = struct.Struct("!Q")
 MAX_FRAME = 64 * 1024 * 1024  # requests (the trusted side's own inputs)
 MAX_REPLY = 16 * 1024 * 1024  # a reply larger than this is an attack, not an answer
 MAX_DEPTH = 32                # nesting of tuples and lists in one frame
+MAX_NODES = 2_000_000         # values in one frame, counting each reference to a shared one
+MAX_DECODED_BYTES = 64 * 1024 * 1024  # str and bytes in one frame, counting each reference (default)
 
 
 class ProtocolError(Exception):
@@ -61,28 +63,56 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
     return bytes(buf)
 
 
-def _check_plain(obj, depth: int = 0) -> None:
-    """Only None, bool, int, float, str, bytes, tuples, lists and str-keyed dicts, not nested deeper than MAX_DEPTH."""
-    if depth > MAX_DEPTH:
-        raise ProtocolError("frame nested too deeply")
-    kind = type(obj)
-    if kind in (tuple, list):
-        for item in obj:
-            if type(item) in (tuple, list, dict):
-                _check_plain(item, depth + 1)
-            elif type(item) not in _SCALARS:
-                raise ProtocolError(f"a frame holds a {type(item).__name__}")
-            elif type(item) is int:
-                _check_int(item)
-    elif kind is dict:
-        for key, value in obj.items():
-            if type(key) is not str:
-                raise ProtocolError("a frame holds a dict with non-str keys")
-            _check_plain([value], depth + 1)
-    elif kind not in _SCALARS:
-        raise ProtocolError(f"a frame holds a {kind.__name__}")
-    elif kind is int:
-        _check_int(obj)
+def _check_plain(obj, node_budget: int, byte_budget: int = None) -> None:
+    """Only None, bool, int, float, str, bytes, tuples, lists and str-keyed dicts, not nested deeper than MAX_DEPTH.
+
+    Pickle shares repeated objects (its memo), so a frame of a few hundred bytes can describe a
+    structure with more paths through it than atoms in the universe, or one large bytes object
+    referenced a million times. The walk therefore counts every visit, shared or not: at most
+    `node_budget` values and `byte_budget` bytes of str and bytes in total, which is also what
+    anyone decoding the frame afterwards can be made to build. Time and memory are linear in the
+    frame's size, whatever it holds.
+    """
+    byte_budget = MAX_DECODED_BYTES if byte_budget is None else byte_budget
+    nodes = payload = 0
+    stack = [(obj, 0)]
+    pop, push, scalars, containers = stack.pop, stack.append, _SCALARS, (tuple, list)
+    while stack:
+        item, depth = pop()
+        nodes += 1
+        if nodes > node_budget:
+            raise ProtocolError(f"a frame holds more than {node_budget} values (shared references?)")
+        kind = type(item)
+        if kind in containers:
+            if depth >= MAX_DEPTH:
+                raise ProtocolError("frame nested too deeply")
+            if len(item) > node_budget - nodes:
+                raise ProtocolError(f"a frame holds more than {node_budget} values (shared references?)")
+            for sub in item:
+                push((sub, depth + 1))
+        elif kind is dict:
+            if depth >= MAX_DEPTH:
+                raise ProtocolError("frame nested too deeply")
+            for key, value in item.items():
+                if type(key) is not str:
+                    raise ProtocolError("a frame holds a dict with non-str keys")
+                push((key, depth + 1))
+                push((value, depth + 1))
+        elif kind not in scalars:
+            raise ProtocolError(f"a frame holds a {kind.__name__}")
+        elif kind is int:
+            _check_int(item)
+        elif kind is str or kind is bytes:
+            payload += len(item)
+            if payload > byte_budget:
+                raise ProtocolError(f"a frame decodes to more than {byte_budget // 2**20} MB "
+                                    "(one value referenced many times?)")
+
+
+def node_budget(frame_bytes: int) -> int:
+    """How many values a frame of this size may hold: every value that is not shared costs at
+    least one byte of pickle, so an honest frame stays far below this; only sharing exceeds it."""
+    return min(MAX_NODES, 2 * frame_bytes + 1024)
 
 
 _SCALARS = (type(None), bool, int, float, str, bytes)
@@ -106,7 +136,9 @@ def recv(sock: socket.socket, max_bytes: int = MAX_FRAME, deadline: float | None
         raise
     except Exception as exc:  # truncated or malformed pickle
         raise ProtocolError(f"malformed frame: {type(exc).__name__}") from None
-    _check_plain(obj)
+    # As many str and bytes as the frame could hold without sharing: an honest frame never exceeds
+    # it, and a reply's arrays decode to at most 16 M elements (128 MB even as float64).
+    _check_plain(obj, node_budget(len(body)), max_bytes)
     return obj
 
 

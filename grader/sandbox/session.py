@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import secrets
 import select
 import signal
 import socket
@@ -31,7 +32,7 @@ class Failure:
 
 # What the warm parent (and so every child) may see of the grader's environment: no tokens, no keys.
 _ENV_KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV",
-             "PYTHONHASHSEED")
+             "PYTHONHASHSEED", "VAEGRADE_LANDLOCK_ABI_MAX")
 
 
 def _zygote_env() -> dict:
@@ -70,6 +71,7 @@ class Zygote:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.restarts = 0
+        self.closed = False  # once closed (end of a run, Ctrl-C), never restarted by a late spawn
         self._start()
 
     def _start(self) -> None:
@@ -126,6 +128,8 @@ class Zygote:
 
     def spawn(self, root: str, limits: Limits) -> "Child":
         with self._lock:
+            if self.closed:
+                raise SandboxError("the sandbox was closed (the run is stopping)")
             for attempt in range(2):
                 if not self.alive():
                     self._restart()
@@ -180,6 +184,7 @@ class Zygote:
         self.proc.wait()
 
     def close(self) -> None:
+        self.closed = True
         with self._lock:
             self._stop()
 
@@ -197,6 +202,7 @@ class Child:
         self.zygote, self.pid, self.sock, self.limits = zygote, pid, sock, limits
         self.generation = generation
         self.alive = True
+        self._kill_lock = threading.Lock()  # kill() may come from another thread (Ctrl-C)
         self.status: int | None = None
         try:  # a handle that stays this process's even after it is reaped
             self.pidfd = os.pidfd_open(pid)
@@ -213,13 +219,16 @@ class Child:
             return Failure("crash", "the process is gone")
         try:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            protocol.send(self.sock, msg)
+            nonce = secrets.randbits(62)
+            protocol.send(self.sock, (msg, nonce))
             got = protocol.recv(self.sock, max_bytes=protocol.MAX_REPLY, deadline=deadline)
-            if not (isinstance(got, tuple) and len(got) == 3 and isinstance(got[1], str)
+            if not (isinstance(got, tuple) and len(got) == 4 and isinstance(got[1], str)
                     and type(got[2]) is int and isinstance(got[0], tuple) and got[0]
                     and isinstance(got[0][0], str)):
                 raise protocol.ProtocolError("a frame that is not a reply")
-            return got
+            if type(got[3]) is not int or got[3] != nonce:
+                raise protocol.ProtocolError("a reply to another request (written ahead of time?)")
+            return got[:3]
         except (socket.timeout, TimeoutError):
             self.kill()
             return Failure("timeout", f"stopped after the {self.limits.concept_seconds:g} s time limit")
@@ -234,6 +243,10 @@ class Child:
             return Failure("protocol", f"sent something that is not an answer ({exc})")
 
     def kill(self) -> None:
+        with self._kill_lock:
+            self._kill()
+
+    def _kill(self) -> None:
         if self.alive:
             self.alive = False
             try:
