@@ -206,6 +206,9 @@ def dev_quiz_copy(src, dest) -> None:
                    "(default: each archive's or folder's time in SUBMISSIONS).")
 @click.option("--excel", is_flag=True, help="Write grades.csv and quiz_items.csv in UTF-8 with a byte order "
                                             "mark, so Excel shows non-ASCII names right.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Grade on a Dask cluster: tcp://HOST:8786, or local:N for N worker processes on this "
+                   "machine (needs the `cluster` extra).")
 @threshold_option()
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @limits_options
@@ -215,13 +218,27 @@ def batch(ctx, quiet, **kwargs) -> None:
 
     SUBMISSIONS holds one folder, .zip or .tar.gz per learner, named after
     the learner. Reruns skip submissions already graded unchanged, so a
-    stopped batch is finished by running it again. Exit status: 0 all
-    graded, 1 some submissions could not be graded (listed), 2 bad input.
+    stopped batch is finished by running it again. With --scheduler the
+    grading runs on a Dask cluster's workers; unpacking, hashing and the
+    gradebook stay here. Exit status: 0 all graded, 1 some submissions could
+    not be graded (listed) or the scheduler went away, 2 bad input.
     """
     from grader.verbs import batch as verb
 
     finish(verb.main, workspace=workspace(ctx), limits=limits(kwargs), progress=None if quiet else sys.stderr,
            **kwargs)
+
+
+@cli.command()
+def doctor() -> None:
+    """Show which sandbox layers hold on this machine (run it on every grading worker).
+
+    Exit status: 0 every required layer holds, 1 the sandbox cannot hold one
+    here, so this machine must not grade.
+    """
+    from grader.verbs import doctor as verb
+
+    finish(verb.main)
 
 
 def _ask(prompt: str) -> str:

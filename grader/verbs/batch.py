@@ -15,15 +15,19 @@ exports (grader.outputs.exports) from the gradebook, under the course policy.
 A submission's hand-in time is where it was handed in: the modification time of its archive
 or folder in SUBMISSIONS (what an LMS download or a copy from a shared drive keeps), or, when
 staff give --submitted-at, the learner's row of that CSV (learner,submitted_at, exported from the
-LMS); never a date inside the submission (zip member dates, file contents).
+LMS); never a date inside the submission (zip member dates, file contents). It is taken here, on
+the client, whoever grades.
+
+Where the grading runs is an executor: `LocalExecutor` (this machine's threads
+or processes) or grader.grading.cluster's `DaskExecutor` (a Dask cluster's
+workers, with intake on this side). Both yield each submission's Outcome as it
+finishes; discovery, recording, the progress bar, the summary and the exports
+are the same for both.
 """
 
 from __future__ import annotations
 
-from grader.settings import GRADEBOOK_FILE
-
 import fcntl
-from datetime import datetime, timezone
 import os
 import shutil
 import sys
@@ -32,18 +36,21 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
 import grader
-from grader.course import policy as policies
 from grader import safetext
+from grader.course import policy as policies
 from grader.outputs import exports
 from grader.grading import intake as archives
 from grader.grading import quiz
-from grader.grading.runner import SubmissionError, grade_submission
+from grader.grading.cluster import ClusterError, ClusterLost, DaskExecutor
+from grader.grading import work as work_unit
+from grader.grading.work import Outcome
 from grader.sandbox.session import SandboxError, Zygote
-from grader.settings import PASS_FRACTION, Limits
+from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, Limits
 from grader.store.gradebook import Gradebook
 from grader.verbs.workspace import Outcome as VerbOutcome
 from grader.verbs.workspace import VerbError, Workspace
@@ -55,22 +62,6 @@ MODES = ("threads", "processes")
 
 class BatchError(Exception):
     """The batch cannot run at all (bad folder, output in use): the CLI exits 2."""
-
-
-@dataclass
-class Outcome:
-    """What became of one learner's submission in this run."""
-
-    learner: str
-    status: str                     #: "graded", "skipped" (unchanged since graded) or "failed"
-    reason: str = ""                #: why it could not be graded
-    result: object = None           #: the GradingResult, when graded
-    content_hash: str | None = None
-    seconds: float = 0.0            #: preparing + grading, in the worker
-    quiz: object = None             #: QuizResult of the submission's quiz_answers.json (grader.grading.quiz), if any
-    quiz_problem: str = ""          #: why that answers file could not be graded
-    submitted_at: str = ""          #: when it was handed in (ISO 8601), and from where
-    submitted_from: str = ""
 
 
 @dataclass
@@ -89,13 +80,16 @@ class Summary:
     seconds: float = 0.0
     jobs: int = 1
     interrupted: bool = False
+    lost: str = ""               #: why the run ended early (the Dask scheduler went away)
+    where: str = ""              #: where the grading ran, when not on this machine
     out: Path | None = None
     exported: exports.Exported | None = None
 
     @property
     def exit_code(self) -> int:
-        """0: everything graded; 1: some submissions could not be graded (reported); 130: interrupted."""
-        return 130 if self.interrupted else (1 if self.failed else 0)
+        """0: everything graded; 1: some submissions could not be graded (reported) or the cluster was lost;
+        130: interrupted."""
+        return 130 if self.interrupted else (1 if self.failed or self.lost else 0)
 
 
 def default_jobs() -> int:
@@ -112,19 +106,17 @@ class Worker:
     """Prepares and grades submissions; one warm zygote per thread, kept for the thread's life."""
 
     def __init__(self, *, limits: Limits, pass_fraction: float, force: bool,
-                 done: dict[str, set[str]], work_root: Path, course_key: bytes | None = None,
-                 handed_in: dict | None = None):
+                 done: dict[str, set[str]], work_root: Path, course_key: bytes | None = None):
         self.limits, self.pass_fraction, self.force = limits, pass_fraction, force
-        self.handed_in = handed_in or {}
         self.course_key = course_key
         self.done, self.work_root = done, work_root
         self.local = threading.local()
-        self.quiz = None   # the staff copy of the quiz, loaded once
+        self.quiz_key = work_unit.QuizKey()   # the staff copy of the quiz, loaded once
         self.zygotes: list = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
-    def zygote(self, fresh: bool = False):
+    def zygote(self, fresh: bool = False) -> Zygote:
         zygote = getattr(self.local, "zygote", None)
         if zygote is not None and (fresh or not zygote.alive()):
             zygote.close()
@@ -157,72 +149,23 @@ class Worker:
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def submitted(self, entry: archives.Entry) -> tuple[str, str]:
-        """(hand-in time, where it came from): the staff's CSV, else the file's time in SUBMISSIONS."""
-        if entry.learner in self.handed_in:
-            return policies.iso(self.handed_in[entry.learner]), "submitted-at CSV"
-        try:
-            mtime = entry.path.lstat().st_mtime
-        except OSError:
-            return "", ""
-        return policies.iso(datetime.fromtimestamp(mtime, timezone.utc)), "file time in SUBMISSIONS"
-
     def _grade(self, entry: archives.Entry, work: Path) -> Outcome:
-        outcome = self._grade_entry(entry, work)
-        outcome.submitted_at, outcome.submitted_from = self.submitted(entry)
-        for record in (outcome.result, outcome.quiz):
-            if record is not None and outcome.submitted_at:
-                record.extra.update(submitted_at=outcome.submitted_at, submitted_from=outcome.submitted_from)
-        return outcome
-
-    def _grade_entry(self, entry: archives.Entry, work: Path) -> Outcome:
         try:
             prepared = archives.prepare(entry, work)
         except archives.BadSubmission as exc:
             return Outcome(entry.learner, "failed", str(exc))
-        quiz, quiz_problem = self._quiz(entry.learner, prepared)
-        if not prepared.files:
-            return Outcome(entry.learner, "failed", "no Python file at the top of the submission (only quiz answers)",
-                           quiz=quiz, quiz_problem=quiz_problem)
-        if not self.force and prepared.content_hash in self.done.get(entry.learner, ()):
-            return Outcome(entry.learner, "skipped", content_hash=prepared.content_hash, quiz=quiz,
-                           quiz_problem=quiz_problem)
-        for attempt in (1, 2):
-            if self.stopping.is_set():
-                return Outcome(entry.learner, "cancelled")
-            try:
-                result = grade_submission(prepared.folder, limits=self.limits, zygote=self.zygote(fresh=attempt > 1),
-                                          pass_fraction=self.pass_fraction, course_key=self.course_key)
-                if not result.graded and attempt == 1:
-                    continue   # the grader failed on some checks: once more with a fresh sandbox
-                if not result.graded:
-                    return Outcome(entry.learner, "failed", f"could not be graded: the grader failed on "
-                                   f"{len(result.errors)} check(s), not the learner's code; rerun to retry")
-                break
-            except SubmissionError as exc:
-                return Outcome(entry.learner, "failed", str(exc))
-            except (SandboxError, OSError) as exc:   # the zygote died (e.g. the kernel's OOM killer): once more
-                if attempt == 2 or self.stopping.is_set():
-                    return Outcome(entry.learner, "failed" if not self.stopping.is_set() else "cancelled",
-                                   f"the sandbox failed twice ({exc}); rerun to retry")
-        result.submission = str(entry.path)
-        result.extra.update(learner=entry.learner, content_hash=prepared.content_hash, files=prepared.files)
-        if prepared.ignored:
-            result.extra["ignored_files"] = prepared.ignored[:50]
-        return Outcome(entry.learner, "graded", result=result, content_hash=prepared.content_hash,
-                       quiz=quiz, quiz_problem=quiz_problem)
-
-    def _quiz(self, learner: str, prepared: archives.Prepared):
-        """The quiz answers file in the submission, graded with the staff key: (QuizResult or None, problem)."""
-        if prepared.quiz_folder is None:
-            return None, ""
-        try:
-            if self.quiz is None:
-                self.quiz = quiz.load_quiz()
-            return quiz.grade_submission_quiz(prepared.quiz_folder, learner, quiz=self.quiz,
-                                              pass_fraction=self.pass_fraction), ""
-        except (quiz.AnswersError, quiz.QuizDataError) as exc:
-            return None, f"quiz answers: {exc}"
+        early = work_unit.settled(entry, prepared, force=self.force, done=self.done, quiz_key=self.quiz_key,
+                        pass_fraction=self.pass_fraction)
+        if early is not None:
+            return early
+        quiz_result, quiz_problem = self.quiz_key.grade(entry.learner, prepared.quiz_folder, self.pass_fraction)
+        seed, source = work_unit.seed_for(self.course_key, prepared)
+        outcome = work_unit.grade_folder(entry.learner, prepared.folder, prepared.content_hash, zygote=self.zygote,
+                                         limits=self.limits, pass_fraction=self.pass_fraction, seed=seed,
+                                         seed_source=source, stopping=self.stopping)
+        outcome.quiz, outcome.quiz_problem = quiz_result, quiz_problem
+        return work_unit.annotate(outcome, submission=str(entry.path), files=prepared.files,
+                                  ignored=prepared.ignored)
 
 
 _PROCESS_WORKER: Worker | None = None
@@ -238,6 +181,58 @@ def _start_process_worker(kwargs: dict) -> None:
 
 def _grade_in_process(entry: archives.Entry) -> Outcome:
     return _PROCESS_WORKER(entry)
+
+
+class LocalExecutor:
+    """Submissions graded by threads (or forked processes) of this machine, each with its own warm sandbox."""
+
+    where = ""
+
+    def __init__(self, settings: work_unit.Settings, *, jobs: int, mode: str):
+        self.jobs = jobs
+        kwargs = dict(limits=settings.limits, pass_fraction=settings.pass_fraction, force=settings.force,
+                      done=settings.done, work_root=settings.work_root, course_key=settings.course_key)
+        self.worker: Worker | None = None
+        if mode == "threads":
+            self.worker = Worker(**kwargs)
+            self.pool: Executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
+            self.task = self.worker
+        else:
+            import multiprocessing
+
+            self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_start_process_worker, initargs=(kwargs,))
+            self.task = _grade_in_process
+        self.pending: set[Future] = set()
+
+    def outcomes(self, entries: list[archives.Entry]) -> Iterator[Outcome]:
+        learner_of = {self.pool.submit(self.task, entry): entry.learner for entry in entries}
+        self.pending = set(learner_of)
+        while self.pending:
+            finished, self.pending = wait(self.pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    yield future.result()
+                except Exception as exc:   # a worker process died (processes mode)
+                    yield Outcome(learner_of[future], "failed",
+                                  f"the grader's worker died ({type(exc).__name__}); rerun to retry")
+
+    def close(self, interrupted: bool) -> None:
+        for future in self.pending:
+            future.cancel()
+        if self.worker is not None:
+            self.worker.close()   # stops in-flight children at once when interrupted
+        self.pool.shutdown(wait=not interrupted, cancel_futures=True)
+
+
+def _executor(scheduler: str | None, settings: work_unit.Settings, *, jobs: int, mode: str):
+    """Where the grading runs: this machine's threads or processes, or a Dask cluster's workers."""
+    if not scheduler:
+        return LocalExecutor(settings, jobs=jobs, mode=mode)
+    try:
+        return DaskExecutor(scheduler, settings)
+    except ClusterError as exc:
+        raise BatchError(str(exc)) from None
 
 
 # --- progress ----------------------------------------------------------------------------------------
@@ -333,18 +328,22 @@ def _reported(book: Gradebook) -> dict[str, set[str]]:
 def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
               force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
               progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None,
-              policy: policies.Policy | None = None, handed_in: dict | None = None,
-              encoding: str = "utf-8") -> Summary:
-    """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports."""
+              scheduler: str | None = None, policy: policies.Policy | None = None,
+              handed_in: dict | None = None, encoding: str = "utf-8") -> Summary:
+    """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports.
+
+    With `scheduler` (a Dask scheduler's address, or local:N) the grading runs on that cluster's
+    workers; everything else (intake, the gradebook, the exports) stays here.
+    """
     started = time.monotonic()
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
         raise BatchError(f"{submissions} is not a folder of submissions")
+    if out.resolve() == submissions.resolve():
+        raise BatchError(f"--out {out} is the submissions folder itself: give another folder")
     if mode not in MODES:
         raise BatchError(f"unknown worker mode {mode!r} (known: {', '.join(MODES)})")
     jobs = jobs or default_jobs()
-    if out.resolve() == submissions.resolve():
-        raise BatchError(f"--out {out} is the submissions folder itself: give another folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         lock = _lock(out)
@@ -358,14 +357,14 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
         with book:
             return _run(book, submissions, out, jobs=jobs, force=force, limits=limits,
                         pass_fraction=pass_fraction, progress=progress, mode=mode, started=started,
-                        course_key=course_key, policy=policy or policies.Policy(), handed_in=handed_in or {},
-                        encoding=encoding)
+                        course_key=course_key, scheduler=scheduler, policy=policy or policies.Policy(),
+                        handed_in=handed_in or {}, encoding=encoding)
     finally:
         lock.close()
 
 
 def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, pass_fraction,
-         progress, mode, started, course_key, policy, handed_in, encoding) -> Summary:
+         progress, mode, started, course_key, scheduler, policy, handed_in, encoding) -> Summary:
     tmp = out / exports.TMP_DIR
     shutil.rmtree(tmp, ignore_errors=True)   # leftovers of a killed batch: never a result
     tmp.mkdir()
@@ -386,60 +385,64 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
         _record(book, outcome, reported)
         summary.failed.append((learner, reason))
         bar.update(outcome)
-    settings = dict(limits=limits, pass_fraction=pass_fraction, force=force,
-                    done=book.graded_hashes(grader.__version__), work_root=tmp, course_key=course_key,
-                    handed_in=handed_in)
-    worker: Worker | None = None
-    if mode == "threads":
-        worker = Worker(**settings)
-        pool: Executor = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
-        task = worker
-    else:
-        import multiprocessing
-
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_start_process_worker, initargs=(settings,))
-        task = _grade_in_process
-    pending: set[Future] = set()
+    settings = work_unit.Settings(limits=limits, pass_fraction=pass_fraction, force=force,
+                                  done=book.graded_hashes(grader.__version__), work_root=tmp, course_key=course_key)
+    executor = _executor(scheduler, settings, jobs=jobs, mode=mode)
+    summary.jobs, summary.where = executor.jobs, executor.where
+    recorded: set[tuple[str, str]] = set()
+    entry_of = {e.learner: e for e in found.entries}
     try:
-        learner_of = {pool.submit(task, entry): entry.learner for entry in found.entries}
-        pending = set(learner_of)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                try:
-                    outcome = future.result()
-                except Exception as exc:   # a worker process died (processes mode)
-                    outcome = Outcome(learner_of[future], "failed",
-                                      f"the grader's worker died ({type(exc).__name__}); rerun to retry")
-                if outcome.status == "cancelled":
-                    continue
-                summary.quizzes += _record(book, outcome, reported, regrade=force)
-                if outcome.quiz_problem and outcome.status != "failed":
-                    summary.rejected.append((outcome.learner, outcome.quiz_problem))
-                elif outcome.quiz_problem:
-                    summary.failed.append((outcome.learner, outcome.quiz_problem))
-                if outcome.status == "graded":
-                    summary.graded += 1
-                elif outcome.status == "skipped":
-                    summary.skipped += 1
-                else:
-                    summary.failed.append((outcome.learner, outcome.reason))
-                bar.update(outcome)
+        for outcome in executor.outcomes(found.entries):
+            if outcome.status == "cancelled":
+                continue
+            if outcome.status == "graded" and (outcome.learner, outcome.content_hash) in recorded:
+                continue   # one grade per learner and content per run, whatever a retry sends back
+            if outcome.learner in entry_of:
+                stamp(outcome, entry_of[outcome.learner], handed_in)
+            summary.quizzes += _record(book, outcome, reported, regrade=force)
+            if outcome.quiz_problem and outcome.status != "failed":
+                summary.rejected.append((outcome.learner, outcome.quiz_problem))
+            elif outcome.quiz_problem:
+                summary.failed.append((outcome.learner, outcome.quiz_problem))
+            if outcome.status == "graded":
+                recorded.add((outcome.learner, outcome.content_hash))
+                summary.graded += 1
+            elif outcome.status == "skipped":
+                summary.skipped += 1
+            else:
+                summary.failed.append((outcome.learner, outcome.reason))
+            bar.update(outcome)
     except KeyboardInterrupt:
         summary.interrupted = True
-        for future in pending:
-            future.cancel()
+    except ClusterLost as exc:
+        summary.lost = str(exc)
     finally:
-        if worker is not None:
-            worker.close()   # stops in-flight children at once when interrupted
-        pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
+        executor.close(interrupted=summary.interrupted or bool(summary.lost))
         bar.close()
     summary.exported = exports.write_exports(book, out, policy, encoding=encoding)
     shutil.rmtree(tmp, ignore_errors=True)
     _class_figures(book, summary, [e.learner for e in found.entries])
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def submitted(entry: archives.Entry, handed_in: dict) -> tuple[str, str]:
+    """(hand-in time, where it came from): the staff's CSV, else the file's time in SUBMISSIONS."""
+    if entry.learner in handed_in:
+        return policies.iso(handed_in[entry.learner]), "submitted-at CSV"
+    try:
+        mtime = entry.path.lstat().st_mtime
+    except OSError:
+        return "", ""
+    return policies.iso(datetime.fromtimestamp(mtime, timezone.utc)), "file time in SUBMISSIONS"
+
+
+def stamp(outcome: Outcome, entry: archives.Entry, handed_in: dict) -> None:
+    """Note on the outcome and its records when the submission was handed in (taken here, never from a worker)."""
+    outcome.submitted_at, outcome.submitted_from = submitted(entry, handed_in)
+    for record in (outcome.result, outcome.quiz):
+        if record is not None and outcome.submitted_at:
+            record.extra.update(submitted_at=outcome.submitted_at, submitted_from=outcome.submitted_from)
 
 
 def _contains(entry: Path, out: Path) -> bool:
@@ -462,26 +465,30 @@ def _class_figures(book: Gradebook, summary: Summary, learners: list[str]) -> No
 
 
 def summary_text(summary: Summary, *, show: int = 20) -> str:
-    """What staff read at the end of a batch."""
+    """What staff read at the end of a batch (learner ids and reasons come from the submissions folder)."""
     lines = []
     if summary.interrupted:
         lines.append("Interrupted: everything graded so far is saved; run the same command again to finish.")
+    if summary.lost:
+        lines.append(f"Stopped early: {safetext.terminal_line(summary.lost, 500)}.")
     rate = summary.graded / summary.seconds if summary.seconds else 0.0
+    left = summary.learners - summary.graded - summary.skipped - len(summary.failed)
     lines.append(f"{summary.learners} submissions: {summary.graded} graded, {summary.skipped} unchanged since "
-                 f"graded (skipped; --force regrades), {len(summary.failed)} could not be graded "
+                 f"graded (skipped; --force regrades), {len(summary.failed)} could not be graded"
+                 f"{f', {left} not reached' if left > 0 else ''} "
                  f"[{summary.seconds:.1f} s, {rate:.1f} graded/s, {summary.jobs} worker"
-                 f"{'s' if summary.jobs != 1 else ''}]")
+                 f"{'s' if summary.jobs != 1 else ''}{' on ' + summary.where if summary.where else ''}]")
     if summary.quizzes:
         lines.append(f"quiz: {summary.quizzes} new answers file{'s' if summary.quizzes != 1 else ''} graded")
     if summary.mean_score is not None:
         lines.append(f"class: mean score {summary.mean_score:.1f} / {summary.max_score:g}, pass rate "
                      f"{summary.pass_rate:.0%} ({summary.scored} learners with a grade)")
-    for learner, reason in summary.failed[:show]:   # ids and reasons come from the submissions folder
+    for learner, reason in summary.failed[:show]:
         lines.append(f"  could not grade {safetext.shown_id(learner)}: {safetext.terminal_line(reason, 500)}")
     if len(summary.failed) > show:
         lines.append(f"  ... and {len(summary.failed) - show} more (the gradebook's problems table has them all)")
     for learner, reason in summary.rejected[:show]:
-        lines.append(f"  rejected a file of {learner}: {reason}")
+        lines.append(f"  rejected a file of {safetext.shown_id(learner)}: {safetext.terminal_line(reason, 500)}")
     if len(summary.rejected) > show:
         lines.append(f"  ... and {len(summary.rejected) - show} more rejected files (the gradebook's problems table)")
     for name in summary.ignored[:show]:
@@ -495,8 +502,9 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
 
 def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None = None, force: bool = False,
          threshold: float = PASS_FRACTION, limits: Limits = Limits(), progress: TextIO | None = sys.stderr,
-         submitted_at: Path | None = None, excel: bool = False) -> VerbOutcome:
-    """Grade a class; exit 0 every submission graded, 1 some could not be graded, 2 bad input."""
+         submitted_at: Path | None = None, excel: bool = False, scheduler: str | None = None) -> VerbOutcome:
+    """Grade a class; exit 0 every submission graded, 1 some could not be graded (or the cluster was lost),
+    2 bad input (or no cluster to run on)."""
     try:
         policy = policies.load(workspace.course)
         handed_in = policies.read_submitted_at(submitted_at) if submitted_at is not None else None
@@ -504,8 +512,8 @@ def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None
         raise VerbError(str(exc)) from None
     try:
         summary = run_batch(submissions, out, jobs=jobs, force=force, limits=limits, pass_fraction=threshold,
-                            progress=progress, course_key=workspace.course_key(), policy=policy,
-                            handed_in=handed_in, encoding="utf-8-sig" if excel else "utf-8")
+                            progress=progress, course_key=workspace.course_key(), scheduler=scheduler,
+                            policy=policy, handed_in=handed_in, encoding="utf-8-sig" if excel else "utf-8")
     except BatchError as exc:
         raise VerbError(str(exc)) from None
     return VerbOutcome(summary_text(summary), summary.exit_code)
