@@ -163,11 +163,12 @@ def dev() -> None:
 
 
 @dev.command("check")
-def dev_check() -> None:
-    """Prove the content is consistent: manifest, stubs, solutions, checks, quiz."""
+@click.pass_context
+def dev_check(ctx) -> None:
+    """Prove the content is consistent: manifest, stubs, solutions, checks, quiz (the course's own files)."""
     from grader.verbs import dev as verb
 
-    finish(verb.main, echo=click.echo)
+    finish(verb.main, echo=click.echo, workspace=workspace(ctx))
 
 
 @dev.command("mutants")

@@ -142,3 +142,17 @@ def test_the_latent_budget_stub_promises_only_the_errors_the_spec_asks_for():
         assert "integer" not in raises and "type" not in raises, (name, raises)
     grid = _docstrings("exercises", manifest.by_id("latent_budget"))["latent_grid"]
     assert "zero or negative" in grid and "not divisible" in grid
+
+
+def test_dev_check_reads_the_course_it_runs_in_not_the_installed_copy(tmp_path, monkeypatch):
+    # An author edits the course's own files: `dev check` must see the edit wherever the grader is installed.
+    course = tmp_path / "course"
+    for name in ("exercises", "solutions", "quizzes"):
+        shutil.copytree(ROOT / name, course / name)
+    (course / "vaegrade.toml").write_text("[course]\n")
+    stub = course / "exercises" / "mse.py"
+    stub.write_text(stub.read_text().replace("TODO", "DONE"))   # a stub without its TODO is a content problem
+    monkeypatch.chdir(course)
+    result = CliRunner().invoke(cli, ["dev", "check"])
+    assert result.exit_code == 1, result.output
+    assert str(course / "exercises" / "mse.py") in result.output and "TODO" in result.output

@@ -22,7 +22,7 @@ from grader.sandbox.session import Zygote
 import grader.checks as checks_package
 from grader.checks import checks_for
 from grader.course.content import content_dir
-from grader.verbs.workspace import Outcome
+from grader.verbs.workspace import Outcome, Workspace
 
 MIN_CHECKS = 10
 
@@ -138,11 +138,11 @@ def static_problems(exercises: Path, solutions: Path) -> list[str]:
     return problems
 
 
-def quiz_problems() -> list[str]:
+def quiz_problems(quizzes: Path | None = None) -> list[str]:
     validate = getattr(quiz, "validate", None)
     if validate is None:
         return []
-    path = content_dir("quizzes") / "mastery.toml"
+    path = (quizzes or content_dir("quizzes")) / "mastery.toml"
     if not path.is_file():
         return []  # a learner's copy ships only the key-less quiz
     return [f"{path}: {p}" for p in validate(path)]
@@ -172,18 +172,28 @@ def graded_problems(exercises: Path, solutions: Path, zygote=None) -> list[str]:
     return problems
 
 
-def run(echo: Callable[[str], None] = lambda s: None, zygote=None) -> list[str]:
-    exercises, solutions = content_dir("exercises"), content_dir("solutions")
+def run(echo: Callable[[str], None] = lambda s: None, zygote=None, course: Path | None = None) -> list[str]:
+    exercises, solutions = content("exercises", course), content("solutions", course)
     echo(f"manifest: {len(manifest.load())} concepts; stubs in {exercises}, solutions in {solutions}")
-    problems = static_problems(exercises, solutions) + quiz_problems()
+    problems = static_problems(exercises, solutions) + quiz_problems(content("quizzes", course))
     echo("grading the solutions and the stubs in the sandbox ...")
     problems += graded_problems(exercises, solutions, zygote)
     return problems
 
 
-def main(*, echo: Callable[[str], None] = lambda s: None) -> Outcome:
-    """`vaegrade dev check`: exit 0 when the content is consistent, 1 with the problems listed."""
-    problems = run(echo=echo)
+def content(name: str, course: Path | None) -> Path:
+    """The course's own content folder (the working tree an author edits), else the installed copy."""
+    if course is not None and (course / name).is_dir():
+        return course / name
+    return content_dir(name)
+
+
+def main(*, echo: Callable[[str], None] = lambda s: None, workspace: Workspace | None = None) -> Outcome:
+    """`vaegrade dev check`: exit 0 when the content is consistent, 1 with the problems listed.
+
+    Inside a course it checks that course's files (what its author is editing), not the copy
+    installed with the grader."""
+    problems = run(echo=echo, course=workspace.course if workspace is not None else None)
     if problems:
         return Outcome("", 1, tuple(f"problem: {p}" for p in problems))
     return Outcome("content is consistent", 0)
