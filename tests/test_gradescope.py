@@ -195,3 +195,22 @@ def test_the_cli_command_exits_0_and_a_bad_policy_exits_2(tmp_path, course):
     (course / "policy.toml").write_text('[policy]\ndue = "2026-12-02 06:00"\n')
     result = CliRunner().invoke(cli, ["--course", str(course), "gradescope", "--root", str(home)])
     assert result.exit_code == 2 and "timezone" in result.output and "Traceback" not in result.output
+
+
+def test_a_notebook_in_a_zip_with_a_quiz_file_late_with_an_extension(tmp_path, course):
+    # What a Jupyter learner uploads: one zip holding a folder with the notebook and the answers file.
+    import zipfile
+
+    from test_notebook import messy_notebook
+
+    (course / "extensions.csv").write_text(f"learner,due\n{LEARNER},2026-12-05T23:00:00-07:00\n")
+    home = autograder_tree(tmp_path, metadata("2026-12-03T10:00:00.000000-07:00"))   # late, but extended
+    notebook = messy_notebook(tmp_path / "vae.ipynb", tmp_path / "ran")
+    with zipfile.ZipFile(home / "submission" / "work.zip", "w") as zf:
+        zf.write(notebook, "my-work/vae.ipynb")
+        zf.writestr("my-work/quiz_answers.json", answers_text(LEARNER, 9))
+    data = run(home, course)
+    extra = data["extra_data"]
+    assert extra["exercises"]["score"] == extra["exercises"]["max_score"] == 80.0   # every concept from the notebook
+    assert extra["quiz"]["score"] == 9 and extra["lateness"]["penalty"] == 0
+    assert not (tmp_path / "ran").exists()   # no top-level statement of the notebook ran
