@@ -71,11 +71,11 @@ def test_the_same_files_get_the_same_grade_without_a_seed(tmp_path, monkeypatch)
     monkeypatch.chdir(course)
     monkeypatch.delenv("VAEGRADE_COURSE_KEY", raising=False)
     runs = [CliRunner().invoke(cli, ["grade", "--format", "json", "--concept", "kl", "--concept", "mse"])
-            for _ in range(3)]
+            for _ in range(5)]
     results = [json.loads(r.stdout) for r in runs]
-    assert [r.exit_code for r in runs] == [1, 1, 1]
+    assert [r.exit_code for r in runs] == [1] * 5
     key = lambda r: (r["score"], [(t["name"], t["score"], t["output"]) for t in r["tests"]])  # noqa: E731
-    assert key(results[0]) == key(results[1]) == key(results[2])
+    assert all(key(r) == key(results[0]) for r in results)   # five gradings, one grade
     assert {r["extra_data"]["seed_source"] for r in results} == {"course-key"}
     assert results[0]["score"] < 20
     # The key lives in the course and was made on first use; another key gives other inputs.
