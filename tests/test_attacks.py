@@ -611,7 +611,7 @@ def reconstruction_mse(x, x_hat):
         "row = [float(v) for v in np.ravel(x)][:20]\nreturn [[[[row] * 20] * 20] * 20] * 20"),
     "sigio_owner_on_the_protocol_socket": gated(attempt("""
         import fcntl, os, signal, stat
-        for fd in range(3, 64):
+        for fd in range(3, 4096):
             try:
                 if stat.S_ISSOCK(os.fstat(fd).st_mode):
                     break

@@ -558,7 +558,7 @@ KERNEL_OBJECTS = """
         return got if got >= 0 else -ffi.errno
     buf = ffi.new("char[64]")
     name = ffi.new("char[]", b"/vaegrade-test-queue")
-    sock = [fd for fd in range(3, 64) if os.path.exists(f"/proc/self/fd/{fd}")][0]
+    sock = [fd for fd in range(3, 4096) if os.path.exists(f"/proc/self/fd/{fd}")][0]   # the socket to the grader
     res = {
         "shmget": call(29, 0, 1 << 20, 0o1600), "semget": call(64, 0, 4, 0o1600),
         "msgget": call(68, 0, 0o1600), "shmat(0)": call(30, 0, 0, 0), "shmctl": call(31, 0, 2, buf),
