@@ -197,3 +197,17 @@ def test_a_batch_lists_a_submission_the_grader_failed_on_as_not_graded(tmp_path,
     assert learner == "alice" and "not the learner's code" in reason
     with Gradebook(tmp_path / "out" / "gradebook.sqlite") as book:
         assert book.graded_hashes("0.1.0") == {}   # no score stored for alice
+
+
+def test_grading_the_same_files_again_is_the_latest_attempt(tmp_path, monkeypatch):
+    # a learner grades their solution, then the stubs, then the solution again: status follows the last one
+    course = make_course(tmp_path, {"mse.py": solution("mse.py")})
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "mse.py").write_text((ROOT / "exercises" / "mse.py").read_text())
+    monkeypatch.chdir(course)
+    for folder in (course / "exercises", stubs, course / "exercises"):
+        CliRunner().invoke(cli, ["grade", str(folder), "--learner", "ada", "--time-limit", "5"])
+    with Gradebook(course / ".vaegrade" / "gradebook.sqlite") as book:
+        assert [a.score for a in book.attempts("ada", "exercises")] == [10.0, 0.0, 10.0]
+        assert book.latest("ada", "exercises").score == 10.0

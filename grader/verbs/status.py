@@ -135,4 +135,6 @@ def record_exercises(gradebook: str | Path, learner: str, result, submission: st
     `gradebook` is a SQLite file or a postgresql:// URL.
     """
     with open_gradebook(gradebook) as book:
-        return book.record_exercises(learner, result, result.content_hash)
+        # every `vaegrade grade` is an attempt of its own: grading the same files again is the latest
+        # attempt (status and the report follow it), not a rerun to skip as in a batch
+        return book.record_exercises(learner, result, result.content_hash, regrade=True)
