@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Benchmark of batch grading (issue 3): prints figures, asserts nothing.
+"""Benchmark of grading speed: every speed and memory target side by side with a verdict; asserts nothing.
 
     python bench/bench_batch.py            # N = 40 synthetic submissions, a few minutes
+    python bench/bench_batch.py --n 12 --skip-modes --rounds 2 --repeats 3   # a quick run, 2-3 minutes
     python bench/bench_batch.py --n 200 --keep /tmp/bench
 
 Generates N submissions (about 60% correct = copies of solutions/, 30% wrong =
@@ -20,10 +21,14 @@ exit at import, a memory bomb, an output flood, os._exit) as folders, .zip and
   process, values encoded and decoded the same way, everything pre-imported),
   against the same submissions graded in the sandbox with a warm zygote, one
   after the other: the isolation overhead is their ratio;
-- `vaegrade grade` of one submission, wall time including interpreter start;
+- `vaegrade grade` of one submission and `vaegrade check CONCEPT`, wall time including
+  interpreter start (`python -m grader` in a minimal course);
+- the warm re-check after a save (bench/bench_watch.py run as its own process);
 - the naive baseline: one `pytest` process per submission (a generated test
   file importing the submission's modules, equivalent asserts, the TinyVAE
   trained with torch.optim.Adam), two at a time.
+
+It ends with a table: each figure, its target and whether this run met it.
 """
 
 from __future__ import annotations
@@ -281,7 +286,7 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
     from grader.sandbox import child
     from grader.sandbox.session import Zygote
 
-    class InProcessRun(runner._ConceptRun):
+    class InProcessRun(runner.ConceptRun):
         """A _ConceptRun whose 'child' is the sandbox harness called directly in this process."""
 
         def request(self, msg):
@@ -289,7 +294,7 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
                 return self.fatal
             if self.child is None:   # a fresh 'child' per concept: modules imported anew
                 child._MODULES, self.child = child._Modules(self.root), True
-            reply = child.HANDLERS[msg[0]](msg)
+            reply = runner._normalise(child.HANDLERS[msg[0]](msg))
             if reply[0] in ("missing_file", "import_error", "limit"):
                 self.fatal = reply
             return reply
@@ -297,13 +302,13 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
         def close(self) -> None:
             pass
 
-    sandboxed = runner._ConceptRun
+    sandboxed = runner.ConceptRun
     zygote = Zygote()
     figures: dict[str, list[tuple[float, float]]] = {"isolated": [], "floor": []}
     try:
         for phase in ("warm-up", *range(rounds)):
             for which in ("isolated", "floor"):
-                runner._ConceptRun = sandboxed if which == "isolated" else InProcessRun
+                runner.ConceptRun = sandboxed if which == "isolated" else InProcessRun
                 started, cpu0, zcpu0 = time.perf_counter(), time.process_time(), _proc_cpu(zygote.pid)
                 todo = folders if phase != "warm-up" else folders[:2]
                 for folder in todo:
@@ -313,7 +318,7 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
                 if phase != "warm-up":
                     figures[which].append((wall, cpu))
     finally:
-        runner._ConceptRun = sandboxed
+        runner.ConceptRun = sandboxed
         zygote.close()
     return {k: min(v[0] for v in got) for k, got in figures.items()} | {
         f"{k}_cpu": min(v[1] for v in got) for k, got in figures.items()}
@@ -322,15 +327,46 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
 # --- vaegrade grade, and the naive baseline ----------------------------------------------------------------------
 
 
-def single_grade(folder: Path, repeats: int = 3) -> list[float]:
+def _course_copy(dest: Path, exercises: Path) -> Path:
+    """A minimal course (the marker file and an exercises/ folder) where the CLI finds its workspace."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "vaegrade.toml", dest / "vaegrade.toml")
+    if not (dest / "exercises").exists():
+        shutil.copytree(exercises, dest / "exercises")
+    return dest
+
+
+def _cli_walls(args: list[str], cwd: Path, repeats: int) -> list[float]:
+    """Wall seconds of `python -m grader ARGS` (the console script's work: interpreter start included)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     walls = []
-    with tempfile.TemporaryDirectory() as cwd:
-        for _ in range(repeats):
-            started = time.monotonic()
-            subprocess.run([shutil.which("vaegrade") or "vaegrade", "grade", str(folder), "--format", "json"],
-                           cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            walls.append(time.monotonic() - started)
+    for _ in range(repeats):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        walls.append(time.monotonic() - started)
     return walls
+
+
+def single_grade(folder: Path, work: Path, repeats: int = 5) -> list[float]:
+    course = _course_copy(work / "course-grade", folder)
+    return _cli_walls(["grade", str(folder), "--format", "json", "--no-record"], course, repeats)
+
+
+def single_check(concept: str, work: Path, repeats: int = 5) -> list[float]:
+    course = _course_copy(work / "course-check", SOLUTIONS)
+    return _cli_walls(["check", concept], course, repeats)
+
+
+def warm_recheck(concept: str, saves: int) -> dict:
+    """bench/bench_watch.py in its own process: the median save-to-answer time of `vaegrade watch`."""
+    got = subprocess.run([sys.executable, str(REPO / "bench" / "bench_watch.py"), "--saves", str(saves),
+                          "--concept", concept], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    import re
+
+    m = re.search(r"median (\d+) ms", got.stdout)
+    return {"median": int(m.group(1)) / 1000 if m else None, "text": (got.stdout + got.stderr).strip()}
 
 
 NAIVE_TEST = '''\
@@ -486,6 +522,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     parser.add_argument("--skip-naive", action="store_true", help="skip the pytest baseline (the slowest part)")
     parser.add_argument("--skip-modes", action="store_true", help="skip the threads-vs-processes comparison")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of `vaegrade grade` and `vaegrade check`")
+    parser.add_argument("--concept", default="mse", help="concept for `vaegrade check` and the warm re-check")
+    parser.add_argument("--saves", type=int, default=10, help="saves timed by the warm re-check")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="vaegrade-bench-"))
@@ -533,10 +572,16 @@ def main() -> None:
               f"{over['isolated_cpu'] / over['floor_cpu']:.2f}x")
 
         correct = next(f for f in folders if kinds[f.parent.name] == "correct")
-        walls = single_grade(correct)
+        walls = single_grade(correct, work, args.repeats)
         print(f"\nvaegrade grade, one correct submission, wall incl. interpreter start: "
               f"median {statistics.median(walls):.2f} s (runs: {', '.join(f'{w:.2f}' for w in walls)})")
+        check_walls = single_check(args.concept, work, args.repeats)
+        print(f"vaegrade check {args.concept}, wall incl. interpreter start: median "
+              f"{statistics.median(check_walls):.2f} s (runs: {', '.join(f'{w:.2f}' for w in check_walls)})")
+        warm = warm_recheck(args.concept, args.saves)
+        print(f"warm re-check after a save (bench/bench_watch.py):\n  " + warm["text"].replace("\n", "\n  "))
 
+        naive = None
         if not args.skip_naive:
             every = [archives_folder for archives_folder in _all_prepared(subs, work / "prepared-all")]
             naive = naive_baseline(every, work / "naive", workers=2, timeout=8 * args.time_limit + 10)
@@ -545,9 +590,39 @@ def main() -> None:
                   f"{naive['cpu_per_sub']:.2f} CPU s per submission")
             print(f"batch -j 2 vs naive: {j2['rate'] / naive['rate']:.1f}x end to end"
                   + (f", {j2['steady'] / naive['rate']:.1f}x steady state" if j2["steady"] else ""))
-        print(f"\nload average at the end: {_load()} (other work on this machine slows every figure above)")
-        print("targets: -j 2 >= 15x naive (about 12 subs/s); isolation overhead <= 1.25x; "
-              "vaegrade grade < 2.5 s; -j 2 peak PSS < 1024 MB")
+
+        cpu_ratio = over["isolated_cpu"] / over["floor_cpu"]
+        steady2 = j2["steady"] or j2["rate"]
+        table = [
+            ("in-process floor, CPU s/sub", f"{over['floor_cpu']:.3f}", "(reference)", None),
+            ("sandboxed (warm zygote), CPU s/sub", f"{over['isolated_cpu']:.3f}", "", None),
+            ("isolation overhead, CPU", f"{cpu_ratio:.2f}x", "<= 1.25x", cpu_ratio <= 1.25),
+            ("isolation overhead, wall", f"{over['isolated'] / over['floor']:.2f}x", "(info)", None),
+            ("batch -j 1, steady subs/s", f"{(j1['steady'] or j1['rate']):.2f}", "(info)", None),
+            ("batch -j 1, end-to-end subs/s", f"{j1['rate']:.2f}", "(info)", None),
+            ("batch -j 2, steady subs/s", f"{steady2:.2f}", ">= 12", steady2 >= 12),
+            ("batch -j 2, end-to-end subs/s", f"{j2['rate']:.2f}", "(info)", None),
+        ]
+        if naive is not None:
+            table += [("naive pytest baseline, subs/s", f"{naive['rate']:.2f}", "(reference)", None),
+                      ("batch -j 2 steady / naive", f"{steady2 / naive['rate']:.1f}x", ">= 15x",
+                       steady2 / naive["rate"] >= 15)]
+        table += [
+            ("batch -j 2 peak PSS, whole tree", f"{j2['peak_mb']:.0f} MB", "< 1024 MB", j2["peak_mb"] < 1024),
+            ("vaegrade grade (1 sub), wall median", f"{statistics.median(walls):.2f} s", "<= 1.5 s",
+             statistics.median(walls) <= 1.5),
+            (f"vaegrade check {args.concept}, wall median", f"{statistics.median(check_walls):.2f} s", "<= 1.2 s",
+             statistics.median(check_walls) <= 1.2),
+            ("warm re-check after a save, median",
+             f"{warm['median']:.3f} s" if warm["median"] is not None else "failed", "< 0.3 s",
+             warm["median"] is not None and warm["median"] < 0.3),
+        ]
+        print(f"\n{'figure':40} {'measured':>12} {'target':>12}  verdict")
+        for name, value, target, ok in table:
+            verdict = "" if ok is None else ("met" if ok else "MISSED")
+            print(f"{name:40} {value:>12} {target:>12}  {verdict}")
+        print(f"\nload average at the end: {_load()} on {os.cpu_count()} cores (other work on this machine "
+              "slows every figure above)")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

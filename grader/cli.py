@@ -8,6 +8,7 @@ raises VerbError (exit status 2). Verbs are imported inside their command so tha
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -37,6 +38,23 @@ def finish(call, *args, **kwargs) -> None:
     for note in outcome.notes:
         click.echo(safetext.terminal(note, 4000), err=True)
     sys.exit(outcome.exit_code)
+
+
+@contextlib.contextmanager
+def early_sandbox():
+    """The sandbox's warm parent, started before the verb's own imports so the two overlap.
+
+    Closed on the way out, whatever happens (finish() leaves by SystemExit). None if it could
+    not start: the grading then starts its own and says why it failed.
+    """
+    from grader.verbs import prestart
+
+    zygote = prestart.sandbox()
+    try:
+        yield zygote
+    finally:
+        if zygote is not None:
+            zygote.close()
 
 
 pass_workspace = click.make_pass_decorator(object, ensure=False)
@@ -118,9 +136,11 @@ def grade(ctx, no_record, **kwargs) -> None:
 
     Exit status: 0 graded and passed, 1 graded and not passed, 2 could not grade.
     """
-    from grader.verbs import grade as verb
+    with early_sandbox() as zygote:
+        from grader.verbs import grade as verb
 
-    finish(verb.main, workspace=workspace(ctx), limits=limits(kwargs), record=not no_record, **kwargs)
+        finish(verb.main, workspace=workspace(ctx), limits=limits(kwargs), record=not no_record, zygote=zygote,
+               **kwargs)
 
 
 @cli.command()
@@ -134,10 +154,11 @@ def check(ctx, concepts, folder) -> None:
     Give concept ids (mse, sigma, kl, ...) to check only those. The hidden
     checks that decide your grade run with `vaegrade grade`.
     """
-    from grader.verbs import grade as verb
+    with early_sandbox() as zygote:
+        from grader.verbs import grade as verb
 
-    finish(verb.check, workspace=workspace(ctx), concepts=concepts, folder=folder,
-           style=lambda text, ok: click.style(text, fg="green" if ok else "red"))
+        finish(verb.check, workspace=workspace(ctx), concepts=concepts, folder=folder, zygote=zygote,
+               style=lambda text, ok: click.style(text, fg="green" if ok else "red"))
 
 
 @cli.command()

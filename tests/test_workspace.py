@@ -177,7 +177,10 @@ def test_grade_exits_2_and_records_nothing_when_the_grader_fails(tmp_path, monke
 
     course = make_course(tmp_path, {"mse.py": solution("mse.py")})
     monkeypatch.chdir(course)
+    from grader.verbs import prestart
+
     monkeypatch.setattr(runner, "Zygote", BrokenSandbox)
+    monkeypatch.setattr(prestart, "Zygote", BrokenSandbox)   # the CLI starts its sandbox early
     result = CliRunner().invoke(cli, ["grade", "--time-limit", "5"])
     assert result.exit_code == 2, result.output
     assert "NOT GRADED" in result.output and "not your code" in result.output

@@ -10,6 +10,7 @@ from grader.course.content import bundle_kind
 from grader.grading.runner import SandboxError, SubmissionError, grade_submission
 from grader.grading.results import GradingResult, Status
 from grader.outputs import text as formats
+from grader.sandbox.session import Zygote
 from grader.settings import PASS_FRACTION, Limits
 from grader.verbs.status import record_exercises
 from grader.verbs.workspace import Outcome, VerbError, Workspace
@@ -26,10 +27,13 @@ def check_concepts(concepts) -> list[str] | None:
     return list(concepts) or None
 
 
-def run(workspace: Workspace, submission: Path | None, *, what: str, **kwargs) -> GradingResult:
+def run(workspace: Workspace, submission: Path | None, *, what: str, zygote: Zygote | None = None,
+        **kwargs) -> GradingResult:
+    """Grade with `zygote` when the caller started one already (it stays the caller's to close)."""
     folder = submission or workspace.exercises(what)
     try:
-        return grade_submission(folder, course_key=workspace.course_key(), parallel=os.cpu_count() or 1, **kwargs)
+        return grade_submission(folder, course_key=workspace.course_key(), parallel=os.cpu_count() or 1,
+                                zygote=zygote, **kwargs)
     except (SubmissionError, SandboxError) as exc:
         raise VerbError(str(exc)) from None
 
@@ -37,11 +41,11 @@ def run(workspace: Workspace, submission: Path | None, *, what: str, **kwargs) -
 def main(*, workspace: Workspace, submission: Path | None = None, fmt: str = "table", seed: int | None = None,
          concepts: tuple[str, ...] = (), threshold: float = PASS_FRACTION, verbose: bool = False,
          limits: Limits = Limits(), learner: str | None = None, gradebook: Path | None = None,
-         record: bool = True) -> Outcome:
+         record: bool = True, zygote: Zygote | None = None) -> Outcome:
     """Grade with the hidden checks; exit 0 passed, 1 not passed, 2 not graded (the grader failed)."""
     selected = check_concepts(concepts)
     result = run(workspace, submission, what="grade", seed=seed, limits=limits, concepts=selected,
-                 pass_fraction=threshold)
+                 pass_fraction=threshold, zygote=zygote)
     text = {"json": formats.to_json, "markdown": formats.to_markdown,
             "table": lambda r: formats.to_table(r, verbose=verbose)}[fmt](result)
     notes = []
@@ -60,9 +64,10 @@ def main(*, workspace: Workspace, submission: Path | None = None, fmt: str = "ta
 
 
 def check(*, workspace: Workspace, concepts: tuple[str, ...] = (), folder: Path | None = None,
-          style=lambda text, ok: text) -> Outcome:
+          style=lambda text, ok: text, zygote: Zygote | None = None) -> Outcome:
     """The quick public checks (the lesson's worked examples); exit 0 when all pass."""
-    result = run(workspace, folder, what="check", concepts=check_concepts(concepts), public_only=True)
+    result = run(workspace, folder, what="check", concepts=check_concepts(concepts), public_only=True,
+                 zygote=zygote)
     lines, width = [], formats.terminal_width()
     for c in result.concepts:
         for r in c.checks:
