@@ -228,6 +228,9 @@ def dev_quiz_copy(src, dest) -> None:
                    "(default: each archive's or folder's time in SUBMISSIONS).")
 @click.option("--excel", is_flag=True, help="Write grades.csv and quiz_items.csv in UTF-8 with a byte order "
                                             "mark, so Excel shows non-ASCII names right.")
+@click.option("--gradebook", default=None, metavar="FILE|URL",
+              help="Record into this gradebook instead of OUT/gradebook.sqlite: a SQLite file or a "
+                   "postgresql:// URL shared by several batches, TAs and CI jobs.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Grade on a Dask cluster: tcp://HOST:8786, or local:N for N worker processes on this "
                    "machine (needs the `cluster` extra).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import json
 import multiprocessing
@@ -208,3 +209,28 @@ def test_the_readers_work_on_both_engines(gradebook_target, tmp_path):
     out, who = report_verb.write_learner_report(out=tmp_path / "ada.html", gradebook=target, learner="ada")
     assert who == "ada" and "9 / 10" in out.read_text(encoding="utf-8")
     assert export_verb.write_lms_csv(source=target, out=tmp_path / "canvas.csv") == 2
+
+
+def test_a_batch_records_into_a_shared_gradebook_on_either_engine(gradebook_target, tmp_path):
+    # `vaegrade batch --gradebook URL`: several batches (or TAs, or CI jobs) record into one server
+    import shutil
+
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    root = Path(__file__).resolve().parent.parent
+    subs = tmp_path / "subs"
+    for learner in ("alice", "bob"):
+        (subs / learner).mkdir(parents=True)
+        shutil.copy(root / "solutions" / "mse.py", subs / learner / "mse.py")
+    target = str(gradebook_target)
+    for run in range(2):   # the second run skips both: reruns are idempotent on the shared gradebook
+        result = CliRunner().invoke(cli, ["batch", str(subs), "--out", str(tmp_path / "out"), "--gradebook", target,
+                                          "-q", "--time-limit", "5"])
+        assert result.exit_code == 0, result.output
+    assert "2 submissions: 0 graded, 2 unchanged" in result.output
+    with open_gradebook(target) as book:
+        assert sorted(a.learner for a in book.attempts(kind="exercises")) == ["alice", "bob"]
+    assert (tmp_path / "out" / "grades.csv").is_file()
+    assert not (tmp_path / "out" / "gradebook.sqlite").exists() or target.endswith("gradebook.sqlite")

@@ -51,6 +51,7 @@ from grader.grading import work as work_unit
 from grader.grading.work import Outcome
 from grader.sandbox.session import SandboxError, Zygote
 from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, Limits
+from grader.store import open_gradebook
 from grader.store.gradebook import Gradebook
 from grader.verbs.workspace import Outcome as VerbOutcome
 from grader.verbs.workspace import VerbError, Workspace
@@ -83,6 +84,7 @@ class Summary:
     lost: str = ""               #: why the run ended early (the Dask scheduler went away)
     where: str = ""              #: where the grading ran, when not on this machine
     out: Path | None = None
+    book: str = ""               #: the gradebook written (a file, or a server URL without its password)
     exported: exports.Exported | None = None
 
     @property
@@ -329,8 +331,11 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
               force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
               progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None,
               scheduler: str | None = None, policy: policies.Policy | None = None,
-              handed_in: dict | None = None, encoding: str = "utf-8") -> Summary:
-    """Grade every submission in `submissions` into out/gradebook.sqlite, then rewrite the exports.
+              handed_in: dict | None = None, encoding: str = "utf-8", gradebook: str | os.PathLike | None = None) -> Summary:
+    """Grade every submission in `submissions` into a gradebook, then rewrite the exports in `out`.
+
+    The gradebook is out/gradebook.sqlite unless `gradebook` names another (a SQLite file, or a
+    postgresql:// URL that several batches, TAs and CI jobs can share).
 
     With `scheduler` (a Dask scheduler's address, or local:N) the grading runs on that cluster's
     workers; everything else (intake, the gradebook, the exports) stays here.
@@ -351,9 +356,10 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
         raise BatchError(f"cannot write to {out}: {exc.strerror or exc}") from None
     try:
         try:
-            book = Gradebook(out / GRADEBOOK)
-        except Exception as exc:   # not a database, a newer schema, unreadable
-            raise BatchError(f"cannot open the gradebook {out / GRADEBOOK}: {exc}") from None
+            target = gradebook if gradebook is not None else out / GRADEBOOK
+            book = open_gradebook(target)
+        except Exception as exc:   # not a database, a newer schema, unreadable, no server
+            raise BatchError(f"cannot open the gradebook {safetext.terminal_line(target, 300)}: {exc}") from None
         with book:
             return _run(book, submissions, out, jobs=jobs, force=force, limits=limits,
                         pass_fraction=pass_fraction, progress=progress, mode=mode, started=started,
@@ -377,7 +383,7 @@ def _run(book: Gradebook, submissions: Path, out: Path, *, jobs, force, limits, 
         found.entries = [e for e in found.entries if e not in inside]
         found.ignored = found.ignored + [f"{e.path.name} (the --out folder of this batch: not a submission)"
                                          for e in inside]
-    summary = Summary(ignored=found.ignored, learners=len(found.entries) + len(found.problems), jobs=jobs, out=out)
+    summary = Summary(book=book.describe(), ignored=found.ignored, learners=len(found.entries) + len(found.problems), jobs=jobs, out=out)
     reported = _reported(book)
     bar = Progress(summary.learners, progress)
     for learner, reason in found.problems:
@@ -495,14 +501,16 @@ def summary_text(summary: Summary, *, show: int = 20) -> str:
         lines.append(f"  ignored {safetext.terminal_line(name, 200)}")
     if summary.out is not None:
         out = safetext.terminal_line(summary.out, 500)
-        lines.append(f"gradebook: {out}/{GRADEBOOK}; grades: {out}/{exports.GRADES_CSV}; "
+        book = safetext.terminal_line(summary.book, 500) if summary.book else f"{out}/{GRADEBOOK}"
+        lines.append(f"gradebook: {book}; grades: {out}/{exports.GRADES_CSV}; "
                      f"results: {out}/{exports.RESULTS_DIR}/")
     return "\n".join(lines)
 
 
 def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None = None, force: bool = False,
          threshold: float = PASS_FRACTION, limits: Limits = Limits(), progress: TextIO | None = sys.stderr,
-         submitted_at: Path | None = None, excel: bool = False, scheduler: str | None = None) -> VerbOutcome:
+         submitted_at: Path | None = None, excel: bool = False, scheduler: str | None = None,
+         gradebook: str | None = None) -> VerbOutcome:
     """Grade a class; exit 0 every submission graded, 1 some could not be graded (or the cluster was lost),
     2 bad input (or no cluster to run on)."""
     try:
@@ -513,7 +521,8 @@ def main(*, workspace: Workspace, submissions: Path, out: Path, jobs: int | None
     try:
         summary = run_batch(submissions, out, jobs=jobs, force=force, limits=limits, pass_fraction=threshold,
                             progress=progress, course_key=workspace.course_key(), scheduler=scheduler,
-                            policy=policy, handed_in=handed_in, encoding="utf-8-sig" if excel else "utf-8")
+                            policy=policy, handed_in=handed_in, encoding="utf-8-sig" if excel else "utf-8",
+                            gradebook=workspace.gradebook(gradebook) if gradebook else None)
     except BatchError as exc:
         raise VerbError(str(exc)) from None
     return VerbOutcome(summary_text(summary), summary.exit_code)
