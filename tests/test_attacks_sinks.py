@@ -54,7 +54,7 @@ def strict_json(text: str):
 #    (and a share mounted from there), and hides the file.
 @pytest.mark.parametrize("learner", ["con", "CON", "nul.json", "com1", "LPT9", "aux.tar", "conin$", "prn."])
 def test_windows_device_names_never_become_file_names(learner, tmp_path):
-    name = exports.safe_filename(learner)
+    name = safetext.file_stem(learner)
     assert name.split(".")[0].lower() not in safetext.WINDOWS_DEVICES and not name.endswith(".")
     with Gradebook(tmp_path / "g.sqlite") as book:
         book.record_exercises(learner, result_with(learner=learner), "h")
@@ -193,7 +193,7 @@ def test_invisible_floods_are_cut_and_never_shown_raw(tmp_path):
     flood = "\u200d" * 1_000_000 + "e" + "\u0301" * 100_000
     table = to_table(result_with(feedback=flood, output=flood))
     assert "\u200d" not in table and table.count("\u0301") <= safetext.MAX_COMBINING and len(table) < 20_000
-    assert len(exports.safe_filename(flood)) < 80
+    assert len(safetext.file_stem(flood)) < 80
     assert len(safetext.terminal(flood)) <= safetext.DEFAULT_LIMIT
 
 
@@ -308,5 +308,5 @@ def test_ids_that_look_alike_once_inert_are_told_apart():
     shown = [line for line in text.splitlines() if line.startswith("  could not grade")]
     assert len(set(shown)) == 3 and not RAW.search(text)
     for twin, line in zip(twins, shown):
-        assert exports.safe_filename(twin) in line
+        assert safetext.file_stem(twin) in line
     assert batch_verb.summary_text(batch_verb.Summary(failed=[("alice", "r")], learners=1)).endswith("could not grade alice: r")

@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from grader import safetext
 from grader.course import manifest
 from grader.grading.quiz import QuestionResult, QuizResult, answers_hash
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
@@ -318,14 +319,14 @@ def test_a_problem_before_the_latest_grade_is_not_shown(book, tmp_path):
 
 @pytest.mark.parametrize("learner", ["../../etc/passwd", "/abs", ".hidden", "a/b", "x\0y", "", "..", "é"])
 def test_learner_ids_become_safe_file_names(learner):
-    name = exports.safe_filename(learner)
+    name = safetext.file_stem(learner)
     assert "/" not in name and "\0" not in name and not name.startswith(".") and name
     assert name == os.path.basename(name) and name not in (".", "..")
 
 
 def test_safe_names_keep_different_ids_apart():
-    assert exports.safe_filename("a/b") != exports.safe_filename("a_b")
-    assert exports.safe_filename("alice") == "alice"
+    assert safetext.file_stem("a/b") != safetext.file_stem("a_b")
+    assert safetext.file_stem("alice") == "alice"
 
 
 def test_traversal_in_a_learner_id_stays_inside_results(book, tmp_path):

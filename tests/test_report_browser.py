@@ -21,6 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # report_fixtures sits beside this file
 
+from grader import safetext
 from grader.outputs import report
 from grader.verbs import report as report_verb
 from grader.store.gradebook import Gradebook
@@ -200,7 +201,7 @@ def pages(tmp_path_factory) -> dict:
         record_quiz(gb, HOSTILE, answers_with({"mse": k["mse"][1][0], "kl": None}))
         gb.record_problem("unreadable", "unreadable.zip is not a valid archive")
     made = report_verb.write_class_report(outdir=outdir)
-    return {"dir": outdir, "class": made.page, "hostile": outdir / "reports" / f"{report.safe_name(HOSTILE)}.html",
+    return {"dir": outdir, "class": made.page, "hostile": outdir / "reports" / f"{safetext.file_stem(HOSTILE)}.html",
             "learners": len(learners) + 2}
 
 

@@ -212,13 +212,6 @@ def test_a_collision_is_refused_not_overwritten(monkeypatch):
         safetext.file_stems(["a/b", "a:b"])
 
 
-def test_the_exports_and_the_reports_use_the_one_mapping():
-    from grader.outputs import exports
-
-    for ident in COLLIDING:
-        assert exports.safe_filename(ident) == report.safe_name(ident) == safetext.file_stem(ident)
-
-
 def test_learner_ids_from_non_utf8_names_are_storable_and_distinct():
     assert safetext.learner_id("caf\udce9") == "caf\\xe9"
     assert safetext.learner_id(b"caf\xe9") == "caf\\xe9"

@@ -33,11 +33,6 @@ RESULTS_DIR = "results"
 TMP_DIR = ".tmp"   #: temporary files of the output folder; emptied by the next batch if one was killed
 
 
-def safe_filename(learner: str) -> str:
-    """The file name (without .json) of a learner's results: grader.safetext.file_stem, injective."""
-    return safetext.file_stem(learner)
-
-
 def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> bool:
     """Replace `path` by `data` in one step; False (nothing written) when it already holds exactly that."""
     try:
@@ -135,7 +130,7 @@ def grade_rows(book, policy: policies.Policy | None = None) -> list[dict[str, st
             row.update(exercises_total=_num(ex.score), exercises_max=_num(ex.max_score),
                        exercises_passed=_flag(ex.passed), graded_at=ex.graded_at,
                        grader_version=ex.grader_version, content_hash=ex.content_hash or "",
-                       results_file=f"{RESULTS_DIR}/{safe_filename(learner)}.json",
+                       results_file=f"{RESULTS_DIR}/{safetext.file_stem(learner)}.json",
                        submitted_at=policies.iso(submitted_at(ex)), counted_attempt=str(ex.id),
                        late_penalty=_num(ex_count.penalty), exercises_final=_num(ex_count.score))
         if quiz is not None:

@@ -74,11 +74,6 @@ def _when(iso: str) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def safe_name(learner: str) -> str:
-    """The file name (without .html) of a learner's page: grader.safetext.file_stem, injective."""
-    return safetext.file_stem(learner)
-
-
 # --- quiz content --------------------------------------------------------------------
 
 
@@ -603,7 +598,7 @@ def misconception_label(mid: str) -> str:
 
 
 def class_report(snap: Snapshot, *, threshold: float = PASS_FRACTION, source: str = "",
-                 generated_at: str = "", href=lambda learner: f"{REPORTS_DIR}/{safe_name(learner)}.html"
+                 generated_at: str = "", href=lambda learner: f"{REPORTS_DIR}/{safetext.file_stem(learner)}.html"
                  ) -> ClassReport:
     """The staff overview of every learner's latest attempts."""
     known = manifest.load()

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from grader import safetext
+
 
 class GradebookError(RuntimeError):
     """The gradebook cannot be opened, read or written; the message says which and why."""
@@ -25,14 +27,8 @@ class GradebookMissing(GradebookError):
 
 
 def _clean_text(value: str) -> str:
-    """Text both engines store the same way: NUL and lone surrogates become U+FFFD (PostgreSQL holds neither)."""
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
-    return value
+    """Text both engines store the same way: encodable (safetext.text), and NUL as U+FFFD (PostgreSQL holds none)."""
+    return safetext.text(value).replace("\x00", safetext.REPLACEMENT)
 
 
 def _params(params: Sequence) -> tuple:

@@ -18,11 +18,11 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from grader import safetext
 from grader.course import manifest
 from grader.course.content import content_dir
 from grader.grading import intake
 from grader.grading import similarity
-from grader.outputs.exports import safe_filename
 from grader.verbs.workspace import Outcome, VerbError
 
 
@@ -73,7 +73,7 @@ def export_tree(files: dict[str, dict[str, bytes]], dest: Path) -> None:
     if dest.exists():
         shutil.rmtree(dest)
     for learner, theirs in files.items():
-        folder = dest / "submissions" / safe_filename(learner)
+        folder = dest / "submissions" / safetext.file_stem(learner)
         folder.mkdir(parents=True)
         for name, data in theirs.items():
             (folder / name).write_bytes(data)

@@ -13,9 +13,8 @@ from grader.course import manifest
 from grader.grading.quiz import needed
 from grader.outputs import nextsteps, text
 from grader.store import is_url, open_gradebook
-from grader.settings import GRADEBOOK_FILE, PASS_FRACTION, STATE_DIR
+from grader.settings import PASS_FRACTION
 
-LEARNER_GRADEBOOK = Path(STATE_DIR) / GRADEBOOK_FILE   #: a learner's own gradebook, in the working folder
 NEXT_LESSON = "The Transformer Architecture End-to-End"
 
 
