@@ -292,14 +292,14 @@ def isolation_overhead(folders: list[Path], rounds: int) -> dict:
         def request(self, msg):
             if self.fatal is not None:
                 return self.fatal
-            if self.child is None:   # a fresh 'child' per concept: modules imported anew
+            if self.child is None:   # a 'child' per concept: the concept's module imported anew
                 child._MODULES, self.child = child._Modules(self.root), True
             reply = runner._normalise(child.HANDLERS[msg[0]](msg))
             if reply[0] in ("missing_file", "import_error", "limit"):
                 self.fatal = reply
             return reply
 
-        def close(self) -> None:
+        def close(self, keep: bool = False) -> None:
             pass
 
     sandboxed = runner.ConceptRun

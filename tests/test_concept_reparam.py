@@ -203,3 +203,20 @@ def test_broken_sampling_alone_is_not_a_pass(tmp_path, zygote, name):
     # Sampling with epsilon=None is half of the concept: getting it wrong keeps the score at or below 75%.
     result = grade_source(tmp_path, zygote, WRONG[name][0])
     assert result.score <= 0.75 * result.max_score
+
+
+def test_normal_cdf_is_within_its_stated_error_of_the_exact_one():
+    import math
+
+    v = np.concatenate([np.linspace(-9, 9, 20001), [0.0, -1e-12, 1e-12, 38.0, -38.0]])
+    exact = np.array([0.5 * math.erfc(-x / math.sqrt(2.0)) for x in v])
+    assert np.max(np.abs(reparam.normal_cdf(v) - exact)) <= reparam.CDF_ERROR
+    assert np.all(np.diff(reparam.normal_cdf(np.linspace(-6, 6, 5001))) >= 0)   # a CDF never decreases
+
+
+def test_ks_distance_separates_normal_from_scaled_uniform_draws():
+    rng = np.random.default_rng(1)
+    n = reparam.NORMAL_CALLS * reparam.NORMAL_SIZE
+    bound = reparam.ks_bound(n)
+    assert reparam.ks_distance(rng.standard_normal(n)) <= bound
+    assert reparam.ks_distance(rng.uniform(-3 ** 0.5, 3 ** 0.5, n)) > 4 * bound

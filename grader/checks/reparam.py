@@ -359,7 +359,7 @@ def sampled_gradients(sub, rng):
 # most 2·exp(-2·n·bound²) = FALSE_FAILURE, whatever the seed: the same correct code never loses these
 # points. Uniform noise scaled to unit variance sits 0.058 from N(0, 1), Laplace 0.062, Student t(5) 0.039, a random
 # sign 0.34: all far above the bound (0.0096 for 128,000 draws).
-NORMAL_CALLS, NORMAL_SIZE = 2000, 64
+NORMAL_CALLS, NORMAL_SIZE = 500, 256
 FALSE_FAILURE = 1e-10
 
 
@@ -367,14 +367,30 @@ def ks_bound(n: int, p: float = FALSE_FAILURE) -> float:
     return math.sqrt(math.log(2.0 / p) / (2.0 * n))
 
 
-_normal_cdf = np.vectorize(lambda v: 0.5 * math.erfc(-v / math.sqrt(2.0)), otypes=[np.float64])
+# Abramowitz & Stegun 7.1.26: erfc(a) = poly(t)·exp(-a²) with t = 1/(1 + p·a), a >= 0, to within 1.5e-7;
+# so the normal CDF below is within CDF_ERROR of the exact one, and a KS distance within CDF_ERROR too.
+_AS_P = 0.3275911
+_AS_COEFFS = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+CDF_ERROR = 0.75e-7
+
+
+def normal_cdf(v: np.ndarray) -> np.ndarray:
+    """Φ(v) of N(0, 1), vectorised (within CDF_ERROR; 128,000 values in about a millisecond)."""
+    v = np.asarray(v, dtype=np.float64)
+    a = np.abs(v) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + _AS_P * a)
+    poly = np.zeros_like(t)
+    for c in _AS_COEFFS:
+        poly = (poly + c) * t
+    tail = 0.5 * poly * np.exp(-a * a)   # P(N(0, 1) > |v|)
+    return np.where(v < 0, tail, 1.0 - tail)
 
 
 def ks_distance(e: np.ndarray) -> float:
     """The Kolmogorov-Smirnov distance between the empirical distribution of `e` and N(0, 1)."""
     x = np.sort(np.ravel(e))
     n = x.size
-    cdf = _normal_cdf(x)
+    cdf = normal_cdf(x)
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - cdf), np.max(cdf - (i - 1) / n)))
 
@@ -394,7 +410,7 @@ def normal_noise(sub, rng):
     e = (z - mu) / np.exp(0.5 * lv)
     judge_distribution(z[:CALLS], mu, lv, what)        # mean, spread and freshness first, named
     distance, bound = ks_distance(e), ks_bound(e.size)
-    if distance > bound:
+    if distance > bound + CDF_ERROR:   # the CDF's own error never fails a correct draw
         raise Fail(f"{what}: the noise has mean 0 and variance 1 but is not normally distributed (its "
                    f"distribution is {distance:.3f} from N(0, 1) by the Kolmogorov-Smirnov distance; draws "
                    f"of a normal stay within {bound:.3f}). Scaled uniform or random-sign noise has the right "

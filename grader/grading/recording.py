@@ -11,7 +11,7 @@ import numpy as np
 from grader.checks import Fail, Raised, checks_for
 from grader.checks.replay import RELEASE_SEED, encode
 from grader.course import manifest
-from grader.grading.runner import ConceptRun, Submission, stage
+from grader.grading.runner import ConceptRun, Lane, Submission, stage
 from grader.sandbox.session import Zygote
 from grader.settings import Limits
 
@@ -63,7 +63,7 @@ def record_public_checks(solutions: Path) -> dict[str, list[dict]]:
         zygote = Zygote()
         try:
             for index, concept in enumerate(manifest.load()):
-                run = ConceptRun(zygote, staging, concept, Limits())
+                run = ConceptRun(Lane(zygote, staging, Limits()), concept)
                 recorded[concept.id] = []
                 try:
                     for number, chk in enumerate(checks_for(concept.id)):

@@ -281,10 +281,41 @@ class Submission:
 
     def _loss_and_grads(self, func, x, x_hat, mu, logvar, beta, step, verify: bool = False):
         """One evaluation of the learner's loss in the sandbox: (total, (dL/dx_hat, dL/dmu, dL/dlogvar))."""
-        args = [T(x), T(x_hat, grad=True), T(mu, grad=True), T(logvar, grad=True)]
-        reply = self._request(("call", self.concept.file, func, [encode_arg(a) for a in args],
-                               {"beta": encode_arg(beta)}, {"backward": [encode_array(np.ones(()))]}), func)
+        args = self._loss_args(x, x_hat, mu, logvar)
+        reply = self._request(self._loss_message(func, args, beta), func)
+        value, found = self._read_loss(func, reply, x_hat, mu, logvar, f"at step {step}")
+        if verify:
+            before = self.mismatch
+            self._hold_mismatch(lambda: self._verify_gradients(
+                func, args, {"beta": beta}, [encode_array(np.ones(()))], (TensorValue(np.asarray(value), True, True),),
+                [None] + [TensorValue(g, False, False) for g in found]))
+            if self.mismatch is not before:
+                self.mismatch = Fail(f"{self.mismatch.message} (while training the TinyVAE, step {step})",
+                                     self.mismatch.misconception)
+        return value, found
 
+    def losses_at(self, func: str, points: list[tuple], beta: float) -> list[tuple[float, tuple]]:
+        """The learner's loss and its gradients at several (x, x_hat, mu, logvar), in one round trip.
+
+        Each answer is read as one training step's (see train_vae): [(total, (dL/dx_hat, dL/dmu,
+        dL/dlogvar)), ...]. The points travel together because all of them are drawn here before
+        the first is evaluated; the submission cannot tell which step of which run each one is.
+        """
+        messages = [self._loss_message(func, self._loss_args(*point), beta) for point in points]
+        replies = [self._interpret(reply, func) for reply in self._state.request_many(messages)]
+        return [self._read_loss(func, reply, point[1], point[2], point[3], "on the training run")
+                for reply, point in zip(replies, points)]
+
+    @staticmethod
+    def _loss_args(x, x_hat, mu, logvar) -> list:
+        return [T(x), T(x_hat, grad=True), T(mu, grad=True), T(logvar, grad=True)]
+
+    def _loss_message(self, func: str, args: list, beta: float) -> tuple:
+        return ("call", self.concept.file, func, [encode_arg(a) for a in args], {"beta": encode_arg(beta)},
+                {"backward": [encode_array(np.ones(()))]})
+
+    def _read_loss(self, func, reply, x_hat, mu, logvar, when: str) -> tuple[float, tuple]:
+        """A training step's answer: the total as a float and the gradients as float64 arrays; Fail if unusable."""
         def problem(message: str) -> Fail:
             raised = Raised("LossProblem", message, None, ("LossProblem",))
             return Fail(self._raised_feedback(func, raised, during="training the TinyVAE"), _exception_id(raised))
@@ -306,7 +337,7 @@ class Submission:
                           "so backpropagation cannot train the VAE")
         value = float(total.array.reshape(()))
         if not np.isfinite(value):
-            raise problem(f"the loss became {value} at step {step}")
+            raise problem(f"the loss became {value} {when}")
         if not isinstance(grads[1], list) or len(grads[1]) != 4:
             raise protocol.ProtocolError("malformed gradients")
         found = []
@@ -319,19 +350,14 @@ class Submission:
                 found.append(g.astype(np.float64))
             else:
                 raise protocol.ProtocolError("a gradient of the wrong shape")
-        if verify:
-            before = self.mismatch
-            self._hold_mismatch(lambda: self._verify_gradients(
-                func, args, {"beta": beta}, [encode_array(np.ones(()))], (TensorValue(np.asarray(value), True, True),),
-                [None] + [TensorValue(g, False, False) for g in found]))
-            if self.mismatch is not before:
-                self.mismatch = Fail(f"{self.mismatch.message} (while training the TinyVAE, step {step})",
-                                     self.mismatch.misconception)
         return value, tuple(found)
 
     # Plumbing -------------------------------------------------------------------
     def _request(self, msg, func: str):
-        reply = self._state.request(msg)
+        return self._interpret(self._state.request(msg), func)
+
+    def _interpret(self, reply, func: str):
+        """A normalised reply: the ok tuple, Raised for a learner exception, else Fail with the reason."""
         kind = reply[0]
         if kind == "ok":
             if len(reply) != 3 or not isinstance(reply[2], dict):
@@ -371,12 +397,56 @@ def _normalise(reply) -> tuple:
     return ("failure", "protocol", "sent a reply the grader does not understand")
 
 
+class Lane:
+    """The sandboxed child that some of a submission's concepts share, one concept after another.
+
+    A fork of the warm parent per concept costs more than most concepts' checks, so a child that
+    served one concept serves the next, with its CPU budget renewed, unless the concept ended in a
+    fatal event (a limit, a crash or exit, an import error, the grader's own failure) or left a
+    thread running or memory held (see `Child.left_clean`): then the next concept gets a fresh
+    child, as it would after any event that could cost it points. Which concepts share a lane is
+    fixed by the manifest, never by timing, so the same files always meet the same state.
+    """
+
+    def __init__(self, zygote: Zygote, root: str, limits: Limits):
+        self.zygote, self.root, self.limits = zygote, root, limits
+        self.idle = None     #: the child the last concept left clean
+        self.forks = 0
+        self._lock = threading.Lock()
+
+    def child(self):
+        """A child for a concept starting now: the idle one with its CPU budget renewed, or a new one."""
+        with self._lock:
+            child, self.idle = self.idle, None
+        if child is not None:
+            if child.alive and child.renew_cpu(self.limits.cpu_seconds):
+                return child
+            child.kill()
+        self.forks += 1
+        return self.zygote.spawn(self.root, self.limits)
+
+    def give_back(self, child, keep: bool) -> None:
+        if child is None:
+            return
+        if keep and child.alive and child.left_clean(self.limits.memory_mb):
+            with self._lock:
+                child, self.idle = self.idle, child
+        if child is not None:
+            child.kill()
+
+    def close(self) -> None:
+        with self._lock:
+            child, self.idle = self.idle, None
+        if child is not None:
+            child.kill()
+
+
 class ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
-    def __init__(self, zygote: Zygote, root: str, concept: manifest.Concept, limits: Limits,
+    def __init__(self, lane: Lane, concept: manifest.Concept,
                  origin: notebook_intake.Extracted | None = None, cancel: threading.Event | None = None):
-        self.zygote, self.root, self.concept, self.limits = zygote, root, concept, limits
+        self.lane, self.root, self.concept, self.limits = lane, lane.root, concept, lane.limits
         self.origin = origin   #: the notebook this concept's file was extracted from, if any
         self.cancel = cancel
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
@@ -397,7 +467,7 @@ class ConceptRun:
             raise self.sandbox_error
         if self.child is None or not self.child.alive:
             try:
-                self.child = self.zygote.spawn(self.root, self.limits)
+                self.child = self.lane.child()
             except SandboxError as exc:
                 self.sandbox_error = exc
                 raise
@@ -419,6 +489,27 @@ class ConceptRun:
         if reply[0] in ("missing_file", "import_error", "limit"):
             self.fatal = reply
         return reply
+
+    def request_many(self, msgs: list) -> list:
+        """Several calls in one round trip: their normalised replies, in order.
+
+        The child stops at a reply that ends the concept (a limit, an import error); so does this
+        list, which then ends with it. A whole request that fails gives that one reply.
+        """
+        reply = self.request(("calls", msgs))
+        if reply[0] != "ok":
+            return [reply]
+        inner = reply[2].get("replies") if len(reply) == 3 and isinstance(reply[2], dict) else None
+        if not (isinstance(inner, list) and 1 <= len(inner) <= len(msgs) and all(
+                isinstance(r, tuple) and r and isinstance(r[0], str) for r in inner)):
+            raise protocol.ProtocolError("malformed answer to several calls")
+        replies = [_normalise(r) for r in inner]
+        ends = [r for r in replies if r[0] in ("missing_file", "import_error", "limit")]
+        if ends:
+            self.fatal = ends[0]
+        elif len(replies) < len(msgs):
+            raise protocol.ProtocolError("answers missing for some of several calls")
+        return replies
 
     @property
     def shown_file(self) -> str:
@@ -452,9 +543,11 @@ class ConceptRun:
         return {"missing_file": "code.missing_file", "import_error": "code.import_error",
                 "limit": f"limit.{reply[1]}" if len(reply) > 1 else "limit"}.get(reply[0], "code.crash")
 
-    def close(self) -> None:
-        if self.child is not None:
-            self.child.kill()
+    def close(self, keep: bool = False) -> None:
+        """Done with the child: kill it, or with `keep` hand it back to the lane if nothing fatal happened."""
+        child, self.child = self.child, None
+        usable = self.sandbox_error is None and (self.fatal is None or self.fatal[0] == "missing_file")
+        self.lane.give_back(child, keep and usable)
 
 
 # --- staging and the main loop ---------------------------------------------------------
@@ -582,11 +675,14 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
             seed, seed_source = secrets.randbits(63), "random"
         zygote = zygote or Zygote()
         stopping = _Stopping()
+        jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
+        lanes = [Lane(zygote, staging, limits) for _ in range(max(1, min(parallel, len(jobs))))]
         try:
-            jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
-            results = _run_concepts(jobs, parallel, lambda job: _grade_concept(
-                zygote, staging, job[1], job[0], seed, limits, public_only, stopping, staged), stopping)
+            results = _run_concepts(jobs, lanes, lambda job, lane: _grade_concept(
+                lane, job[1], job[0], seed, public_only, stopping, staged), stopping)
         finally:
+            for lane in lanes:
+                lane.close()
             if own_zygote:
                 zygote.close()
     for concept_result, concept in zip(results, [c for _, c in jobs]):
@@ -627,30 +723,35 @@ class _Stopping(threading.Event):
             run.close()
 
 
-def _run_concepts(jobs: list, parallel: int, grade_one, stopping: _Stopping | None = None) -> list[ConceptResult]:
-    """Grade the concepts, `parallel` at a time, the slowest first; results in manifest order.
+def _run_concepts(jobs: list, lanes: list[Lane], grade_one, stopping: _Stopping | None = None) -> list[ConceptResult]:
+    """Grade the concepts in `lanes` side by side, each lane's concepts in turn; results in manifest order.
 
-    Ctrl-C (KeyboardInterrupt, delivered to the main thread) stops every concept at once: their
-    children are killed, no new one starts, and the interrupt is raised without waiting for the
-    concepts' time limits.
+    The slowest concepts start first, and the concepts are dealt to the lanes in that order, so
+    which concepts share a child is the same in every run. Ctrl-C (KeyboardInterrupt, delivered to
+    the main thread) stops every concept at once: their children are killed, no new one starts,
+    and the interrupt is raised without waiting for the concepts' time limits.
     """
-    if parallel <= 1 or len(jobs) < 2:
-        return [grade_one(job) for job in jobs]
+    if len(lanes) <= 1 or len(jobs) < 2:
+        return [grade_one(job, lanes[0]) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
-    slowest_first = sorted(jobs, key=lambda job: job[1].id not in _SLOW_CONCEPTS)
-    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="vaegrade-concept")
+    slowest_first = sorted(jobs, key=lambda job: _SLOW_CONCEPTS.get(job[1].id, len(_SLOW_CONCEPTS)))
+    dealt = [(lane, slowest_first[k::len(lanes)]) for k, lane in enumerate(lanes)]
+    pool = ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="vaegrade-concept")
+    done = {}
     try:
         futures = []
         try:
-            for job in slowest_first:
-                futures.append(pool.submit(grade_one, job))
+            for lane, share in dealt:
+                futures.append(pool.submit(lambda lane=lane, share=share: [(job[0], grade_one(job, lane))
+                                                                              for job in share]))
         except RuntimeError as exc:   # no thread could be started (a process cap counts threads)
             if "thread" not in str(exc):
                 raise
-        done = {job[0]: future.result() for job, future in zip(slowest_first, futures)}
-        for job in slowest_first[len(futures):]:   # those no thread took: one at a time, here
-            done[job[0]] = grade_one(job)
+        for future in futures:
+            done.update(future.result())
+        for lane, share in dealt[len(futures):]:   # those no thread took: one at a time, here
+            done.update((job[0], grade_one(job, lane)) for job in share)
     except BaseException:
         if stopping is not None:
             stopping.stop()
@@ -660,24 +761,26 @@ def _run_concepts(jobs: list, parallel: int, grade_one, stopping: _Stopping | No
     return [done[job[0]] for job in jobs]
 
 
-_SLOW_CONCEPTS = frozenset({"elbo"})  # trains the TinyVAE: start it first so the others fill in beside it
+# Started first, in this order, so the others fill in beside them: elbo trains the TinyVAE and
+# reparam draws thousands of samples.
+_SLOW_CONCEPTS = {"elbo": 0, "reparam": 1}
 
 
-def _grade_concept(zygote, root, concept, index, seed, limits, public_only,
+def _grade_concept(lane, concept, index, seed, public_only,
                    stopping: _Stopping | None = None, staged=None) -> ConceptResult:
     """One concept's checks; a concept the grader itself failed on (Status.ERROR) is tried once more."""
-    result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping, staged)
+    result = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged)
     if result.errors and not (stopping is not None and stopping.is_set()):
-        result = _grade_concept_once(zygote, root, concept, index, seed, limits, public_only, stopping, staged)
+        result = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged)
     return result
 
 
-def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
+def _grade_concept_once(lane: Lane, concept, index, seed, public_only,
                         stopping: _Stopping | None = None, staged=None) -> ConceptResult:
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     shares = split_points(concept.points, [c.weight for c in checks])
     origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
-    run = ConceptRun(zygote, root, concept, limits, origin, stopping)
+    run = ConceptRun(lane, concept, origin, stopping)
     if stopping is not None:
         stopping.add(run)
     results = []
@@ -705,7 +808,8 @@ def _grade_concept_once(zygote, root, concept, index, seed, limits, public_only,
                                        points if status is Status.PASSED else 0.0, status, feedback,
                                        mistake, chk.public, run.output, round(time.monotonic() - started, 4)))
     finally:
-        run.close()
+        run.close(keep=not any(r.status is Status.ERROR for r in results)
+                  and not (stopping is not None and stopping.is_set()))
         if stopping is not None:
             stopping.discard(run)
     failed = [r for r in results if r.status is Status.FAILED]

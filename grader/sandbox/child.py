@@ -218,17 +218,34 @@ def _backward(value, args, weights):
     return ("ok", grads)
 
 
+_ENDS_CONCEPT = ("missing_file", "import_error", "limit")
+
+
+def _calls(req):
+    """Several calls whose inputs were all drawn before the first: their replies, in order, in one
+    answer. It stops after a reply that ends the concept (a limit, an import error)."""
+    replies = []
+    for call in req[1]:
+        reply = _call(call)
+        replies.append(reply)
+        if reply[0] in _ENDS_CONCEPT:
+            break
+    return ("ok", ("none",), {"replies": replies})
+
+
 # Training the TinyVAE is driven from the trusted process, one "call" with backward per step
 # (runner.Submission.train_vae): a training loop here could be replaced by the submission.
-HANDLERS = {"call": _call, "ping": lambda req: ("ok", ("none",), {})}
+HANDLERS = {"call": _call, "calls": _calls, "ping": lambda req: ("ok", ("none",), {})}
 
 
-def _limit_resources(memory_mb: int, cpu_seconds: int) -> None:
+def _limit_resources(memory_mb: int, cpu_seconds: int, cpu_hard: int) -> None:
+    """The child's limits. The soft CPU limit is one concept's budget; the trusted process moves it on
+    (never past the hard limit) when it hands the child to the next concept."""
     with open("/proc/self/status") as f:
         vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:")) * 1024
     cap = vm + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, max(cpu_hard, cpu_seconds + 5)))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -262,7 +279,8 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     sys.path[:] = [root] + [p for p in sys.path[1:] if p]
     _scrub_environment(root)
     _MODULES = _Modules(root)
-    _limit_resources(int(limits["memory_mb"]), int(limits["cpu_seconds"]))
+    _limit_resources(int(limits["memory_mb"]), int(limits["cpu_seconds"]),
+                     int(limits.get("cpu_hard", int(limits["cpu_seconds"]) + 5)))
     CONFINEMENT = confine.confine(read_roots, root)
     # Nothing inherited from the warm parent stays open but the request socket and 0-2.
     os.closerange(3, fd)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
+import resource
 import secrets
 import select
 import signal
@@ -20,6 +22,14 @@ from grader.sandbox import protocol
 
 SPAWN_BACKOFF = 0.5   #: seconds to wait for a task slot before the second try of a fork that failed
 READY_SECONDS = 60.0  #: a child that has not said it is ready by then failed to start
+
+
+CONCEPTS_PER_CHILD = 8   #: concepts one child may serve in turn, each with a full CPU budget
+
+
+def cpu_hard(limits: Limits) -> int:
+    """A child's hard CPU limit: room for a full budget for each concept it may serve."""
+    return limits.cpu_seconds * CONCEPTS_PER_CHILD + 5
 
 
 class SandboxError(Exception):
@@ -139,7 +149,8 @@ class Zygote:
                     self._restart()
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
-                    reply = self._ask(("spawn", root, asdict(limits)), [theirs.fileno()])
+                    reply = self._ask(("spawn", root, dict(asdict(limits), cpu_hard=cpu_hard(limits))),
+                                  [theirs.fileno()])
                 except SandboxError:
                     ours.close()
                     if attempt:
@@ -215,6 +226,7 @@ class Child:
         self.ready = False   # until the child says it is set up (see _wait_ready)
         self._kill_lock = threading.Lock()  # kill() may come from another thread (Ctrl-C)
         self.status: int | None = None
+        self.baseline: dict[str, int] = {}   #: threads and memory once set up, before any learner code
         try:  # a handle that stays this process's even after it is reaped
             self.pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -270,6 +282,61 @@ class Child:
             self.kill()
             raise SandboxError(f"the sandbox could not start a process for this check ({describe_exit(self.status)})")
         self.ready = True
+        self.baseline = self._proc_status()
+
+    # Handing the child to the next concept -------------------------------------------------
+    # Read from /proc by the trusted process, never asked of the child: the learner's code shares
+    # the child's process and could answer for it.
+    def _proc_status(self) -> dict[str, int]:
+        found = {}
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("Threads", "VmSize", "State"):
+                        found[key] = int(value.split()[0]) if key != "State" else value.split()[0] != "Z"
+        except (OSError, ValueError, IndexError):
+            return {}
+        return found
+
+    def _cpu_used(self) -> float | None:
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def left_clean(self, memory_mb: int) -> bool:
+        """Whether the concept that just ran left this child as it found it, so the next may use it.
+
+        No thread of its own still running (it could take the next concept's time, or change its
+        values), and no more than an eighth of the memory limit still held (the next concept gets
+        nearly all of its memory). Anything else, and the next concept gets a fresh child.
+        """
+        now = self._proc_status()
+        return (self.alive and bool(now) and bool(self.baseline) and now.get("State", False)
+                and now["Threads"] <= self.baseline["Threads"]
+                and now["VmSize"] - self.baseline["VmSize"] <= memory_mb * 1024 // 8)
+
+    def renew_cpu(self, cpu_seconds: int) -> bool:
+        """Give the next concept a full CPU budget (soft limit = CPU used so far + cpu_seconds).
+
+        False when the child's hard limit has no room for it, or its limits cannot be read:
+        the next concept then gets a fresh child.
+        """
+        used = self._cpu_used()
+        if used is None:
+            return False
+        try:
+            _, hard = resource.prlimit(self.pid, resource.RLIMIT_CPU)
+            soft = math.ceil(used) + cpu_seconds
+            if hard != resource.RLIM_INFINITY and soft > hard - 5:
+                return False
+            resource.prlimit(self.pid, resource.RLIMIT_CPU, (soft, hard))
+        except (OSError, ValueError):
+            return False
+        return True
 
     def kill(self) -> None:
         with self._kill_lock:

@@ -9,6 +9,7 @@ starts and orphans comes back here and is killed when the child is released.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -31,6 +32,24 @@ def _warm_imports() -> None:
     _READ_ROOTS = confine.ReadRoots(confine.read_paths())
     confine.prepare()
     guard.prepare()
+    _warm_torch(torch, numpy)
+    # Every object so far lives as long as the parent: out of the collector's sight, a child's
+    # collections never touch (and so never copy) the pages they sit on.
+    gc.collect()
+    gc.freeze()
+
+
+def _warm_torch(torch, numpy) -> None:
+    """Run, once, what a child's first calls would otherwise each pay to set up (torch's lazy
+    dispatch and autograd state): plain operations on made-up numbers, nothing of the course's."""
+    x = torch.from_numpy(numpy.linspace(-1.0, 1.0, 12).reshape(3, 4)).requires_grad_(True)
+    y = torch.from_numpy(numpy.linspace(0.0, 1.0, 12, dtype=numpy.float32).reshape(3, 4))
+    z = x.float() + torch.exp(0.5 * x.float()) * torch.randn_like(y)
+    loss = ((z - y) ** 2).mean() + (-0.5 * torch.sum(1 + x - x ** 2 - x.exp(), dim=-1)).mean()
+    loss.backward()
+    codes = torch.cdist(y, y[:2]).argmin(dim=-1)
+    (y + (y[codes] - y).detach()).sum().item()
+    numpy.argmin(((y.numpy()[:, None, :] - y.numpy()[None, :2, :]) ** 2).sum(-1), axis=-1)
 
 
 _READ_ROOTS = None
