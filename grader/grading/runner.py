@@ -414,16 +414,17 @@ class Lane:
         self.forks = 0
         self._lock = threading.Lock()
 
-    def child(self):
-        """A child for a concept starting now: the idle one with its CPU budget renewed, or a new one."""
+    def child(self, fresh: bool = False):
+        """(child, inherited) for a concept starting now: the idle child with its CPU budget renewed
+        (inherited), or a new one (always, with `fresh`)."""
         with self._lock:
             child, self.idle = self.idle, None
         if child is not None:
-            if child.alive and child.renew_cpu(self.limits.cpu_seconds):
-                return child
+            if not fresh and child.alive and child.renew_cpu(self.limits.cpu_seconds):
+                return child, True
             child.kill()
         self.forks += 1
-        return self.zygote.spawn(self.root, self.limits)
+        return self.zygote.spawn(self.root, self.limits), False
 
     def give_back(self, child, keep: bool) -> None:
         if child is None:
@@ -445,8 +446,11 @@ class ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
     def __init__(self, lane: Lane, concept: manifest.Concept,
-                 origin: notebook_intake.Extracted | None = None, cancel: threading.Event | None = None):
+                 origin: notebook_intake.Extracted | None = None, cancel: threading.Event | None = None,
+                 fresh: bool = False):
         self.lane, self.root, self.concept, self.limits = lane, lane.root, concept, lane.limits
+        self.fresh = fresh            #: start in a new child, never one another concept used
+        self.inherited = False        #: the first child had served another concept before this one
         self.origin = origin   #: the notebook this concept's file was extracted from, if any
         self.cancel = cancel
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
@@ -467,7 +471,9 @@ class ConceptRun:
             raise self.sandbox_error
         if self.child is None or not self.child.alive:
             try:
-                self.child = self.lane.child()
+                first = self.child is None
+                self.child, inherited = self.lane.child(fresh=self.fresh or not first)
+                self.inherited = self.inherited or (first and inherited)
             except SandboxError as exc:
                 self.sandbox_error = exc
                 raise
@@ -768,19 +774,29 @@ _SLOW_CONCEPTS = {"elbo": 0, "reparam": 1}
 
 def _grade_concept(lane, concept, index, seed, public_only,
                    stopping: _Stopping | None = None, staged=None) -> ConceptResult:
-    """One concept's checks; a concept the grader itself failed on (Status.ERROR) is tried once more."""
-    result = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged)
-    if result.errors and not (stopping is not None and stopping.is_set()):
-        result = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged)
+    """One concept's checks, in the child its lane offers.
+
+    Tried once more in a fresh child, whose result stands: a concept the grader itself failed on
+    (Status.ERROR), and a concept that lost points in a child another concept had used first.
+    So whatever another concept's code did to their shared process (patched a library, the
+    harness), a concept never loses a point to it: every concept's grade is the one it earns on
+    its own, and only code that earns full marks shares a child.
+    """
+    result, inherited = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged)
+    if stopping is not None and stopping.is_set():
+        return result
+    if result.errors or (inherited and result.score < result.max_score):
+        result, _ = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged, fresh=True)
     return result
 
 
-def _grade_concept_once(lane: Lane, concept, index, seed, public_only,
-                        stopping: _Stopping | None = None, staged=None) -> ConceptResult:
+def _grade_concept_once(lane: Lane, concept, index, seed, public_only, stopping: _Stopping | None = None,
+                        staged=None, fresh: bool = False) -> tuple[ConceptResult, bool]:
+    """(the concept's result, whether it started in a child another concept had used)."""
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     shares = split_points(concept.points, [c.weight for c in checks])
     origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
-    run = ConceptRun(lane, concept, origin, stopping)
+    run = ConceptRun(lane, concept, origin, stopping, fresh)
     if stopping is not None:
         stopping.add(run)
     results = []
@@ -824,7 +840,7 @@ def _grade_concept_once(lane: Lane, concept, index, seed, public_only,
             if r.status is Status.PASSED:
                 r.status, r.score, r.misconception = Status.FAILED, 0.0, run.fatal_id(run.fatal)
                 r.feedback = f"Not counted: {note}"
-    return ConceptResult(concept.id, concept.title, concept.section, concept.points, results, note)
+    return ConceptResult(concept.id, concept.title, concept.section, concept.points, results, note), run.inherited
 
 
 __all__ = ["grade_submission", "SubmissionError", "SandboxError", "Submission", "stage"]
