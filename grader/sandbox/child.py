@@ -297,7 +297,7 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
         try:
             # (request, nonce): the reply carries the nonce back, so a reply can only ever answer
             # the request it was sent for (frames queued ahead of time by the submission cannot).
-            req, nonce = protocol.recv(sock)
+            req, nonce = protocol.recv(sock, walk=False)   # written by the trusted process
         except (EOFError, OSError, protocol.ProtocolError, TypeError, ValueError):
             os._exit(0)
         try:
