@@ -1,0 +1,167 @@
+"""Concepts sharing a sandboxed child: a clean concept hands its child on, anything that could cost
+the next concept points gives it a fresh one, and no concept ever loses a point to another's code."""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.course import manifest
+from grader.grading import runner
+from grader.grading.runner import ConceptRun, Lane, encode_arg, grade_submission
+from grader.settings import Limits
+
+REPO = Path(__file__).resolve().parent.parent
+CONCEPTS = {c.id: c for c in manifest.load()}
+MSE_CALL = ("call", "mse.py", "reconstruction_mse", [encode_arg(np.array([0.1, 0.9])), encode_arg(np.array([0.2, 0.8]))],
+            {}, {})
+SIGMA_CALL = ("call", "sigma.py", "logvar_to_sigma", [encode_arg(np.array([0.0, 2.0]))], {}, {})
+
+
+def _course(tmp_path: Path, **replaced: str) -> Path:
+    """The reference solutions, with some files replaced by the given sources."""
+    folder = tmp_path / "sub"
+    shutil.copytree(REPO / "solutions", folder)
+    for name, source in replaced.items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    return folder
+
+
+def _concept_in(lane: Lane, concept: str, call) -> ConceptRun:
+    run = ConceptRun(lane, CONCEPTS[concept])
+    assert run.request(call)[0] in ("ok", "raised", "import_error")
+    return run
+
+
+@pytest.fixture
+def lane(tmp_path, zygote):
+    lanes = []
+
+    def make(**replaced):
+        made = Lane(zygote, str(_course(tmp_path, **replaced)), Limits(concept_seconds=10, memory_mb=256))
+        lanes.append(made)
+        return made
+
+    yield make
+    for made in lanes:
+        made.close()
+
+
+def test_a_clean_concept_hands_its_child_to_the_next(lane):
+    shared = lane()
+    first = _concept_in(shared, "mse", MSE_CALL)
+    pid = first.child.pid
+    first.close(keep=True)
+    second = _concept_in(shared, "sigma", SIGMA_CALL)
+    assert second.child.pid == pid and second.inherited and shared.forks == 1
+    second.close(keep=True)
+
+
+def test_the_next_concept_gets_a_full_cpu_budget(lane):
+    shared = lane()
+    first = _concept_in(shared, "mse", MSE_CALL)
+    pid = first.child.pid
+    first.close(keep=True)
+    _, hard = resource.prlimit(pid, resource.RLIMIT_CPU)
+    second = _concept_in(shared, "sigma", SIGMA_CALL)
+    soft, hard_after = resource.prlimit(pid, resource.RLIMIT_CPU)
+    assert second.child.pid == pid
+    assert soft >= Limits().cpu_seconds and soft >= shared.limits.cpu_seconds and hard_after == hard
+    second.close()
+
+
+@pytest.mark.parametrize("mse_source, why", [
+    ("import numpy\nraise RuntimeError('broken at import')\n", "an import error"),
+    ("import threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+     "def reconstruction_mse(x, x_hat):\n    return 0.0\n", "a thread left running"),
+    ("HOARD = bytearray(100 * 2**20)\nHOARD[::4096] = b'x' * len(HOARD[::4096])\n"
+     "def reconstruction_mse(x, x_hat):\n    return 0.0\n", "memory left held"),
+])
+def test_anything_that_could_cost_the_next_concept_gives_it_a_fresh_child(lane, mse_source, why):
+    shared = lane(mse=mse_source)
+    first = _concept_in(shared, "mse", MSE_CALL)
+    pid = first.child.pid
+    first.close(keep=True)
+    second = _concept_in(shared, "sigma", SIGMA_CALL)
+    assert second.child.pid != pid and not second.inherited, why
+    assert shared.forks == 2
+    second.close()
+
+
+def test_a_time_limit_kills_the_child_and_the_next_concept_starts_fresh(lane):
+    shared = lane(mse="def reconstruction_mse(x, x_hat):\n    while True:\n        pass\n")
+    shared.limits = Limits(concept_seconds=0.5, memory_mb=256)
+    first = ConceptRun(shared, CONCEPTS["mse"])
+    assert first.request(MSE_CALL) == ("limit", "time")
+    first.close(keep=True)
+    second = _concept_in(shared, "sigma", SIGMA_CALL)
+    assert not second.inherited and shared.forks == 2
+    second.close()
+
+
+def test_several_calls_travel_in_one_request_and_stop_at_the_end_of_the_concept(lane):
+    shared = lane(mse="""
+        import numpy as np
+        def reconstruction_mse(x, x_hat):
+            if len(x) == 3:
+                raise ValueError("three")
+            if len(x) == 5:
+                hog = [bytearray(2**20) for _ in range(10**6)]
+            return float(np.mean((np.asarray(x) - np.asarray(x_hat)) ** 2))
+        """)
+    run = ConceptRun(shared, CONCEPTS["mse"])
+    calls = [("call", "mse.py", "reconstruction_mse", [encode_arg(np.zeros(n)), encode_arg(np.ones(n))], {}, {})
+             for n in (2, 3, 4, 5, 6)]
+    replies = run.request_many(calls)
+    assert [r[0] for r in replies] == ["ok", "raised", "ok", "limit"]   # the memory limit ends the concept
+    assert replies[0][1] == ("float", 1.0) and replies[1][1] == "ValueError"
+    assert run.fatal == ("limit", "memory")
+    run.close(keep=True)
+    assert shared.idle is None
+
+
+def test_a_concept_never_loses_points_to_what_another_concept_did_to_their_process(tmp_path, zygote):
+    # mse.py is right, but breaks numpy for every later import: sigma's correct code would give
+    # wrong values in the child they share. Graded again alone, sigma keeps every point.
+    sub = _course(tmp_path, mse=(REPO / "solutions" / "mse.py").read_text()
+                  + "\nimport numpy as _np\n_np.exp = lambda value, *args, **kwargs: value\n")
+    result = grade_submission(sub, zygote=zygote, seed=3, concepts=["mse", "sigma", "kl"])
+    assert {c.id: c.score for c in result.concepts} == {c.id: c.max_score for c in result.concepts}
+
+
+def test_a_correct_loss_is_checked_along_the_reference_run_without_training_round_trips(tmp_path, zygote,
+                                                                                        monkeypatch):
+    trained = []
+    original = runner.Submission.train_vae
+    monkeypatch.setattr(runner.Submission, "train_vae",
+                        lambda self, *a, **k: trained.append(1) or original(self, *a, **k))
+    sub = _course(tmp_path)
+    good = grade_submission(sub, zygote=zygote, seed=5, concepts=["elbo"])
+    assert good.score == good.max_score and trained == []
+    # A loss that ignores beta gives other values along the run: the training itself decides, and fails.
+    (sub / "elbo.py").write_text((REPO / "solutions" / "elbo.py").read_text().replace("recon + beta * kl",
+                                                                                     "recon + kl"))
+    bad = grade_submission(sub, zygote=zygote, seed=5, concepts=["elbo"])
+    training = next(c for c in bad.checks if "TinyVAE" in c.name)
+    assert trained and training.score == 0
+
+
+def test_the_same_files_get_the_same_grade_whatever_the_lanes(tmp_path, zygote):
+    sub = _course(tmp_path, kl="""
+        import numpy as np
+        def kl_per_dimension(mu, logvar):
+            mu, logvar = np.asarray(mu, dtype=float), np.asarray(logvar, dtype=float)
+            return -0.5 * (1 + logvar - mu ** 2 - np.exp(logvar))
+        def kl_to_standard_normal(mu, logvar):
+            return float(np.sum(kl_per_dimension(mu, logvar)))
+        """)
+    one = grade_submission(sub, zygote=zygote, seed=11, parallel=1)
+    two = grade_submission(sub, zygote=zygote, seed=11, parallel=2)
+    assert [(c.name, c.score, c.feedback) for c in one.checks] == [(c.name, c.score, c.feedback) for c in two.checks]
+    assert one.score < one.max_score
