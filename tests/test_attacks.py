@@ -1106,20 +1106,29 @@ LOOP = "while True:\n    pass\n"
 
 
 def _warm_parents_of(pid: int) -> set[int]:
-    """The sandbox warm parents that process `pid` started."""
-    found = set()
+    """The sandbox warm parents that process `pid` started, itself or through its worker processes."""
+    parents, warm = {}, set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-                if parent == pid:
-                    with open(f"/proc/{entry}/cmdline", "rb") as f:
-                        if b"grader.sandbox.zygote" in f.read():
-                            found.add(int(entry))
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if b"grader.sandbox.zygote" in f.read():
+                        warm.add(int(entry))
             except (OSError, ValueError, IndexError):
                 pass
-    return found
+
+    def descends(p: int) -> bool:
+        for _ in range(64):
+            p = parents.get(p, 0)
+            if p == pid:
+                return True
+            if p <= 1:
+                return False
+        return False
+
+    return {p for p in warm if descends(p)}
 
 
 def _interrupt(args: list[str], cwd: Path) -> tuple[float, int, str]:
