@@ -175,10 +175,27 @@ _PROCESS_WORKER: Worker | None = None
 
 def _start_process_worker(kwargs: dict) -> None:
     global _PROCESS_WORKER
+    import signal
     from multiprocessing import util
+
+    # Ctrl-C reaches the whole process group; the batch answers it for its workers (SIGTERM, see
+    # LocalExecutor.close), so a worker prints no traceback of its own. SIGTERM closes the
+    # worker's warm sandboxes, which kills their children: the submission in hand ends at once,
+    # the ones queued are answered "cancelled", and the pool then stops its workers in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_process_worker)
 
     _PROCESS_WORKER = Worker(**kwargs)
     util.Finalize(_PROCESS_WORKER, _PROCESS_WORKER.close, exitpriority=10)
+
+
+def _stop_process_worker(*_) -> None:
+    """SIGTERM in a worker process: Worker.close without its lock, which the code this signal
+    interrupted may hold (a zygote's own lock is re-entrant)."""
+    worker = _PROCESS_WORKER
+    worker.stopping.set()
+    for zygote in list(worker.zygotes):
+        zygote.close()
 
 
 def _grade_in_process(entry: archives.Entry) -> Outcome:
@@ -220,11 +237,25 @@ class LocalExecutor:
                                   f"the grader's worker died ({type(exc).__name__}); rerun to retry")
 
     def close(self, interrupted: bool) -> None:
-        for future in self.pending:
-            future.cancel()
-        if self.worker is not None:
+        if self.worker is not None:   # threads
+            for future in self.pending:
+                future.cancel()
             self.worker.close()   # stops in-flight children at once when interrupted
-        self.pool.shutdown(wait=not interrupted, cancel_futures=True)
+            self.pool.shutdown(wait=not interrupted, cancel_futures=True)
+            return
+        # Worker processes: never killed while the pool runs (a pool that loses a worker fails every
+        # pending future, and Python 3.11's then trips over the ones already cancelled). Asked to stop
+        # instead, they finish in a moment, and the pool shuts down in order.
+        if interrupted:
+            import multiprocessing
+            import signal
+
+            for process in multiprocessing.active_children():
+                try:
+                    os.kill(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _executor(scheduler: str | None, settings: work_unit.Settings, *, jobs: int, mode: str):
@@ -329,7 +360,7 @@ def _reported(book: Gradebook) -> dict[str, set[str]]:
 
 def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: int | None = None,
               force: bool = False, limits: Limits = Limits(), pass_fraction: float = PASS_FRACTION,
-              progress: TextIO | None = sys.stderr, mode: str = "threads", course_key: bytes | None = None,
+              progress: TextIO | None = sys.stderr, mode: str | None = None, course_key: bytes | None = None,
               scheduler: str | None = None, policy: policies.Policy | None = None,
               handed_in: dict | None = None, encoding: str = "utf-8", gradebook: str | os.PathLike | None = None) -> Summary:
     """Grade every submission in `submissions` into a gradebook, then rewrite the exports in `out`.
@@ -346,9 +377,12 @@ def run_batch(submissions: str | os.PathLike, out: str | os.PathLike, *, jobs: i
         raise BatchError(f"{submissions} is not a folder of submissions")
     if out.resolve() == submissions.resolve():
         raise BatchError(f"--out {out} is the submissions folder itself: give another folder")
+    jobs = jobs or default_jobs()
+    # Several workers: processes, each with its own interpreter lock (measured faster than threads,
+    # whose checks queue for one lock); one worker: a thread, with nothing to fork.
+    mode = mode or ("processes" if jobs > 1 else "threads")
     if mode not in MODES:
         raise BatchError(f"unknown worker mode {mode!r} (known: {', '.join(MODES)})")
-    jobs = jobs or default_jobs()
     try:
         out.mkdir(parents=True, exist_ok=True)
         lock = _lock(out)
