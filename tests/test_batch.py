@@ -216,13 +216,22 @@ def test_not_a_gradebook_is_exit_2(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    """Every process below `pid`: worker processes, their warm sandboxes and those sandboxes' children."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
         try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                found += [int(p) for p in f.read().split()]
+            tids = os.listdir(f"/proc/{current}/task")
         except OSError:
-            pass
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{current}/task/{tid}/children") as f:
+                    kids = [int(p) for p in f.read().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
     return found
 
 
@@ -245,14 +254,15 @@ def _count(gradebook: Path) -> int:
         return 0
 
 
-def _start(subs: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", "1", "-q",
-                             "--time-limit", "10"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _start(subs: Path, out: Path, jobs: int = 1) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "-j", str(jobs),
+                             "-q", "--time-limit", "10"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _kill_after(subs: Path, out: Path, attempts_seen: int) -> int:
-    """Start a batch, SIGKILL it once the gradebook holds `attempts_seen` attempts; its zygotes must die too."""
-    proc = _start(subs, out)
+def _kill_after(subs: Path, out: Path, attempts_seen: int, jobs: int = 1) -> int:
+    """Start a batch, SIGKILL it once the gradebook holds `attempts_seen` attempts; every process it
+    started (worker processes, warm sandboxes, their children) must die too."""
+    proc = _start(subs, out, jobs)
     deadline = time.monotonic() + 120
     workers: set[int] = set()
     while _count(out / "gradebook.sqlite") < attempts_seen:
@@ -307,3 +317,15 @@ def test_sigkill_mid_batch_then_rerun_loses_nothing(tmp_path):
     assert not (out / ".tmp").exists()
     assert sorted(p for p in os.listdir(out) if not p.startswith("gradebook.sqlite")) == [
         ".lock", "grades.csv", "quiz_items.csv", "results"]
+
+
+def test_sigkill_of_a_batch_with_worker_processes_takes_every_process_it_started(tmp_path):
+    # Two workers are processes, each with a warm sandbox: all of them end with the killed batch.
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    learners = [f"learner{i}" for i in range(10)]
+    for learner in learners:
+        write_folder(subs / learner, solution_files(learner))
+    seen = _kill_after(subs, out, 2, jobs=2)
+    assert 2 <= seen < len(learners)
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -53,8 +53,14 @@ def train(loss_and_grads, x: np.ndarray, weights: list[np.ndarray], *, steps: in
           beta: float, seed: int) -> tuple[list[np.ndarray], list[tuple[int, float]]]:
     """Adam on the TinyVAE; loss_and_grads(x, x_hat, mu, logvar, beta, step) -> (loss, (dL/dx_hat, dL/dmu, dL/dlogvar))."""
     x = np.asarray(x, dtype=np.float64)
-    params = [np.asarray(w, dtype=np.float64).copy() for w in weights]
-    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    # Every parameter is a view into one flat vector, so each Adam update is a handful of numpy
+    # operations on that vector instead of as many per layer (the same arithmetic, element by element).
+    flat = np.concatenate([np.asarray(w, dtype=np.float64).ravel() for w in weights])
+    params, start = [], 0
+    for w in weights:
+        params.append(flat[start:start + np.size(w)].reshape(np.shape(w)))
+        start += np.size(w)
+    m, v = np.zeros_like(flat), np.zeros_like(flat)
     noise = np.random.default_rng(seed)
     b1, b2, adam_eps = 0.9, 0.999, 1e-8
     history = []
@@ -79,10 +85,10 @@ def train(loss_and_grads, x: np.ndarray, weights: list[np.ndarray], *, steps: in
             g_a0 = (g_mu @ w[2] + g_logvar @ w[4]) * (1.0 - hidden ** 2)
             grads = [g_a0.T @ x, g_a0.sum(0), g_mu.T @ hidden, g_mu.sum(0), g_logvar.T @ hidden,
                      g_logvar.sum(0), g_a6.T @ z, g_a6.sum(0), g_a8.T @ dec, g_a8.sum(0)]
-            for p, g, (m, v) in zip(params, grads, moments):
-                m *= b1
-                m += (1 - b1) * g
-                v *= b2
-                v += (1 - b2) * g * g
-                p -= lr * (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + adam_eps)
+            g = np.concatenate([a.ravel() for a in grads])
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * g * g
+            flat -= lr * (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + adam_eps)
     return [p.astype(np.float32) for p in params], history

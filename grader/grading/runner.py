@@ -92,6 +92,14 @@ def _decode(enc, depth: int):
             raise protocol.ProtocolError("malformed sequence")
         items = [decode_result(e, depth + 1) for e in enc[1]]
         return items if tag == "list" else tuple(items)
+    if tag == "stack":   # a repeated call's tensors, stacked: one decode, then a view per call
+        count, inner = enc[1], enc[2]
+        if type(count) is not int or not isinstance(inner, tuple) or not inner or inner[0] != "t":
+            raise protocol.ProtocolError("malformed stack")
+        stacked = decode_result(inner, depth + 1)
+        if stacked.array.ndim < 1 or stacked.array.shape[0] != count:
+            raise protocol.ProtocolError("a stack of the wrong length")
+        return [TensorValue(row, stacked.requires_grad, stacked.has_grad_fn) for row in stacked.array]
     if tag == "other":
         return Opaque(clean_text(enc[1], 80), clean_text(enc[2], 200))
     raise protocol.ProtocolError(f"unknown tag {tag!r}")

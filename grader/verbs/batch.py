@@ -173,10 +173,20 @@ class Worker:
 _PROCESS_WORKER: Worker | None = None
 
 
-def _start_process_worker(kwargs: dict) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _start_process_worker(kwargs: dict, batch_pid: int) -> None:
     global _PROCESS_WORKER
+    import ctypes
     import signal
     from multiprocessing import util
+
+    # A worker dies with its batch, even a killed one (and its warm sandboxes, which end when their
+    # worker does): a pool's worker would otherwise wait on its queue for ever.
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != batch_pid:   # the batch died before the line above
+        os._exit(1)
 
     # Ctrl-C reaches the whole process group; the batch answers it for its workers (SIGTERM, see
     # LocalExecutor.close), so a worker prints no traceback of its own. SIGTERM closes the
@@ -220,7 +230,7 @@ class LocalExecutor:
             import multiprocessing
 
             self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=_start_process_worker, initargs=(kwargs,))
+                                            initializer=_start_process_worker, initargs=(kwargs, os.getpid()))
             self.task = _grade_in_process
         self.pending: set[Future] = set()
 
