@@ -221,7 +221,8 @@ def dev_quiz_copy(src, dest) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder: gradebook.sqlite, grades.csv, results/<learner>.json.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Submissions graded at once.  [default: all cores]")
+              help="Submissions graded at once, each by a worker process with its own sandbox "
+                   "(one worker: a thread).  [default: all cores]")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded unchanged.")
 @click.option("--submitted-at", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="CSV (learner,submitted_at) of hand-in times exported from the LMS "
