@@ -165,3 +165,32 @@ def test_the_same_files_get_the_same_grade_whatever_the_lanes(tmp_path, zygote):
     two = grade_submission(sub, zygote=zygote, seed=11, parallel=2)
     assert [(c.name, c.score, c.feedback) for c in one.checks] == [(c.name, c.score, c.feedback) for c in two.checks]
     assert one.score < one.max_score
+
+
+def test_calls_sent_ahead_answer_later_calls_without_a_round_trip_each(lane, monkeypatch):
+    from grader.checks import Fail
+    from grader.sandbox import session
+
+    trips = []
+    original = session.Child.request
+    monkeypatch.setattr(session.Child, "request", lambda self, msg, deadline: trips.append(msg[0])
+                        or original(self, msg, deadline))
+    run = ConceptRun(lane(mse="""
+        import numpy as np
+        def reconstruction_mse(x, x_hat):
+            print("called with", len(x))
+            if len(x) == 3:
+                raise ValueError("three")
+            return float(np.mean((np.asarray(x) - np.asarray(x_hat)) ** 2))
+        """), CONCEPTS["mse"])
+    sub = runner.Submission(run, CONCEPTS["mse"], public=False)
+    pairs = [(np.zeros(n), np.ones(n)) for n in (2, 3, 4)]
+    sub.ahead("reconstruction_mse", pairs)
+    assert trips == ["calls"] and run.output.count("called with") == 3
+    assert sub.call("reconstruction_mse", *pairs[2]) == 1.0 and sub.call("reconstruction_mse", *pairs[0]) == 1.0
+    assert sub.outcome("reconstruction_mse", *pairs[1]).type_name == "ValueError"
+    with pytest.raises(Fail):
+        sub.call("reconstruction_mse", *pairs[1])   # each answer is used once: this one is a round trip
+    assert sub.call("reconstruction_mse", np.zeros(5), np.ones(5)) == 1.0
+    assert trips == ["calls", "call", "call"]
+    run.close()

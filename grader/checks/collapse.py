@@ -173,9 +173,12 @@ def lesson_collapsed(sub, rng):
 
 @check("random runs, numpy arrays and lists", function=COLLAPSED, weight=2)
 def collapsed_random(sub, rng):
+    runs = []
     for fraction in (0.0, 0.2, 1.0):
         n = int(rng.integers(1, 16))
-        kl = kl_vector(rng, n, active_fraction=fraction)
+        runs.append((n, kl_vector(rng, n, active_fraction=fraction)))
+    sub.ahead(COLLAPSED, [(values,) for _, kl in runs for values in (kl, kl.tolist())])
+    for n, kl in runs:
         expect_collapsed(sub, kl, f"is_collapsed of {count(n, 'per-dimension KL value')}")
         expect_collapsed(sub, kl.tolist(), f"is_collapsed of {count(n, 'value')} as a list")
 
@@ -296,6 +299,7 @@ def expect_collapsed_runs(sub, runs: list[tuple[np.ndarray, str]], threshold=Non
     (one run alone often fits several slips; the set tells them apart)."""
     thr = DEFAULT if threshold is None else threshold
     suffix = "" if threshold is None else f" (threshold={threshold:g})"
+    sub.ahead(COLLAPSED, [(kl,) for kl, _ in runs], _threshold_kwargs(threshold))
     got = [_as_bool(sub.call(COLLAPSED, kl, **_threshold_kwargs(threshold)), f"is_collapsed of {label}{suffix}")
            for kl, label in runs]
     right = [reference_collapsed(kl, thr) for kl, _ in runs]
@@ -331,12 +335,14 @@ def collapsed_boundaries(sub, rng):
 @check("values just either side of the threshold are split correctly", function=ACTIVE, weight=2)
 def active_boundaries(sub, rng):
     n = int(rng.integers(3, 7))
-    for thr in (None, float(rng.choice([20.0, 50.0, 200.0]))):
-        t = DEFAULT if thr is None else thr
-        for kl, label in boundary_runs(t, n):
-            order = rng.permutation(n)
-            expect_active(sub, kl[order], f"active_dimensions of {label}"
-                          + ("" if thr is None else f" (threshold={thr:g})"), threshold=thr)
+    cases = [(kl[rng.permutation(n)], label, thr)
+             for thr in (None, float(rng.choice([20.0, 50.0, 200.0])))
+             for kl, label in boundary_runs(DEFAULT if thr is None else thr, n)]
+    for thr in dict.fromkeys(case[2] for case in cases):   # in the order the checks use them
+        sub.ahead(ACTIVE, [(kl,) for kl, _, t in cases if t == thr], _threshold_kwargs(thr))
+    for kl, label, thr in cases:
+        expect_active(sub, kl, f"active_dimensions of {label}" + ("" if thr is None else f" (threshold={thr:g})"),
+                      threshold=thr)
 
 
 # Each SPEC clause of this concept, and the checks that enforce it.

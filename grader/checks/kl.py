@@ -225,14 +225,16 @@ def total_lists(sub, rng):
 @check("exactly 0.0 at the prior (never -0.0), and never negative near it", function=TOTAL, weight=2)
 def total_zero(sub, rng):
     d = int(rng.integers(1, 8))
-    expect_total(sub, np.zeros(d), np.zeros(d), f"kl_to_standard_normal at mu = 0, logvar = 0 ({d} dims)")
-    expect_total(sub, np.zeros((3, d)), np.zeros((3, d)), "kl_to_standard_normal of a batch at the prior")
-    expect_total(sub, np.zeros(d), roundoff_logvar(rng, d),
-                 "kl_to_standard_normal with logvar within 2e-9 of zero")
-    expect_total(sub, np.zeros((4, d)), roundoff_logvar(rng, (4, d)),
-                 "kl_to_standard_normal of a batch with logvar within 2e-9 of zero")
+    cases = [(np.zeros(d), np.zeros(d), f"kl_to_standard_normal at mu = 0, logvar = 0 ({d} dims)"),
+             (np.zeros((3, d)), np.zeros((3, d)), "kl_to_standard_normal of a batch at the prior"),
+             (np.zeros(d), roundoff_logvar(rng, d), "kl_to_standard_normal with logvar within 2e-9 of zero"),
+             (np.zeros((4, d)), roundoff_logvar(rng, (4, d)),
+              "kl_to_standard_normal of a batch with logvar within 2e-9 of zero")]
     mu, lv = posterior(rng, d)
-    expect_total(sub, mu, lv, f"kl_to_standard_normal of {a_n(d)}-dimensional posterior")
+    cases.append((mu, lv, f"kl_to_standard_normal of {a_n(d)}-dimensional posterior"))
+    sub.ahead(TOTAL, [(m, v) for m, v, _ in cases])
+    for m, v, what in cases:
+        expect_total(sub, m, v, what)
 
 
 @check("finite and exact for logvar in [-50, 50]", function=TOTAL)
@@ -309,14 +311,16 @@ def per_dim_sums(sub, rng):
 @check("zero at the prior: no -0.0 and no negative entries", function=PER_DIM, weight=2)
 def per_dim_zero(sub, rng):
     d = int(rng.integers(2, 8))
-    expect_per_dim(sub, np.zeros(d), np.zeros(d), f"kl_per_dimension at mu = 0, logvar = 0 ({d} dims)")
-    expect_per_dim(sub, np.zeros((2, d)), np.zeros((2, d)), "kl_per_dimension of a batch at the prior")
-    expect_per_dim(sub, np.zeros(d), roundoff_logvar(rng, d),
-                   "kl_per_dimension with logvar within 2e-9 of zero")
-    expect_per_dim(sub, np.zeros((3, d)), roundoff_logvar(rng, (3, d)),
-                   "kl_per_dimension of a batch with logvar within 2e-9 of zero")
+    cases = [(np.zeros(d), np.zeros(d), f"kl_per_dimension at mu = 0, logvar = 0 ({d} dims)"),
+             (np.zeros((2, d)), np.zeros((2, d)), "kl_per_dimension of a batch at the prior"),
+             (np.zeros(d), roundoff_logvar(rng, d), "kl_per_dimension with logvar within 2e-9 of zero"),
+             (np.zeros((3, d)), roundoff_logvar(rng, (3, d)),
+              "kl_per_dimension of a batch with logvar within 2e-9 of zero")]
     mu, lv = posterior(rng, d)
-    expect_per_dim(sub, mu, lv, f"kl_per_dimension of {a_n(d)}-dimensional posterior")
+    cases.append((mu, lv, f"kl_per_dimension of {a_n(d)}-dimensional posterior"))
+    sub.ahead(PER_DIM, [(m, v) for m, v, _ in cases])
+    for m, v, what in cases:
+        expect_per_dim(sub, m, v, what)
 
 
 @check("finite and exact for logvar in [-50, 50]", function=PER_DIM)
@@ -352,10 +356,12 @@ def total_large_mu_and_same_size(sub, rng):
     d = int(rng.integers(2, 6))
     mu = rng.choice([-1, 1], d) * rng.uniform(20, 500, d)           # far beyond any usual clamp range
     lv = rng.normal(0, 1, d)
+    pairs = [(rng.normal(0, 1, a), rng.normal(0, 1, b), a, b)
+             for a, b in (((d,), (1, d)), ((1, d), (d,)), ((d, 1), (d,)), ((2, 3), (3, 2)))]
+    sub.ahead(TOTAL, [(mu, lv)] + [(p, q) for p, q, _, _ in pairs])
     expect_total(sub, mu, lv, f"kl_to_standard_normal with |mu| between 20 and 500 ({d} dims)")
-    for a, b in (((d,), (1, d)), ((1, d), (d,)), ((d, 1), (d,)), ((2, 3), (3, 2))):
-        expect_shape_error(sub, TOTAL, rng.normal(0, 1, a), rng.normal(0, 1, b),
-                           f"mu of shape {a} and logvar of shape {b} (the same number of values)")
+    for p, q, a, b in pairs:
+        expect_shape_error(sub, TOTAL, p, q, f"mu of shape {a} and logvar of shape {b} (the same number of values)")
 
 
 @check("large mu and mismatched shapes that hold as many values", function=PER_DIM)
@@ -363,10 +369,12 @@ def per_dim_large_mu_and_same_size(sub, rng):
     d = int(rng.integers(2, 6))
     mu = rng.choice([-1, 1], (3, d)) * rng.uniform(20, 500, (3, d))
     lv = rng.normal(0, 1, (3, d))
+    pairs = [(rng.normal(0, 1, a), rng.normal(0, 1, b), a, b)
+             for a, b in (((d,), (1, d)), ((1, d), (d,)), ((d, 1), (d,)), ((2, 3), (3, 2)))]
+    sub.ahead(PER_DIM, [(mu, lv)] + [(p, q) for p, q, _, _ in pairs])
     expect_per_dim(sub, mu, lv, f"kl_per_dimension with |mu| between 20 and 500 (a (3, {d}) batch)")
-    for a, b in (((d,), (1, d)), ((1, d), (d,)), ((d, 1), (d,)), ((2, 3), (3, 2))):
-        expect_shape_error(sub, PER_DIM, rng.normal(0, 1, a), rng.normal(0, 1, b),
-                           f"mu of shape {a} and logvar of shape {b} (the same number of values)")
+    for p, q, a, b in pairs:
+        expect_shape_error(sub, PER_DIM, p, q, f"mu of shape {a} and logvar of shape {b} (the same number of values)")
 
 
 # Each SPEC clause of this concept, and the checks that enforce it.

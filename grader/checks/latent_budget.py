@@ -166,8 +166,9 @@ def grid_large(sub, rng):
 def grid_not_divisible(sub, rng):
     d = int(rng.integers(3, 17))
     h, w = sizes(rng, d)
-    expect_grid(sub, h, w, d)                     # a raise-always stub earns nothing
     r = int(rng.integers(1, d))
+    sub.ahead(GRID, [(h, w, d), (h + r, w, d), (h, w + r, d)])
+    expect_grid(sub, h, w, d)                     # a raise-always stub earns nothing
     expect_value_error(sub, GRID, h + r, w, d, f"height {h + r} is not divisible by {d}",
                        "latent_budget.rounds_instead_of_raising")
     expect_value_error(sub, GRID, h, w + r, d, f"width {w + r} is not divisible by {d}",
@@ -178,6 +179,7 @@ def grid_not_divisible(sub, rng):
 def grid_non_positive(sub, rng):
     d = int(rng.integers(2, 9))
     h, w = sizes(rng, d)
+    sub.ahead(GRID, [(h, w, d), (h, w, 0), (h, w, -d), (-h, w, d), (h, 0, d)])
     expect_grid(sub, h, w, d)
     expect_value_error(sub, GRID, h, w, 0, "downsample must be positive", "latent_budget.no_validation")
     expect_value_error(sub, GRID, h, w, -d, "downsample must be positive", "latent_budget.no_validation")
@@ -215,8 +217,9 @@ def reduction_edges(sub, rng):
 def reduction_not_divisible(sub, rng):
     d = int(rng.integers(3, 17))
     h, w = sizes(rng, d)
-    expect_reduction(sub, h, w, d)
     r = int(rng.integers(1, d))
+    sub.ahead(REDUCTION, [(h, w, d), (h + r, w + r, d), (h, w + r, d)])
+    expect_reduction(sub, h, w, d)
     expect_value_error(sub, REDUCTION, h + r, w + r, d, f"{h + r} and {w + r} are not divisible by {d}",
                        "latent_budget.rounds_instead_of_raising")
     expect_value_error(sub, REDUCTION, h, w + r, d, f"width {w + r} is not divisible by {d}",
@@ -227,6 +230,7 @@ def reduction_not_divisible(sub, rng):
 def reduction_non_positive(sub, rng):
     d = int(rng.integers(2, 9))
     h, w = sizes(rng, d)
+    sub.ahead(REDUCTION, [(h, w, d), (h, w, 0), (-h, -w, d), (h, w, -d)])
     expect_reduction(sub, h, w, d)
     expect_value_error(sub, REDUCTION, h, w, 0, "downsample must be positive", "latent_budget.no_validation")
     expect_value_error(sub, REDUCTION, -h, -w, d, "height and width must be positive",
@@ -236,12 +240,16 @@ def reduction_non_positive(sub, rng):
 
 def each_argument_refused(sub, func: str, h: int, w: int, d: int) -> None:
     """Each argument's validation on its own: zero and negative, one argument at a time."""
+    refused = []
     for bad in (0, -1):
         for position, name in enumerate(("height", "width", "downsample")):
             args = [h, w, d]
             args[position] = bad * args[position] if bad else 0
-            expect_value_error(sub, func, *args, f"{name} must be positive", "latent_budget.no_validation")
+            refused.append((args, name))
     r = int(rng_offset(d))
+    sub.ahead(func, [tuple(args) for args, _ in refused] + [(h + r, w, d), (h, w + r, d)])
+    for args, name in refused:
+        expect_value_error(sub, func, *args, f"{name} must be positive", "latent_budget.no_validation")
     expect_value_error(sub, func, h + r, w, d, f"height {h + r} is not divisible by {d}",
                        "latent_budget.rounds_instead_of_raising")
     expect_value_error(sub, func, h, w + r, d, f"width {w + r} is not divisible by {d}",

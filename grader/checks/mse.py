@@ -156,12 +156,15 @@ def mismatched(sub, rng):
 @check("shapes that differ but hold as many values raise ValueError, either way round", function=F, weight=2)
 def same_size_mismatch(sub, rng):
     x = rng.uniform(0, 1, 6)
-    expect_mse(sub, x, np.clip(x + rng.normal(0, 0.1, 6), 0, 1), "reconstruction_mse of two 6-value patches")
+    x_hat = np.clip(x + rng.normal(0, 0.1, 6), 0, 1)
     # Each pair has the same number of elements: comparing sizes or lengths is not enough.
-    for a, b in (((6,), (1, 6)), ((1, 6), (6,)), ((6, 1), (6,)), ((2, 3), (3, 2)), ((6,), (2, 3)),
-                 ((1, 6), (6, 1))):
-        expect_value_error(sub, rng.uniform(0, 1, a), rng.uniform(0, 1, b),
-                           f"x of shape {a} and x_hat of shape {b} (the same number of values)")
+    pairs = [(rng.uniform(0, 1, a), rng.uniform(0, 1, b), a, b)
+             for a, b in (((6,), (1, 6)), ((1, 6), (6,)), ((6, 1), (6,)), ((2, 3), (3, 2)), ((6,), (2, 3)),
+                          ((1, 6), (6, 1)))]
+    sub.ahead(F, [(x, x_hat)] + [(p, q) for p, q, _, _ in pairs])
+    expect_mse(sub, x, x_hat, "reconstruction_mse of two 6-value patches")
+    for p, q, a, b in pairs:
+        expect_value_error(sub, p, q, f"x of shape {a} and x_hat of shape {b} (the same number of values)")
 
 
 # Each SPEC clause of this concept, and the checks that enforce it (`vaegrade dev check` fails
