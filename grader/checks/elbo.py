@@ -128,12 +128,23 @@ def unpack(got, what: str) -> tuple:
                "elbo.return_shape")
 
 
+def loss_call(x, x_hat, mu, logvar, beta=None, dtype: str = "float32") -> tuple[list, dict]:
+    """The arguments expect_loss passes to vae_loss (for sending several calls ahead)."""
+    return [T(np.asarray(a), dtype=dtype) for a in (x, x_hat, mu, logvar)], ({} if beta is None else
+                                                                             {"beta": float(beta)})
+
+
+def ahead_losses(sub, cases: list[tuple]) -> None:
+    """Send expect_loss's calls for these (x, x_hat, mu, logvar, beta) ahead, in one round trip."""
+    calls = [loss_call(*case) for case in cases]
+    sub.ahead(F, [args for args, _ in calls], [kwargs for _, kwargs in calls])
+
+
 def expect_loss(sub, x, x_hat, mu, logvar, beta=None, *, what: str, show: bool = False,
                 dtype: str = "float32", tensors: bool = False) -> tuple:
     """Call vae_loss (beta omitted when None, i.e. its default 1.0) and compare all three values."""
-    kwargs = {} if beta is None else {"beta": float(beta)}
+    args, kwargs = loss_call(x, x_hat, mu, logvar, beta, dtype)
     b = 1.0 if beta is None else float(beta)
-    args = [T(np.asarray(a), dtype=dtype) for a in (x, x_hat, mu, logvar)]
     got = unpack(sub.call(F, *args, **kwargs), what)
     expected = reference(x, x_hat, mu, logvar, b)
     values = [as_array(g, f"{what}: {n}") for g, n in zip(got, NAMES)]
@@ -210,11 +221,14 @@ def lesson_ledger(sub, rng):
 
 @check("the ledger's three betas (0, 0.1, 1): beta weights only the KL term", function=F, public=True)
 def ledger_betas(sub, rng):
+    inputs = draw(rng, None, 6, 3)
+    betas = (0.0, float(rng.uniform(0.05, 0.5)), float(rng.uniform(2, 5)))
+    ahead_losses(sub, [(X, X_HAT, MU, LOGVAR, beta) for beta in (0.1, 1.0, 0.0)]
+                 + [(*inputs, beta) for beta in betas])
     for beta in (0.1, 1.0, 0.0):     # beta = 0 last: it hides every slip in the KL term
         expect_loss(sub, X, X_HAT, MU, LOGVAR, beta, what=f"vae_loss on the lesson's ledger with beta={beta:g}",
                     show=True)
-    inputs = draw(rng, None, 6, 3)
-    for beta in (0.0, float(rng.uniform(0.05, 0.5)), float(rng.uniform(2, 5))):
+    for beta in betas:
         expect_loss(sub, *inputs, beta, what=f"vae_loss with beta={beta:.3g}")
 
 

@@ -289,8 +289,8 @@ def _judge_distribution(z: np.ndarray, mu, lv, what: str) -> None:
                    f"{ratio.max():.2f}). z = mu + exp(0.5·logvar)·ε with ε = torch.randn_like(mu).",
                    "reparam.spread")
     # Freshness: no two calls may give the same sample.
-    rows = np.round(flat, 6)
-    if len(np.unique(rows, axis=0)) < n:
+    rows = np.round(flat, 6) + 0.0   # + 0.0: -0.0 and 0.0 are the same value
+    if len({row.tobytes() for row in rows}) < n:
         raise Fail(f"{what} returned the very same sample on two calls: the noise must be fresh on "
                    "every call (no fixed seed, no cached ε).", "reparam.same_noise")
     # Independence across elements: under independence, each correlation is about N(0, 1/n).

@@ -215,9 +215,11 @@ def sd_lesson(sub, rng):
 
 @check("squared_distances of one vector: (d,) -> (K,)", function=SD)
 def sd_single(sub, rng):
-    for k, d in ((int(rng.integers(2, 9)), int(rng.integers(2, 9))), (1, int(rng.integers(2, 5))),
-                 (int(rng.integers(2, 5)), 1)):
-        z_e, codebook = separated(rng, None, k, d)
+    cases = [(k, d) + separated(rng, None, k, d)
+             for k, d in ((int(rng.integers(2, 9)), int(rng.integers(2, 9))), (1, int(rng.integers(2, 5))),
+                          (int(rng.integers(2, 5)), 1))]
+    sub.ahead(SD, [(z_e, codebook) for _, _, z_e, codebook in cases])
+    for k, d, z_e, codebook in cases:
         expect_distances(sub, z_e, codebook, f"squared_distances of a {d}-d vector to {k} codes")
 
 
@@ -254,9 +256,12 @@ def nc_lesson(sub, rng):
 
 @check("nearest_code of single vectors returns (int, code)", function=NC)
 def nc_single(sub, rng):
+    cases = []
     for _ in range(3):
         k, d = int(rng.integers(2, 10)), int(rng.integers(1, 6))
-        z_e, codebook = separated(rng, None, k, d)
+        cases.append((k, d) + separated(rng, None, k, d))
+    sub.ahead(NC, [(z_e, codebook) for _, _, z_e, codebook in cases])
+    for k, d, z_e, codebook in cases:
         expect_nearest(sub, z_e, codebook, f"nearest_code of a {d}-d vector among {k} codes")
 
 
@@ -290,10 +295,11 @@ def tie_case(rng):
 @check("ties go to the lowest index", function=NC, weight=2)
 def nc_ties(sub, rng):
     (z_dup, dup), (z_half, half) = tie_case(rng)
+    batch = np.stack([z_half, z_half + [0.0, 9.0], z_half + [-1.0, 0.0]])
+    sub.ahead(NC, [(z_dup, dup), (z_half, half), (batch, half)])
     expect_nearest(sub, z_dup, dup, "nearest_code with a duplicated code")
     expect_nearest(sub, z_half, half, "nearest_code of a point exactly halfway between two codes")
-    expect_nearest(sub, np.stack([z_half, z_half + [0.0, 9.0], z_half + [-1.0, 0.0]]), half,
-                   "nearest_code of a batch with a tie")
+    expect_nearest(sub, batch, half, "nearest_code of a batch with a tie")
 
 
 @check("nearest_code with mismatched d raises ValueError", function=NC)

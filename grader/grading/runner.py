@@ -127,16 +127,18 @@ class Submission:
         self._answers: dict[bytes, list] = {}   #: replies sent ahead (see `ahead`), by request
 
     # The checks' API -----------------------------------------------------------
-    def ahead(self, func: str, calls: list[tuple], kwargs: dict | None = None) -> None:
+    def ahead(self, func: str, calls: list[tuple], kwargs: dict | list[dict] | None = None) -> None:
         """Make these calls of `func` now, together, in one round trip: `call` and `outcome` with the
         same arguments then take their answers from here instead of a round trip each.
 
         For a check whose inputs are all drawn before its first call; each item of `calls` is one
-        call's positional arguments, `kwargs` the keyword arguments of every one. The check goes
+        call's positional arguments, `kwargs` the keyword arguments of every one (or a list, one
+        dict per call). The check goes
         on exactly as before (a call it makes with other arguments still has its own round trip);
         the only difference is that every call here runs, even one after a comparison that fails.
         """
-        messages = [self._message(func, args, kwargs or {}) for args in calls]
+        each = kwargs if isinstance(kwargs, list) else [kwargs or {}] * len(calls)
+        messages = [self._message(func, args, kw) for args, kw in zip(calls, each)]
         for message, reply in zip(messages, self._state.request_many(messages)):
             self._answers.setdefault(protocol.dumps(message), []).append(reply)
 
