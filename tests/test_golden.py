@@ -67,7 +67,7 @@ def test_golden_case(case, zygote, tmp_path):
     folder = GOLDEN / case
     seed = int((folder / "seed").read_text())
     submission = build_submission(folder, tmp_path / "submission")
-    result = grade_submission(submission, seed=seed, zygote=zygote, parallel=2)
+    result = grade_submission(submission, seed=seed, zygote=zygote)
     table = normalise_table(formats.to_table(result, verbose=True, width=100)) + "\n"
     results = json.dumps(normalise_results(result.to_gradescope_dict()), indent=2, sort_keys=True) + "\n"
     if UPDATE:

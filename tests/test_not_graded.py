@@ -190,18 +190,3 @@ def test_the_gradescope_autograder_records_no_score_when_the_grader_failed(cappe
     proc = subprocess.run([str(script)], cwd=home, env=env, timeout=600, capture_output=True)
     assert proc.returncode != 0 and b"not graded" in proc.stderr, proc.stderr[-2000:]
     assert not (home / "results" / "results.json").exists()   # Gradescope: "autograder failed", no score
-
-
-def test_grading_goes_on_one_concept_at_a_time_when_no_thread_can_start(monkeypatch, zygote):
-    import threading
-
-    real_start = threading.Thread.start
-
-    def start(self):
-        if self.name.startswith("vaegrade-concept"):
-            raise RuntimeError("can't start new thread")
-        return real_start(self)
-
-    monkeypatch.setattr(threading.Thread, "start", start)
-    result = grade_submission(SOLUTIONS, zygote=zygote, parallel=4, concepts=["mse", "sigma", "kl"])
-    assert result.graded and result.score == 30

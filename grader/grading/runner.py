@@ -428,14 +428,14 @@ def _normalise(reply) -> tuple:
 
 
 class Lane:
-    """The sandboxed child that some of a submission's concepts share, one concept after another.
+    """The sandboxed child that a submission's concepts share, one concept after another.
 
     A fork of the warm parent per concept costs more than most concepts' checks, so a child that
     served one concept serves the next, with its CPU budget renewed, unless the concept ended in a
     fatal event (a limit, a crash or exit, an import error, the grader's own failure) or left a
     thread running or memory held (see `Child.left_clean`): then the next concept gets a fresh
-    child, as it would after any event that could cost it points. Which concepts share a lane is
-    fixed by the manifest, never by timing, so the same files always meet the same state.
+    child, as it would after any event that could cost it points. The concepts come in manifest
+    order, whatever the command or the machine, so the same files always meet the same state.
     """
 
     def __init__(self, zygote: Zygote, root: str, limits: Limits):
@@ -476,13 +476,11 @@ class ConceptRun:
     """The sandboxed child serving one concept's checks, with its time budget."""
 
     def __init__(self, lane: Lane, concept: manifest.Concept,
-                 origin: notebook_intake.Extracted | None = None, cancel: threading.Event | None = None,
-                 fresh: bool = False):
+                 origin: notebook_intake.Extracted | None = None, fresh: bool = False):
         self.lane, self.root, self.concept, self.limits = lane, lane.root, concept, lane.limits
         self.fresh = fresh            #: start in a new child, never one another concept used
         self.inherited = False        #: the first child had served another concept before this one
         self.origin = origin   #: the notebook this concept's file was extracted from, if any
-        self.cancel = cancel
         self.deadline = None  # starts once the first child exists: a cold warm parent is not the learner's time
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
@@ -490,8 +488,6 @@ class ConceptRun:
         self.output = ""
 
     def request(self, msg):
-        if self.cancel is not None and self.cancel.is_set():
-            raise KeyboardInterrupt  # the run was stopped (Ctrl-C): no further child is started
         if self.fatal is not None:
             return self.fatal
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -686,14 +682,14 @@ def derive_seed(course_key: bytes, digest: str) -> int:
 
 def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course_key: bytes | None = None,
                      limits: Limits = Limits(), concepts: list[str] | None = None, public_only: bool = False,
-                     zygote: Zygote | None = None, pass_fraction: float = PASS_FRACTION,
-                     parallel: int = 1) -> GradingResult:
+                     zygote: Zygote | None = None, pass_fraction: float = PASS_FRACTION) -> GradingResult:
     """Grade the submission folder at `path` with the hidden (or only the public) checks.
 
     The inputs come from `seed` when given ("given"); else from the course key and the files'
     content hash ("course-key": the same files always get the same grade); else from a fresh
-    random seed ("random"). `parallel` concepts are graded at once, each in its own sandboxed
-    child; a batch keeps 1 and runs submissions side by side instead.
+    random seed ("random"). The concepts are graded one after another, in manifest order, in one
+    lane (see Lane): which concepts share a child depends on the files alone, never on the command
+    or the machine, so `grade`, `batch`, CI and Gradescope give the same files the same grade.
     """
     started = time.monotonic()
     selected = [c for c in manifest.load() if concepts is None or c.id in concepts]
@@ -710,15 +706,12 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
         else:
             seed, seed_source = secrets.randbits(63), "random"
         zygote = zygote or Zygote()
-        stopping = _Stopping()
         jobs = [(i, concept) for i, concept in enumerate(manifest.load()) if concept in selected]
-        lanes = [Lane(zygote, staging, limits) for _ in range(max(1, min(parallel, len(jobs))))]
+        lane = Lane(zygote, staging, limits)
         try:
-            results = _run_concepts(jobs, lanes, lambda job, lane: _grade_concept(
-                lane, job[1], job[0], seed, public_only, stopping, staged), stopping)
-        finally:
-            for lane in lanes:
-                lane.close()
+            results = [_grade_concept(lane, concept, index, seed, public_only, staged) for index, concept in jobs]
+        finally:   # Ctrl-C included: the lane's child is killed at once
+            lane.close()
             if own_zygote:
                 zygote.close()
     for concept_result, concept in zip(results, [c for _, c in jobs]):
@@ -733,77 +726,7 @@ def grade_submission(path: str | os.PathLike, *, seed: int | None = None, course
     return result
 
 
-class _Stopping(threading.Event):
-    """Set when a run is interrupted: every concept's child is killed and no new one starts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lock = threading.Lock()
-        self.runs: set = set()
-
-    def add(self, run: "ConceptRun") -> None:
-        with self.lock:
-            self.runs.add(run)
-        if self.is_set():
-            run.close()
-
-    def discard(self, run: "ConceptRun") -> None:
-        with self.lock:
-            self.runs.discard(run)
-
-    def stop(self) -> None:
-        self.set()
-        with self.lock:
-            runs = list(self.runs)
-        for run in runs:
-            run.close()
-
-
-def _run_concepts(jobs: list, lanes: list[Lane], grade_one, stopping: _Stopping | None = None) -> list[ConceptResult]:
-    """Grade the concepts in `lanes` side by side, each lane's concepts in turn; results in manifest order.
-
-    The slowest concepts start first, and the concepts are dealt to the lanes in that order, so
-    which concepts share a child is the same in every run. Ctrl-C (KeyboardInterrupt, delivered to
-    the main thread) stops every concept at once: their children are killed, no new one starts,
-    and the interrupt is raised without waiting for the concepts' time limits.
-    """
-    if len(lanes) <= 1 or len(jobs) < 2:
-        return [grade_one(job, lanes[0]) for job in jobs]
-    from concurrent.futures import ThreadPoolExecutor
-
-    slowest_first = sorted(jobs, key=lambda job: _SLOW_CONCEPTS.get(job[1].id, len(_SLOW_CONCEPTS)))
-    dealt = [(lane, slowest_first[k::len(lanes)]) for k, lane in enumerate(lanes)]
-    pool = ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="vaegrade-concept")
-    done = {}
-    try:
-        futures = []
-        try:
-            for lane, share in dealt:
-                futures.append(pool.submit(lambda lane=lane, share=share: [(job[0], grade_one(job, lane))
-                                                                              for job in share]))
-        except RuntimeError as exc:   # no thread could be started (a process cap counts threads)
-            if "thread" not in str(exc):
-                raise
-        for future in futures:
-            done.update(future.result())
-        for lane, share in dealt[len(futures):]:   # those no thread took: one at a time, here
-            done.update((job[0], grade_one(job, lane)) for job in share)
-    except BaseException:
-        if stopping is not None:
-            stopping.stop()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return [done[job[0]] for job in jobs]
-
-
-# Started first, in this order, so the others fill in beside them: elbo trains the TinyVAE and
-# reparam draws thousands of samples.
-_SLOW_CONCEPTS = {"elbo": 0, "reparam": 1}
-
-
-def _grade_concept(lane, concept, index, seed, public_only,
-                   stopping: _Stopping | None = None, staged=None) -> ConceptResult:
+def _grade_concept(lane, concept, index, seed, public_only, staged=None) -> ConceptResult:
     """One concept's checks, in the child its lane offers.
 
     Tried once more in a fresh child, whose result stands: a concept the grader itself failed on
@@ -812,23 +735,19 @@ def _grade_concept(lane, concept, index, seed, public_only,
     harness), a concept never loses a point to it: every concept's grade is the one it earns on
     its own, and only code that earns full marks shares a child.
     """
-    result, inherited = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged)
-    if stopping is not None and stopping.is_set():
-        return result
+    result, inherited = _grade_concept_once(lane, concept, index, seed, public_only, staged)
     if result.errors or (inherited and result.score < result.max_score):
-        result, _ = _grade_concept_once(lane, concept, index, seed, public_only, stopping, staged, fresh=True)
+        result, _ = _grade_concept_once(lane, concept, index, seed, public_only, staged, fresh=True)
     return result
 
 
-def _grade_concept_once(lane: Lane, concept, index, seed, public_only, stopping: _Stopping | None = None,
-                        staged=None, fresh: bool = False) -> tuple[ConceptResult, bool]:
+def _grade_concept_once(lane: Lane, concept, index, seed, public_only, staged=None,
+                        fresh: bool = False) -> tuple[ConceptResult, bool]:
     """(the concept's result, whether it started in a child another concept had used)."""
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     shares = split_points(concept.points, [c.weight for c in checks])
     origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
-    run = ConceptRun(lane, concept, origin, stopping, fresh)
-    if stopping is not None:
-        stopping.add(run)
+    run = ConceptRun(lane, concept, origin, fresh=fresh)
     results = []
     try:
         for number, chk in enumerate(checks):
@@ -854,10 +773,7 @@ def _grade_concept_once(lane: Lane, concept, index, seed, public_only, stopping:
                                        points if status is Status.PASSED else 0.0, status, feedback,
                                        mistake, chk.public, run.output, round(time.monotonic() - started, 4)))
     finally:
-        run.close(keep=not any(r.status is Status.ERROR for r in results)
-                  and not (stopping is not None and stopping.is_set()))
-        if stopping is not None:
-            stopping.discard(run)
+        run.close(keep=not any(r.status is Status.ERROR for r in results))
     failed = [r for r in results if r.status is Status.FAILED]
     for r, feedback in zip(failed, fold_repeats([(r.name, r.feedback, r.misconception) for r in failed])):
         r.feedback = feedback

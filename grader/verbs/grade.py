@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from grader.course import manifest
@@ -32,8 +31,7 @@ def run(workspace: Workspace, submission: Path | None, *, what: str, zygote: Zyg
     """Grade with `zygote` when the caller started one already (it stays the caller's to close)."""
     folder = submission or workspace.exercises(what)
     try:
-        return grade_submission(folder, course_key=workspace.course_key(), parallel=os.cpu_count() or 1,
-                                zygote=zygote, **kwargs)
+        return grade_submission(folder, course_key=workspace.course_key(), zygote=zygote, **kwargs)
     except (SubmissionError, SandboxError) as exc:
         raise VerbError(str(exc)) from None
 

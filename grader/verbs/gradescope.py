@@ -170,7 +170,7 @@ def main(*, root: Path = Path("/autograder"), course: Path | None = None, hidden
                 return Outcome(data["output"], 0)
         try:
             result = grade_submission(prepared.folder, course_key=course_key(course, env), limits=limits,
-                                      pass_fraction=threshold, parallel=os.cpu_count() or 1)
+                                      pass_fraction=threshold)
         except (SubmissionError, SandboxError) as exc:
             raise VerbError(str(exc)) from None
         if not result.graded:   # the grader's own failure: no score is written, not even 0

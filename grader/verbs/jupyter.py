@@ -92,7 +92,7 @@ def check(path: str | os.PathLike | None = None, concepts=(), *, course: str | o
         workspace = Workspace.find(course, start=notebook.resolve().parent)
         saved_at = notebook.stat().st_mtime if notebook.is_file() else 0.0
         result = grade_submission(notebook, course_key=workspace.course_key(), concepts=selected,
-                                  public_only=True, zygote=_warm_sandbox(), parallel=os.cpu_count() or 1)
+                                  public_only=True, zygote=_warm_sandbox())
     except (VerbError, SubmissionError, SandboxError, OSError) as exc:
         return CheckView(Path(path or "notebook"), None, str(exc))
     return CheckView(notebook, result, saved_at=saved_at)

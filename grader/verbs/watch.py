@@ -35,7 +35,7 @@ class Session:
     def run(self, concepts: list[str]) -> tuple[GradingResult, list, list]:
         """Grade `concepts` with the public checks; (result, newly passing, newly failing) since last run."""
         result = grade_submission(self.target, course_key=self.course_key, concepts=concepts, public_only=True,
-                                  zygote=self.zygote, parallel=min(len(concepts), 4))
+                                  zygote=self.zygote)
         now_passing, now_failing = [], []
         for concept in result.concepts:
             self.results[concept.id] = concept
