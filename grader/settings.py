@@ -18,6 +18,7 @@ from pathlib import Path
 PASS_FRACTION = 0.75          # "score above 75%": strictly above, for exercises and quiz alike
 RELATIVE_TOLERANCE = 1e-4     # what a float32 computation meets (SPEC "Details the checks rely on")
 ABSOLUTE_TOLERANCE = 1e-6
+FLOAT32_ROUNDING = 1e-6      # a few float32 roundings (eps 1.2e-7), relative to the scale they happen at
 POINT_DECIMALS = 4            # per-check points are rounded to this many decimals, then made to sum exactly
 SIMILAR_MIN_NODES = 80        # similarity: shared code shorter than this (AST nodes, normalised) coincides by chance
 

@@ -198,13 +198,14 @@ def nonfinite_message(what: str, logvar: bool = False) -> str:
 
 
 def expect_close(got, expected, what: str, *, mistakes: dict | None = None, show: bool = True,
-                 scalar: bool = False, logvar: bool = False) -> None:
+                 scalar: bool = False, logvar: bool = False, atol: float = ABSOLUTE_TOLERANCE) -> None:
     """Fail unless `got` matches `expected` (shape and values, within the SPEC tolerance).
 
     `mistakes` maps a misconception id to (the value that mistake would give, or Either(values),
     feedback): when the learner's value matches exactly one, the feedback names it. `show=False`
     keeps the expected value out of the feedback (hidden random inputs). `logvar=True` says the
-    inputs hold a log-variance, for the feedback on NaN or infinity.
+    inputs hold a log-variance, for the feedback on NaN or infinity. `atol` widens the absolute
+    tolerance where a float32 computation rounds at a larger scale than the value it gives.
     """
     arr = as_array(got, what)
     expected = np.asarray(expected, dtype=np.float64)
@@ -214,7 +215,7 @@ def expect_close(got, expected, what: str, *, mistakes: dict | None = None, show
         raise Fail(nonfinite_message(what, logvar), "numeric.nonfinite")
     if arr.shape != expected.shape and arr.size == expected.size and not scalar:
         raise Fail(f"{what} has shape {arr.shape}; it should have shape {expected.shape}.", "shape")
-    if close(arr, expected):
+    if close(arr, expected, atol=atol):
         return
     name_mistake(arr, mistakes, what, expected)
     if arr.shape != expected.shape:
