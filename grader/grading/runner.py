@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -441,14 +440,12 @@ class Lane:
     def __init__(self, zygote: Zygote, root: str, limits: Limits):
         self.zygote, self.root, self.limits = zygote, root, limits
         self.idle = None     #: the child the last concept left clean
-        self.forks = 0
-        self._lock = threading.Lock()
+        self.forks = 0       #: children started for this submission
 
     def child(self, fresh: bool = False):
         """(child, inherited) for a concept starting now: the idle child with its CPU budget renewed
         (inherited), or a new one (always, with `fresh`)."""
-        with self._lock:
-            child, self.idle = self.idle, None
+        child, self.idle = self.idle, None
         if child is not None:
             if not fresh and child.alive and child.renew_cpu(self.limits.cpu_seconds):
                 return child, True
@@ -460,14 +457,12 @@ class Lane:
         if child is None:
             return
         if keep and child.alive and child.left_clean(self.limits.memory_mb):
-            with self._lock:
-                child, self.idle = self.idle, child
+            child, self.idle = self.idle, child
         if child is not None:
             child.kill()
 
     def close(self) -> None:
-        with self._lock:
-            child, self.idle = self.idle, None
+        child, self.idle = self.idle, None
         if child is not None:
             child.kill()
 
@@ -499,7 +494,8 @@ class ConceptRun:
             try:
                 first = self.child is None
                 self.child, inherited = self.lane.child(fresh=self.fresh or not first)
-                self.inherited = self.inherited or (first and inherited)
+                if first:
+                    self.inherited = inherited
             except SandboxError as exc:
                 self.sandbox_error = exc
                 raise
@@ -732,8 +728,8 @@ def _grade_concept(lane, concept, index, seed, public_only, staged=None) -> Conc
     Tried once more in a fresh child, whose result stands: a concept the grader itself failed on
     (Status.ERROR), and a concept that lost points in a child another concept had used first.
     So whatever another concept's code did to their shared process (patched a library, the
-    harness), a concept never loses a point to it: every concept's grade is the one it earns on
-    its own, and only code that earns full marks shares a child.
+    harness), a concept never loses a point to it: a result from a shared child stands only when
+    it has every point.
     """
     result, inherited = _grade_concept_once(lane, concept, index, seed, public_only, staged)
     if result.errors or (inherited and result.score < result.max_score):

@@ -263,7 +263,7 @@ def _limit_resources(memory_mb: int, cpu_seconds: int, cpu_hard: int) -> None:
         vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:")) * 1024
     cap = vm + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, max(cpu_hard, cpu_seconds + 5)))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_hard))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -297,8 +297,7 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     sys.path[:] = [root] + [p for p in sys.path[1:] if p]
     _scrub_environment(root)
     _MODULES = _Modules(root)
-    _limit_resources(int(limits["memory_mb"]), int(limits["cpu_seconds"]),
-                     int(limits.get("cpu_hard", int(limits["cpu_seconds"]) + 5)))
+    _limit_resources(int(limits["memory_mb"]), int(limits["cpu_seconds"]), int(limits["cpu_hard"]))
     CONFINEMENT = confine.confine(read_roots, root)
     # Nothing inherited from the warm parent stays open but the request socket and 0-2.
     os.closerange(3, fd)
