@@ -118,7 +118,8 @@ def test_several_calls_travel_in_one_request_and_stop_at_the_end_of_the_concept(
     calls = [("call", "mse.py", "reconstruction_mse", [encode_arg(np.zeros(n)), encode_arg(np.ones(n))], {}, {})
              for n in (2, 3, 4, 5, 6)]
     replies = run.request_many(calls)
-    assert [r[0] for r in replies] == ["ok", "raised", "ok", "limit"]   # the memory limit ends the concept
+    # the memory limit ends the concept: the call after it is not made, and has the limit for reply
+    assert [r[0] for r in replies] == ["ok", "raised", "ok", "limit", "limit"]
     assert replies[0][1] == ("float", 1.0) and replies[1][1] == "ValueError"
     assert run.fatal == ("limit", "memory")
     run.close(keep=True)

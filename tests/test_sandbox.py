@@ -349,7 +349,8 @@ def test_a_limit_zeroes_checks_passed_before_it(tmp_path, zygote):
         x, x_hat = np.asarray(x, dtype=float), np.asarray(x_hat, dtype=float)
         if x.shape != x_hat.shape:
             raise ValueError("shapes")
-        if x.ndim == 2 and x.shape[0] >= 2:  # batches loop forever
+        reconstruction_mse.calls = getattr(reconstruction_mse, "calls", 0) + 1
+        if reconstruction_mse.calls > 17:  # right in the first round trip (17 calls), then loops forever
             while True:
                 pass
         return float(np.mean((x - x_hat) ** 2))

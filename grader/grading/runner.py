@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import greenlet
 import numpy as np
 
 import grader
@@ -411,6 +412,17 @@ class Submission:
         return f"{func} raised {raised.type_name}{where}{when}: {raised.message}"
 
 
+def _more_output(kept: str, text: str, total: int, limit: int) -> str:
+    """What a check's calls printed so far, with this call's `text` (of `total` characters) added:
+    made safe, at most `limit` characters kept, and a note of how many were cut."""
+    if not text and not total:
+        return kept
+    text = clean_text(text, limit)
+    more = (kept + text)[:limit]
+    dropped = max(0, total - len(text)) + len(kept) + len(text) - len(more)
+    return more + (f"\n... ({dropped} more characters cut)" if dropped > 0 else "")
+
+
 def _normalise(reply) -> tuple:
     """A child's reply in a shape the trusted side can rely on (a forged one becomes a failure)."""
     kind = reply[0]
@@ -480,14 +492,138 @@ class ConceptRun:
         self.child = None
         self.fatal = None  # a reply that makes every further call pointless (missing file, import error, limit)
         self.sandbox_error: SandboxError | None = None  # the sandbox could not start: the grader's failure
-        self.output = ""
+        self.output = ""      #: what the learner's code printed during calls made outside `side_by_side`
+        self.outputs: list[str] = []     #: what it printed during each body's calls (see `side_by_side`)
+        self.seconds: list[float] = []   #: each body's own time, with its share of the round trips
+        self._checks: set = set()        #: the greenlets of the bodies running side by side
 
     def request(self, msg):
+        """The learner's reply to one call (normalised).
+
+        From a check running side by side with others (see `side_by_side`) the call waits for
+        theirs, and all of them go to the child together."""
+        if greenlet.getcurrent() in self._checks:
+            return greenlet.getcurrent().parent.switch([msg])[0]
+        (reply, text, total), = self._exchange([msg])
+        self.output = _more_output(self.output, text, total, self.limits.output_chars)
+        return reply
+
+    def request_many(self, msgs: list) -> list:
+        """Several calls in one round trip: their normalised replies, in order.
+
+        After a reply that ends the concept (a limit, an import error) every later call has that reply."""
+        if greenlet.getcurrent() in self._checks:
+            return greenlet.getcurrent().parent.switch(list(msgs))
+        answers = self._exchange(list(msgs))
+        for _, text, total in answers:
+            self.output = _more_output(self.output, text, total, self.limits.output_chars)
+        return [reply for reply, _, _ in answers]
+
+    def side_by_side(self, bodies: list) -> list:
+        """Run the checks' bodies side by side; each body's return value, in order.
+
+        Each body runs as a greenlet until it needs the learner's code; when every body is waiting
+        or done, the calls of the waiting ones go to the child in one request, in body order, and
+        each body goes on with its replies. A round trip to the child costs far more than a call,
+        so a concept whose checks make two or three calls each needs two or three round trips
+        instead of one per call. Nothing else changes for a check: its calls run in its order, its
+        output is its own (`outputs`), and an exception the grader cannot hand to one call (the
+        sandbox could not start, an unreadable answer) is raised in every waiting check.
+        """
+        lets = [greenlet.greenlet(body) for body in bodies]
+        results, waiting = [None] * len(lets), {}
+        self.outputs, self.seconds = [""] * len(lets), [0.0] * len(lets)
+        self._checks = set(lets)
+
+        def resume(i, replies=None, error=None):
+            started = time.monotonic()
+            if error is not None:
+                got = lets[i].throw(error)
+            else:
+                got = lets[i].switch() if replies is None else lets[i].switch(replies)
+            self.seconds[i] += time.monotonic() - started
+            if lets[i].dead:
+                results[i] = got
+            else:
+                waiting[i] = got
+
+        try:
+            for i in range(len(lets)):
+                resume(i)
+            while waiting:
+                order, asked = sorted(waiting), dict(waiting)
+                waiting.clear()
+                started = time.monotonic()
+                for attempt in range(len(order)):   # as many tries as the calls would have had alone
+                    try:
+                        answers, error = self._exchange([m for i in order for m in asked[i]]), None
+                        break
+                    except protocol.ProtocolError as exc:
+                        answers, error = None, exc
+                        break
+                    except SandboxError as exc:   # a child died before it was set up: try another
+                        answers, error = None, exc
+                        if self.sandbox_error is not None:   # no process can start at all
+                            break
+                share = (time.monotonic() - started) / len(order)
+                at = 0
+                for i in order:
+                    self.seconds[i] += share
+                    if error is not None:
+                        resume(i, error=error)
+                        continue
+                    mine, at = answers[at:at + len(asked[i])], at + len(asked[i])
+                    for _, text, total in mine:
+                        self.outputs[i] = _more_output(self.outputs[i], text, total, self.limits.output_chars)
+                    resume(i, [reply for reply, _, _ in mine])
+        finally:
+            self._checks = set()
+        return results
+
+    def _exchange(self, msgs: list) -> list[tuple]:
+        """Send calls to the child: [(normalised reply, output, output total)] in order, one per call.
+
+        One call travels alone; several travel as one "calls" request. If the child dies or garbles
+        that answer, each call is sent again on its own (in a fresh child when needed), so a crash is
+        the reply of the call that caused it, as if every call had been sent alone. After a reply
+        that ends the concept, every later call has that reply.
+        """
+        answers = []
+        while len(answers) < len(msgs):
+            rest = msgs[len(answers):]
+            if self.fatal is not None or len(rest) == 1:
+                answers += [self._request(m) for m in rest]
+                break
+            reply, text, total = self._request(("calls", rest))
+            if reply[0] != "ok":
+                if self.fatal is not None:
+                    continue   # a limit: every call left gets it (above)
+                answers += [self._request(m) for m in rest]   # no answer (a crash): each call alone
+                break
+            inner = reply[2].get("replies") if len(reply) == 3 and isinstance(reply[2], dict) else None
+            printed = reply[2].get("outputs") if inner is not None else None
+            if not (isinstance(inner, list) and 1 <= len(inner) <= len(rest) and all(
+                    isinstance(r, tuple) and r and isinstance(r[0], str) for r in inner)
+                    and isinstance(printed, list) and len(printed) == len(inner) and all(
+                    isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) and type(p[1]) is int
+                    for p in printed)):
+                raise protocol.ProtocolError("malformed answer to several calls")
+            for n, (r, (said, count)) in enumerate(zip(inner, printed)):
+                r = _normalise(r)
+                if n == 0 and (text or total):   # printed outside any call: the first call's
+                    said, count = text + said, total + count
+                answers.append((r, said, count))
+                if r[0] in ("missing_file", "import_error", "limit"):
+                    self.fatal = r
+        return answers
+
+    def _request(self, msg) -> tuple:
+        """One frame to the child and its answer: (normalised reply, output, output total)."""
         if self.fatal is not None:
-            return self.fatal
+            return self.fatal, "", 0
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.fatal = ("limit", "time")
-            return self.fatal
+            return self.fatal, "", 0
         if self.sandbox_error is not None:   # no process could be started: every further check alike
             raise self.sandbox_error
         if self.child is None or not self.child.alive:
@@ -506,38 +642,12 @@ class ConceptRun:
             reply = ("limit", "time") if got.kind == "timeout" else ("failure", got.kind, got.detail)
             if got.kind == "timeout":
                 self.fatal = reply
-            return reply
+            return reply, "", 0
         reply, text, total = got
-        if text or total:
-            text = clean_text(text, self.limits.output_chars)
-            kept = (self.output + text)[: self.limits.output_chars]
-            dropped = max(0, total - len(text)) + len(self.output) + len(text) - len(kept)
-            self.output = kept + (f"\n... ({dropped} more characters cut)" if dropped > 0 else "")
         reply = _normalise(reply)
         if reply[0] in ("missing_file", "import_error", "limit"):
             self.fatal = reply
-        return reply
-
-    def request_many(self, msgs: list) -> list:
-        """Several calls in one round trip: their normalised replies, in order.
-
-        The child stops at a reply that ends the concept (a limit, an import error); so does this
-        list, which then ends with it. A whole request that fails gives that one reply.
-        """
-        reply = self.request(("calls", msgs))
-        if reply[0] != "ok":
-            return [reply]
-        inner = reply[2].get("replies") if len(reply) == 3 and isinstance(reply[2], dict) else None
-        if not (isinstance(inner, list) and 1 <= len(inner) <= len(msgs) and all(
-                isinstance(r, tuple) and r and isinstance(r[0], str) for r in inner)):
-            raise protocol.ProtocolError("malformed answer to several calls")
-        replies = [_normalise(r) for r in inner]
-        ends = [r for r in replies if r[0] in ("missing_file", "import_error", "limit")]
-        if ends:
-            self.fatal = ends[0]
-        elif len(replies) < len(msgs):
-            raise protocol.ProtocolError("answers missing for some of several calls")
-        return replies
+        return reply, text, total
 
     @property
     def shown_file(self) -> str:
@@ -744,30 +854,34 @@ def _grade_concept_once(lane: Lane, concept, index, seed, public_only, staged=No
     shares = split_points(concept.points, [c.weight for c in checks])
     origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
     run = ConceptRun(lane, concept, origin, fresh=fresh)
-    results = []
-    try:
-        for number, chk in enumerate(checks):
+
+    def body(number: int, chk):
+        def verdict() -> tuple:
             rng = np.random.default_rng([seed, index, number])
             sub = Submission(run, concept, public_only, np.random.default_rng([seed, index, number, 0xFD]))
-            run.output = ""
-            points = shares[number]
-            started = time.monotonic()
             try:
                 chk.run(sub, rng)
                 if sub.mismatch is not None:   # the check's own comparisons passed; the gradients did not
                     raise sub.mismatch
-                status, feedback, mistake = Status.PASSED, "", None
+                return Status.PASSED, "", None
             except Fail as fail:
-                status, feedback, mistake = Status.FAILED, fail.message, fail.misconception
+                return Status.FAILED, fail.message, fail.misconception
             except protocol.ProtocolError as exc:
-                status, feedback, mistake = Status.FAILED, f"Your code sent back something unreadable ({exc}).", "code.protocol"
+                return Status.FAILED, f"Your code sent back something unreadable ({exc}).", "code.protocol"
             except SandboxError as exc:  # the sandbox could not start: the grader's fault, not the learner's
-                status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({exc}).", None
+                return Status.ERROR, f"{GRADER_FAULT} ({exc}).", None
             except Exception as exc:  # the grader's own bug: never the learner's failure
-                status, feedback, mistake = Status.ERROR, f"{GRADER_FAULT} ({type(exc).__name__}).", None
+                return Status.ERROR, f"{GRADER_FAULT} ({type(exc).__name__}).", None
+        return verdict
+
+    results = []
+    try:
+        verdicts = run.side_by_side([body(number, chk) for number, chk in enumerate(checks)])
+        for number, (chk, (status, feedback, mistake)) in enumerate(zip(checks, verdicts)):
+            points = shares[number]
             results.append(CheckResult(concept.id, chk.name, chk.function, points,
                                        points if status is Status.PASSED else 0.0, status, feedback,
-                                       mistake, chk.public, run.output, round(time.monotonic() - started, 4)))
+                                       mistake, chk.public, run.outputs[number], round(run.seconds[number], 4)))
     finally:
         run.close(keep=not any(r.status is Status.ERROR for r in results))
     failed = [r for r in results if r.status is Status.FAILED]

@@ -240,15 +240,38 @@ _ENDS_CONCEPT = ("missing_file", "import_error", "limit")
 
 
 def _calls(req):
-    """Several calls whose inputs were all drawn before the first: their replies, in order, in one
-    answer. It stops after a reply that ends the concept (a limit, an import error)."""
-    replies = []
+    """Several calls, made in turn: their replies, in order, in one answer, each with what its own
+    call printed. It stops after a reply that ends the concept (a limit, an import error), and before
+    a reply that would take the answer past the reply size limit (the trusted process then sends the
+    calls left in its next request)."""
+    replies, outputs, size = [], [], 0
     for call in req[1]:
-        reply = _call(call)
+        reply = HANDLERS["call"](call)
+        text, total = _CAPTURE.take() if _CAPTURE is not None else ("", 0)
+        encoded = len(protocol.dumps(reply))
+        weight = encoded + 4 * len(text) + 64
+        if weight > _MAX_REPLY:
+            reply = _too_large(encoded)
+            weight = len(protocol.dumps(reply)) + 4 * len(text) + 64
+        if replies and size + weight > _MAX_REPLY - _REPLY_SLACK:
+            break
+        size += weight
         replies.append(reply)
+        outputs.append((text, total))
         if reply[0] in _ENDS_CONCEPT:
             break
-    return ("ok", ("none",), {"replies": replies})
+    return ("ok", ("none",), {"replies": replies, "outputs": outputs})
+
+
+def _too_large(size: int) -> tuple:
+    """The reply to a call whose value is `size` bytes once encoded, more than the grader reads."""
+    return ("ok", ("other", "value too large",
+                   f"the value is {size} bytes once encoded; the grader reads at most {_MAX_REPLY}"), {})
+
+
+_CAPTURE: _BoundedText | None = None   #: the child's stdout/stderr (set by serve)
+_MAX_REPLY = protocol.MAX_REPLY          #: bytes of one answer (set by serve from the limits)
+_REPLY_SLACK = 64 * 1024                 #: room in an answer for its framing and the request's own output
 
 
 # Training the TinyVAE is driven from the trusted process, one "call" with backward per step
@@ -281,7 +304,7 @@ def _scrub_environment(root: str) -> None:
 
 def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     """Entry point of a forked child: lock down, then answer requests until EOF."""
-    global _MODULES, CONFINEMENT
+    global _MODULES, CONFINEMENT, _CAPTURE, _MAX_REPLY
     import socket
 
     os.setsid()  # own process group: the grader kills the whole group when done
@@ -290,7 +313,7 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     for target in (0, 1, 2):
         os.dup2(devnull, target)
     os.close(devnull)
-    capture = _BoundedText(int(limits["output_chars"]))
+    capture = _CAPTURE = _BoundedText(int(limits["output_chars"]))
     sys.stdout = sys.stderr = capture
     sys.dont_write_bytecode = True
     os.chdir(root)
@@ -303,7 +326,7 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
     os.closerange(3, fd)
     os.closerange(fd + 1, 1 << 16)
     guard.install(read_roots=[root])
-    max_reply = int(limits.get("reply_bytes", protocol.MAX_REPLY))
+    max_reply = _MAX_REPLY = int(limits.get("reply_bytes", protocol.MAX_REPLY))
     # Set up, before any learner code runs: a child that dies before saying so failed to start
     # (the grader's failure, e.g. a process cap), never the learner's.
     try:
@@ -325,9 +348,7 @@ def serve(fd: int, root: str, limits: dict, read_roots=None) -> None:
         try:
             body = protocol.dumps((reply, text, total, nonce))
             if len(body) > max_reply:
-                reply = ("ok", ("other", "value too large",
-                                f"the value is {len(body)} bytes once encoded; the grader reads at most {max_reply}"), {})
-                body = protocol.dumps((reply, text, total, nonce))
+                body = protocol.dumps((_too_large(len(protocol.dumps(reply))), text, total, nonce))
             protocol.send_bytes(sock, body)
         except BaseException:
             os._exit(3)
