@@ -135,6 +135,31 @@ def test_a_concept_never_loses_points_to_what_another_concept_did_to_their_proce
     assert {c.id: c.score for c in result.concepts} == {c.id: c.max_score for c in result.concepts}
 
 
+@pytest.mark.parametrize("wrong", ["sigma", "elbo"])
+def test_a_wrong_concept_in_a_shared_child_is_confirmed_alone_without_grading_it_twice(
+        tmp_path, zygote, monkeypatch, wrong):
+    # The slip loses points in the child mse's concept used first. A fresh child gives every one of
+    # its calls the same answer, so that result stands: the checks ran once, and it is the result
+    # grading the concept again alone gives.
+    slips = {"sigma": ("np.exp(0.5 * logvar)", "np.exp(logvar)"), "elbo": ("recon + beta * kl", "recon + kl")}
+    old, new = slips[wrong]
+    source = (REPO / "solutions" / f"{wrong}.py").read_text()
+    assert old in source
+    sub = _course(tmp_path, **{wrong: source.replace(old, new)})
+    runs = []
+    original = runner._grade_concept_once
+    monkeypatch.setattr(runner, "_grade_concept_once", lambda *a, **k: runs.append(a[1].id) or original(*a, **k))
+    confirmed = grade_submission(sub, zygote=zygote, seed=9, concepts=["mse", wrong])
+    assert runs == ["mse", wrong]
+    monkeypatch.setattr(runner, "_stands_alone", lambda lane, run: False)   # always graded again, alone
+    again = grade_submission(sub, zygote=zygote, seed=9, concepts=["mse", wrong])
+    assert runs == ["mse", wrong, "mse", wrong, wrong]
+    concept = confirmed.concepts[1]
+    assert concept.score < concept.max_score
+    assert [(c.name, c.status, c.score, c.feedback, c.output) for c in concept.checks] == [
+        (c.name, c.status, c.score, c.feedback, c.output) for c in again.concepts[1].checks]
+
+
 def test_a_correct_loss_is_checked_along_the_reference_run_without_training_round_trips(tmp_path, zygote,
                                                                                         monkeypatch):
     trained = []

@@ -496,6 +496,8 @@ class ConceptRun:
         self.outputs: list[str] = []     #: what it printed during each body's calls (see `side_by_side`)
         self.seconds: list[float] = []   #: each body's own time, with its share of the round trips
         self._checks: set = set()        #: the greenlets of the bodies running side by side
+        self.transcript: list[tuple] = []   #: (call, its answer) for every call, in the order they ran
+        self.replayable = True   #: every call ran in one child, each answer came back (see `same_in`)
 
     def request(self, msg):
         """The learner's reply to one call (normalised).
@@ -588,6 +590,34 @@ class ConceptRun:
         the reply of the call that caused it, as if every call had been sent alone. After a reply
         that ends the concept, every later call has that reply.
         """
+        try:
+            answers = self._answers(msgs)
+        except BaseException:
+            self.replayable = False
+            raise
+        self.transcript += zip(msgs, answers)
+        if any(reply[0] == "failure" for reply, _, _ in answers):
+            self.replayable = False
+        return answers
+
+    def same_in(self, fresh: "ConceptRun") -> bool:
+        """Whether every call of this run, made again in `fresh` (a new child) in the same order and
+        in one request, gets the same answer, output included.
+
+        The checks are a function of their inputs (drawn from the seed) and of the answers, so
+        when every answer is the same, grading the concept again in `fresh` would make the same
+        calls and reach the same result, call by call: this run's result is the fresh child's.
+        False when the run cannot be replayed (a child died, an answer was unreadable).
+        """
+        if not self.replayable or not self.transcript:
+            return False
+        try:
+            again = fresh._exchange([msg for msg, _ in self.transcript])
+        except (SandboxError, protocol.ProtocolError):
+            return False
+        return fresh.replayable and again == [answer for _, answer in self.transcript]
+
+    def _answers(self, msgs: list) -> list[tuple]:
         answers = []
         while len(answers) < len(msgs):
             rest = msgs[len(answers):]
@@ -627,6 +657,7 @@ class ConceptRun:
         if self.sandbox_error is not None:   # no process could be started: every further check alike
             raise self.sandbox_error
         if self.child is None or not self.child.alive:
+            self.replayable = self.replayable and self.child is None   # calls in two children: not one run
             try:
                 first = self.child is None
                 self.child, inherited = self.lane.child(fresh=self.fresh or not first)
@@ -836,20 +867,37 @@ def _grade_concept(lane, concept, index, seed, public_only, staged=None) -> Conc
     """One concept's checks, in the child its lane offers.
 
     Tried once more in a fresh child, whose result stands: a concept the grader itself failed on
-    (Status.ERROR), and a concept that lost points in a child another concept had used first.
-    So whatever another concept's code did to their shared process (patched a library, the
-    harness), a concept never loses a point to it: a result from a shared child stands only when
-    it has every point.
+    (Status.ERROR), and a concept that lost points in a child another concept had used first,
+    unless a fresh child gives every one of its calls the same answer (then grading it again
+    there would reach the same result, call by call: see ConceptRun.same_in). So whatever another
+    concept's code did to their shared process (patched a library, the harness), a concept never
+    loses a point to it: a result from a shared child stands only when it has every point, or is
+    the result of a fresh child.
     """
-    result, inherited = _grade_concept_once(lane, concept, index, seed, public_only, staged)
-    if result.errors or (inherited and result.score < result.max_score):
+    result, run = _grade_concept_once(lane, concept, index, seed, public_only, staged)
+    if result.errors:
+        result, _ = _grade_concept_once(lane, concept, index, seed, public_only, staged, fresh=True)
+    elif run.inherited and result.score < result.max_score and not _stands_alone(lane, run):
         result, _ = _grade_concept_once(lane, concept, index, seed, public_only, staged, fresh=True)
     return result
 
 
+def _stands_alone(lane: Lane, run: ConceptRun) -> bool:
+    """Whether a fresh child gives every call of `run` the same answer (see ConceptRun.same_in): the
+    result graded in a shared child is then the one grading it again alone would give. Costs one
+    fork and one round trip with the learner's calls, not the checks' work a second time."""
+    fresh = ConceptRun(lane, run.concept, run.origin, fresh=True)
+    same = False
+    try:
+        same = run.same_in(fresh)
+    finally:
+        fresh.close(keep=same)
+    return same
+
+
 def _grade_concept_once(lane: Lane, concept, index, seed, public_only, staged=None,
-                        fresh: bool = False) -> tuple[ConceptResult, bool]:
-    """(the concept's result, whether it started in a child another concept had used)."""
+                        fresh: bool = False) -> tuple[ConceptResult, ConceptRun]:
+    """(the concept's result, the run that graded it)."""
     checks = [c for c in checks_for(concept.id) if c.public or not public_only]
     shares = split_points(concept.points, [c.weight for c in checks])
     origin = staged.notebook if staged is not None and concept.file in staged.from_notebook else None
@@ -896,7 +944,7 @@ def _grade_concept_once(lane: Lane, concept, index, seed, public_only, staged=No
             if r.status is Status.PASSED:
                 r.status, r.score, r.misconception = Status.FAILED, 0.0, run.fatal_id(run.fatal)
                 r.feedback = f"Not counted: {note}"
-    return ConceptResult(concept.id, concept.title, concept.section, concept.points, results, note), run.inherited
+    return ConceptResult(concept.id, concept.title, concept.section, concept.points, results, note), run
 
 
 __all__ = ["grade_submission", "SubmissionError", "SandboxError", "Submission", "stage"]

@@ -37,7 +37,6 @@ def _warm_imports() -> None:
     # collections never touch (and so never copy) the pages they sit on.
     gc.collect()
     gc.freeze()
-    _huge_pages()
 
 
 HUGE_PAGE = 2 << 20
@@ -51,7 +50,8 @@ def _huge_pages() -> None:
     heap, against one per 2 MB page (and the child's exit frees as many). A child that writes to a
     2 MB page still copies only the 4 kB it writes to. Only pages that exist now are collapsed: a
     child's own new memory is not affected. Where the kernel cannot (no THP, an older kernel), the
-    parent stays as it was.
+    parent stays as it was. Done once, after the first fork (about 50 ms, while that child works):
+    a single check never waits for it.
     """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -136,6 +136,7 @@ def main(ctrl_fd: int) -> None:
     _warm_imports()
     ctrl.send(pickle.dumps(("ready", os.getpid())))
     active: set[int] = set()
+    collapsed = False
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(ctrl, 1 << 16, 1)
@@ -162,6 +163,9 @@ def main(ctrl_fd: int) -> None:
             os.close(fds[0])
             active.add(pid)
             ctrl.send(pickle.dumps(("spawned", pid)))
+            if not collapsed:
+                _huge_pages()
+                collapsed = True
         elif cmd[0] == "release":
             status = _release(cmd[1], active)
             ctrl.send(pickle.dumps(("released", cmd[1], status)))
