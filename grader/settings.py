@@ -37,6 +37,7 @@ MAX_SOURCE_BYTES = 1024 * 1024            #: a larger .py file (or notebook) is 
 MAX_SUBMISSION_BYTES = 20 * 1024 * 1024   #: uncompressed bytes one submission may hold
 MAX_SUBMISSION_ENTRIES = 200              #: files and folders one submission may hold
 MAX_ANSWERS_BYTES = 1_000_000             #: an answers file or quiz data file larger than this is refused
+MAX_TRANSCRIPT_BYTES = 64 * 1024 * 1024   #: calls and answers of one concept kept to confirm it in a fresh child
 
 # --- the environment ---------------------------------------------------------------------
 TORCH_PIN = "torch==2.13.0"               #: the CPU build installed first everywhere (bundles, workflow, CI)

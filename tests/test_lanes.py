@@ -160,6 +160,29 @@ def test_a_wrong_concept_in_a_shared_child_is_confirmed_alone_without_grading_it
         (c.name, c.status, c.score, c.feedback, c.output) for c in again.concepts[1].checks]
 
 
+def test_a_concept_answering_with_floods_keeps_no_transcript_and_is_graded_again_alone(
+        tmp_path, zygote, monkeypatch):
+    # What a run keeps to confirm its result in a fresh child is bounded: past the bound the
+    # transcript is dropped (the trusted process holds nothing more) and the concept that lost
+    # points in a shared child is graded again alone, as it always could be.
+    monkeypatch.setattr(runner, "MAX_TRANSCRIPT_BYTES", 3 * 2**20)
+    sub = _course(tmp_path, sigma="""
+        import numpy as np
+        def logvar_to_sigma(logvar):
+            return np.zeros(2**17)   # 1 MB an answer, and the wrong shape
+        """)
+    runs, kept = [], []
+    original, stands = runner._grade_concept_once, runner._stands_alone
+    monkeypatch.setattr(runner, "_grade_concept_once", lambda *a, **k: runs.append(a[1].id) or original(*a, **k))
+    monkeypatch.setattr(runner, "_stands_alone", lambda lane, run: kept.append(
+        (run.replayable, len(run.transcript), run.transcript_bytes)) or stands(lane, run))
+    result = grade_submission(sub, zygote=zygote, seed=4, concepts=["mse", "sigma"])
+    assert runs == ["mse", "sigma", "sigma"]
+    (replayable, held, weight), = kept
+    assert not replayable and held == 0 and weight > 3 * 2**20
+    assert result.concepts[1].score == 0 and result.concepts[0].score == result.concepts[0].max_score
+
+
 def test_a_correct_loss_is_checked_along_the_reference_run_without_training_round_trips(tmp_path, zygote,
                                                                                         monkeypatch):
     trained = []

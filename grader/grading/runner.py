@@ -21,7 +21,8 @@ import grader
 from grader import safetext
 from grader.course import manifest, tinyvae
 from grader.checks import Fail, Opaque, Raised, T, TensorValue, checks_for, fold_repeats
-from grader.settings import MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, PASS_FRACTION, POINT_DECIMALS, Limits
+from grader.settings import (MAX_SOURCE_BYTES, MAX_SUBMISSION_BYTES, MAX_TRANSCRIPT_BYTES, PASS_FRACTION,
+                             POINT_DECIMALS, Limits)
 from grader.grading.results import CheckResult, ConceptResult, GradingResult, Status
 from grader.sandbox import protocol
 from grader.sandbox.protocol import decode_array, encode_array
@@ -412,6 +413,24 @@ class Submission:
         return f"{func} raised {raised.type_name}{where}{when}: {raised.message}"
 
 
+def _weight(value) -> int:
+    """About how many bytes plain data holds: its str and bytes, and 8 per other value."""
+    total, todo = 0, [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, (bytes, str)):
+            total += len(item)
+        elif isinstance(item, (tuple, list)):
+            todo.extend(item)
+            total += 8
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+            total += 8
+        else:
+            total += 8
+    return total
+
+
 def _more_output(kept: str, text: str, total: int, limit: int) -> str:
     """What a check's calls printed so far, with this call's `text` (of `total` characters) added:
     made safe, at most `limit` characters kept, and a note of how many were cut."""
@@ -498,6 +517,7 @@ class ConceptRun:
         self._checks: set = set()        #: the greenlets of the bodies running side by side
         self.transcript: list[tuple] = []   #: (call, its answer) for every call, in the order they ran
         self.replayable = True   #: every call ran in one child, each answer came back (see `same_in`)
+        self.transcript_bytes = 0   #: what the transcript holds (at most MAX_TRANSCRIPT_BYTES, else dropped)
 
     def request(self, msg):
         """The learner's reply to one call (normalised).
@@ -595,9 +615,15 @@ class ConceptRun:
         except BaseException:
             self.replayable = False
             raise
-        self.transcript += zip(msgs, answers)
         if any(reply[0] == "failure" for reply, _, _ in answers):
             self.replayable = False
+        if self.replayable:
+            self.transcript += zip(msgs, answers)
+            self.transcript_bytes += _weight(msgs) + _weight(answers)
+            if self.transcript_bytes > MAX_TRANSCRIPT_BYTES:   # a submission answering with floods
+                self.replayable = False
+        if not self.replayable:
+            self.transcript = []
         return answers
 
     def same_in(self, fresh: "ConceptRun") -> bool:
