@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,16 @@ from grader.course import manifest
 from grader.grading.runner import grade_submission
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def reference_with(tmp_path: Path, **replaced: str) -> Path:
+    """A copy of the reference solutions in tmp_path/sub, with some files (by concept file stem)
+    replaced by the given sources."""
+    folder = tmp_path / "sub"
+    shutil.copytree(ROOT / "solutions", folder)
+    for name, source in replaced.items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    return folder
 
 
 def concept_graders(concept_id: str):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from concept_helpers import reference_with
 from grader.course import manifest
 from grader.grading import runner
 from grader.grading.runner import ConceptRun, Lane, encode_arg, grade_submission
@@ -21,15 +22,6 @@ CONCEPTS = {c.id: c for c in manifest.load()}
 MSE_CALL = ("call", "mse.py", "reconstruction_mse", [encode_arg(np.array([0.1, 0.9])), encode_arg(np.array([0.2, 0.8]))],
             {}, {})
 SIGMA_CALL = ("call", "sigma.py", "logvar_to_sigma", [encode_arg(np.array([0.0, 2.0]))], {}, {})
-
-
-def _course(tmp_path: Path, **replaced: str) -> Path:
-    """The reference solutions, with some files replaced by the given sources."""
-    folder = tmp_path / "sub"
-    shutil.copytree(REPO / "solutions", folder)
-    for name, source in replaced.items():
-        (folder / f"{name}.py").write_text(textwrap.dedent(source))
-    return folder
 
 
 def _concept_in(lane: Lane, concept: str, call) -> ConceptRun:
@@ -43,7 +35,7 @@ def lane(tmp_path, zygote):
     lanes = []
 
     def make(**replaced):
-        made = Lane(zygote, str(_course(tmp_path, **replaced)), Limits(concept_seconds=10, memory_mb=256))
+        made = Lane(zygote, str(reference_with(tmp_path, **replaced)), Limits(concept_seconds=10, memory_mb=256))
         lanes.append(made)
         return made
 
@@ -129,7 +121,7 @@ def test_several_calls_travel_in_one_request_and_stop_at_the_end_of_the_concept(
 def test_a_concept_never_loses_points_to_what_another_concept_did_to_their_process(tmp_path, zygote):
     # mse.py is right, but breaks numpy for every later import: sigma's correct code would give
     # wrong values in the child they share. Graded again alone, sigma keeps every point.
-    sub = _course(tmp_path, mse=(REPO / "solutions" / "mse.py").read_text()
+    sub = reference_with(tmp_path, mse=(REPO / "solutions" / "mse.py").read_text()
                   + "\nimport numpy as _np\n_np.exp = lambda value, *args, **kwargs: value\n")
     result = grade_submission(sub, zygote=zygote, seed=3, concepts=["mse", "sigma", "kl"])
     assert {c.id: c.score for c in result.concepts} == {c.id: c.max_score for c in result.concepts}
@@ -145,7 +137,7 @@ def test_a_wrong_concept_in_a_shared_child_is_confirmed_alone_without_grading_it
     old, new = slips[wrong]
     source = (REPO / "solutions" / f"{wrong}.py").read_text()
     assert old in source
-    sub = _course(tmp_path, **{wrong: source.replace(old, new)})
+    sub = reference_with(tmp_path, **{wrong: source.replace(old, new)})
     runs = []
     original = runner._grade_concept_once
     monkeypatch.setattr(runner, "_grade_concept_once", lambda *a, **k: runs.append(a[1].id) or original(*a, **k))
@@ -166,7 +158,7 @@ def test_a_concept_answering_with_floods_keeps_no_transcript_and_is_graded_again
     # transcript is dropped (the trusted process holds nothing more) and the concept that lost
     # points in a shared child is graded again alone, as it always could be.
     monkeypatch.setattr(runner, "MAX_TRANSCRIPT_BYTES", 3 * 2**20)
-    sub = _course(tmp_path, sigma="""
+    sub = reference_with(tmp_path, sigma="""
         import numpy as np
         def logvar_to_sigma(logvar):
             return np.zeros(2**17)   # 1 MB an answer, and the wrong shape
@@ -189,7 +181,7 @@ def test_a_correct_loss_is_checked_along_the_reference_run_without_training_roun
     original = runner.Submission.train_vae
     monkeypatch.setattr(runner.Submission, "train_vae",
                         lambda self, *a, **k: trained.append(1) or original(self, *a, **k))
-    sub = _course(tmp_path)
+    sub = reference_with(tmp_path)
     good = grade_submission(sub, zygote=zygote, seed=5, concepts=["elbo"])
     assert good.score == good.max_score and trained == []
     # A loss that ignores beta gives other values along the run: the training itself decides, and fails.
@@ -207,7 +199,7 @@ def test_the_same_files_get_the_same_grade_from_grade_and_from_batch(tmp_path, z
     from grader.verbs.batch import run_batch
     from grader.store import open_gradebook
 
-    sub = _course(tmp_path, mse=(REPO / "solutions" / "mse.py").read_text() + textwrap.dedent("""
+    sub = reference_with(tmp_path, mse=(REPO / "solutions" / "mse.py").read_text() + textwrap.dedent("""
         import numpy as _np
         _exp = _np.exp
         _np.exp = lambda value, *args, **kwargs: _exp(0.5 * _np.asarray(value), *args, **kwargs)

@@ -3,13 +3,12 @@ gets the verdict, feedback and printed output it gets when each call travels alo
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from concept_helpers import reference_with
 from grader.course import manifest
 from grader.grading import runner
 from grader.grading.runner import ConceptRun, Lane, encode_arg, grade_submission
@@ -18,14 +17,6 @@ from grader.settings import Limits
 
 REPO = Path(__file__).resolve().parent.parent
 CONCEPTS = {c.id: c for c in manifest.load()}
-
-
-def _course(tmp_path: Path, **replaced: str) -> Path:
-    folder = tmp_path / "sub"
-    shutil.copytree(REPO / "solutions", folder)
-    for name, source in replaced.items():
-        (folder / f"{name}.py").write_text(textwrap.dedent(source))
-    return folder
 
 
 def _one_at_a_time(self, bodies):
@@ -106,7 +97,7 @@ SLIPS = {
 
 @pytest.mark.parametrize("seed", [3, 8])
 def test_side_by_side_gives_every_check_what_it_gets_alone(tmp_path, zygote, monkeypatch, seed):
-    folder = _course(tmp_path, **SLIPS)
+    folder = reference_with(tmp_path, **SLIPS)
     batched = grade_submission(folder, zygote=zygote, seed=seed)
     monkeypatch.setattr(ConceptRun, "side_by_side", _one_at_a_time)
     alone = grade_submission(folder, zygote=zygote, seed=seed)
@@ -117,7 +108,7 @@ def test_side_by_side_gives_every_check_what_it_gets_alone(tmp_path, zygote, mon
 
 
 def test_what_a_call_prints_is_shown_with_the_check_that_made_it(tmp_path, zygote):
-    folder = _course(tmp_path, mse="""
+    folder = reference_with(tmp_path, mse="""
         import numpy as np
         def reconstruction_mse(x, x_hat):
             x, x_hat = np.asarray(x, dtype=float), np.asarray(x_hat, dtype=float)
@@ -133,7 +124,7 @@ def test_what_a_call_prints_is_shown_with_the_check_that_made_it(tmp_path, zygot
 
 def test_several_large_answers_are_split_across_round_trips(tmp_path, zygote):
     """Each answer fits the reply limit alone but not all together: every call still gets its own."""
-    folder = _course(tmp_path, mse="""
+    folder = reference_with(tmp_path, mse="""
         import numpy as np
         def reconstruction_mse(x, x_hat):
             return np.full(750_000, float(len(x)))   # 6 MB each
