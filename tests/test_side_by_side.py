@@ -3,6 +3,7 @@ gets the verdict, feedback and printed output it gets when each call travels alo
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,50 @@ def test_the_harness_stops_an_answer_before_it_outgrows_the_reply_limit(tmp_path
     assert [r[0] for r in rest] == ["ok"] * 3 and rest[0][1][2] == (8750,)
     assert rest[1][1][0] == "other" and "too large" in rest[1][1][1]   # too large even alone, as a single call
     assert rest[2][1][2] == (1,)
+
+
+HARNESS_PATCHES = {   # code in mse.py, run at its import, rewriting the child's answer to several calls
+    "more answers than calls": """
+        child.HANDLERS["calls"] = lambda req: ("ok", ("none",), {
+            "replies": [("ok", ("float", 0.0), {})] * (len(req[1]) + 1), "outputs": [("", 0)] * (len(req[1]) + 1)})
+        """,
+    "no answer at all": """
+        child.HANDLERS["calls"] = lambda req: ("ok", ("none",), {"replies": [], "outputs": []})
+        """,
+    "outputs that are not text": """
+        _honest = child.HANDLERS["calls"]
+        def _garble(req):
+            reply = _honest(req)
+            reply[2]["outputs"] = [(None, "x")] * len(reply[2]["outputs"])
+            return reply
+        child.HANDLERS["calls"] = _garble
+        """,
+    "one answer at a time": """
+        _honest = child.HANDLERS["calls"]
+        child.HANDLERS["calls"] = lambda req: _honest(("calls", req[1][:1]))
+        """,
+}
+
+
+@pytest.mark.parametrize("patch", sorted(HARNESS_PATCHES))
+def test_a_rewritten_answer_to_several_calls_is_refused_or_read_as_honest(tmp_path, zygote, patch):
+    mse = (REPO / "solutions" / "mse.py").read_text() + "\nimport sys\nchild = sys.modules['grader.sandbox.child']\n"
+    folder = reference_with(tmp_path, mse=mse + textwrap.dedent(HARNESS_PATCHES[patch]))
+    lane = Lane(zygote, str(folder), Limits(concept_seconds=10))
+    first = ConceptRun(lane, CONCEPTS["mse"])
+    second = None
+    try:
+        assert first.request(("call", "mse.py", "reconstruction_mse", [encode_arg(np.zeros(2)),
+                                                                       encode_arg(np.ones(2))], {}, {}))[0] == "ok"
+        first.close(keep=True)
+        second = ConceptRun(lane, CONCEPTS["sigma"])
+        calls = [("call", "sigma.py", "logvar_to_sigma", [encode_arg(np.full(n, 2.0))], {}, {}) for n in (1, 2, 3)]
+        if patch == "one answer at a time":
+            replies = second.request_many(calls)
+            assert second.inherited and [runner.decode_result(r[1]).shape for r in replies] == [(1,), (2,), (3,)]
+        else:
+            with pytest.raises(runner.protocol.ProtocolError):
+                second.request_many(calls)
+    finally:
+        (second or first).close()
+        lane.close()
