@@ -66,6 +66,14 @@ def test_hard_coded_lesson_answer_earns_nothing(tmp_path, zygote):
     assert result.score == 0
 
 
+def test_a_function_answering_zero_earns_nothing_whatever_the_seed(tmp_path, zygote):
+    # 0.0 is right only for identical inputs; no check may draw two inputs so close that 0.0 passes
+    # (with uniform draws, one seed in a few hundred did: 235 among them).
+    (tmp_path / FILE).write_text("def reconstruction_mse(x, x_hat):\n    return 0.0\n")
+    earned = {seed: grade(tmp_path, zygote, seed).score for seed in [235, *range(120)]}
+    assert not any(earned.values()), {seed: score for seed, score in earned.items() if score}
+
+
 CORRECT = {
     "torch_mse_loss": """
         import torch

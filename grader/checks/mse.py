@@ -130,7 +130,11 @@ def extremes(sub, rng):
 
 @check("single element", function=F)
 def single(sub, rng):
-    a, b = float(rng.uniform(0, 1)), float(rng.uniform(0, 1))
+    # Far enough apart that the MSE (at least 0.01) is no rounding of 0: a function returning 0.0
+    # would otherwise pass when two uniform draws fall within 0.001 of each other.
+    a, b = float(rng.uniform(0, 0.45)), float(rng.uniform(0.55, 1))
+    if rng.random() < 0.5:
+        a, b = b, a
     expect_mse(sub, [a], [b], "reconstruction_mse of one value")
 
 
