@@ -42,3 +42,28 @@ def assert_loses_points_and_names(result, misconception: str, text: str) -> None
     named = [c for c in result.failed_checks if c.misconception == misconception]
     assert named, [(c.misconception, c.feedback) for c in result.failed_checks]
     assert any(text in c.feedback for c in named), [c.feedback for c in named]
+
+
+# Code a submission's file runs at import (with `child`, the sandbox's harness module, in scope), rewriting
+# the child's answer to several calls: forged, empty, garbled, or dripped one answer at a time.
+CALLS_ANSWER_REWRITES = {
+    "more answers than calls": """
+        child.HANDLERS["calls"] = lambda req: ("ok", ("none",), {
+            "replies": [("ok", ("float", 0.0), {})] * (len(req[1]) + 1), "outputs": [("", 0)] * (len(req[1]) + 1)})
+        """,
+    "no answer at all": """
+        child.HANDLERS["calls"] = lambda req: ("ok", ("none",), {"replies": [], "outputs": []})
+        """,
+    "outputs that are not text": """
+        _honest = child.HANDLERS["calls"]
+        def _garble(req):
+            reply = _honest(req)
+            reply[2]["outputs"] = [(None, "x")] * len(reply[2]["outputs"])
+            return reply
+        child.HANDLERS["calls"] = _garble
+        """,
+    "one answer at a time": """
+        _honest = child.HANDLERS["calls"]
+        child.HANDLERS["calls"] = lambda req: _honest(("calls", req[1][:1]))
+        """,
+}

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import grader
+from concept_helpers import CALLS_ANSWER_REWRITES
 from grader.course import manifest
 from grader.checks import checks_for
 from grader.settings import Limits
@@ -235,27 +236,10 @@ ATTACKS: dict[str, str] = {
         child.encode_result = lambda value, depth=0: ("float", 0.0)
         child._describe = lambda exc, path=None: ("ValueError", "", None, ("ValueError", "Exception"))
     """), worked="False"),
-    # The answer to several calls at once, forged: more answers than calls, each saying 0.0.
-    "forged_batched_answers": gated(attempt("""
-        import grader.sandbox.child as child
-        child.HANDLERS["calls"] = lambda req: ("ok", ("none",), {
-            "replies": [("ok", ("float", 0.0), {})] * (len(req[1]) + 5), "outputs": [("", 0)] * (len(req[1]) + 5)})
-    """), worked="False"),
-    # ... answered one call at a time (a slow drip), or with outputs that are not text.
-    "drip_batched_answers": gated(attempt("""
-        import grader.sandbox.child as child
-        _honest = child.HANDLERS["calls"]
-        child.HANDLERS["calls"] = lambda req: _honest(("calls", req[1][:1]))
-    """), worked="False"),
-    "garbled_batched_outputs": gated(attempt("""
-        import grader.sandbox.child as child
-        _honest = child.HANDLERS["calls"]
-        def _garble(req):
-            reply = _honest(req)
-            reply[2]["outputs"] = [(None, "x")] * len(reply[2]["outputs"])
-            return reply
-        child.HANDLERS["calls"] = _garble
-    """), worked="False"),
+    # The answer to several calls at once rewritten (forged, empty, garbled, dripped).
+    **{"calls_answer_" + name.replace(" ", "_"): gated(attempt(
+        "import grader.sandbox.child as child\n" + textwrap.dedent(rewrite)), worked="False")
+       for name, rewrite in CALLS_ANSWER_REWRITES.items()},
     # Values that lie when compared.
     "rigged_eq_object": BASE + """
 class Anything:

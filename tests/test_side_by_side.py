@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from concept_helpers import reference_with
+from concept_helpers import CALLS_ANSWER_REWRITES, reference_with
 from grader.course import manifest
 from grader.grading import runner
 from grader.grading.runner import ConceptRun, Lane, encode_arg, grade_submission
@@ -162,33 +162,10 @@ def test_the_harness_stops_an_answer_before_it_outgrows_the_reply_limit(tmp_path
     assert rest[2][1][2] == (1,)
 
 
-HARNESS_PATCHES = {   # code in mse.py, run at its import, rewriting the child's answer to several calls
-    "more answers than calls": """
-        child.HANDLERS["calls"] = lambda req: ("ok", ("none",), {
-            "replies": [("ok", ("float", 0.0), {})] * (len(req[1]) + 1), "outputs": [("", 0)] * (len(req[1]) + 1)})
-        """,
-    "no answer at all": """
-        child.HANDLERS["calls"] = lambda req: ("ok", ("none",), {"replies": [], "outputs": []})
-        """,
-    "outputs that are not text": """
-        _honest = child.HANDLERS["calls"]
-        def _garble(req):
-            reply = _honest(req)
-            reply[2]["outputs"] = [(None, "x")] * len(reply[2]["outputs"])
-            return reply
-        child.HANDLERS["calls"] = _garble
-        """,
-    "one answer at a time": """
-        _honest = child.HANDLERS["calls"]
-        child.HANDLERS["calls"] = lambda req: _honest(("calls", req[1][:1]))
-        """,
-}
-
-
-@pytest.mark.parametrize("patch", sorted(HARNESS_PATCHES))
+@pytest.mark.parametrize("patch", sorted(CALLS_ANSWER_REWRITES))
 def test_a_rewritten_answer_to_several_calls_is_refused_or_read_as_honest(tmp_path, zygote, patch):
     mse = (REPO / "solutions" / "mse.py").read_text() + "\nimport sys\nchild = sys.modules['grader.sandbox.child']\n"
-    folder = reference_with(tmp_path, mse=mse + textwrap.dedent(HARNESS_PATCHES[patch]))
+    folder = reference_with(tmp_path, mse=mse + textwrap.dedent(CALLS_ANSWER_REWRITES[patch]))
     lane = Lane(zygote, str(folder), Limits(concept_seconds=10))
     first = ConceptRun(lane, CONCEPTS["mse"])
     second = None

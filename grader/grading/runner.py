@@ -120,7 +120,6 @@ class Submission:
     def __init__(self, state: "ConceptRun", concept: manifest.Concept, public: bool,
                  rng: np.random.Generator | None = None):
         self._state, self.concept, self.public = state, concept, public
-        self.output: list[str] = []
         # Directions and steps of the finite-difference checks on reported gradients: drawn here,
         # from the run's seed, so the submission cannot know them in advance.
         self.rng = rng if rng is not None else np.random.default_rng(secrets.randbits(63))
@@ -413,24 +412,6 @@ class Submission:
         return f"{func} raised {raised.type_name}{where}{when}: {raised.message}"
 
 
-def _weight(value) -> int:
-    """About how many bytes plain data holds: its str and bytes, and 8 per other value."""
-    total, todo = 0, [value]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, (bytes, str)):
-            total += len(item)
-        elif isinstance(item, (tuple, list)):
-            todo.extend(item)
-            total += 8
-        elif isinstance(item, dict):
-            todo.extend(item.values())
-            total += 8
-        else:
-            total += 8
-    return total
-
-
 def _more_output(kept: str, text: str, total: int, limit: int) -> str:
     """What a check's calls printed so far, with this call's `text` (of `total` characters) added:
     made safe, at most `limit` characters kept, and a note of how many were cut."""
@@ -517,7 +498,8 @@ class ConceptRun:
         self._checks: set = set()        #: the greenlets of the bodies running side by side
         self.transcript: list[tuple] = []   #: (call, its answer) for every call, in the order they ran
         self.replayable = True   #: every call ran in one child, each answer came back (see `same_in`)
-        self.transcript_bytes = 0   #: what the transcript holds (at most MAX_TRANSCRIPT_BYTES, else dropped)
+        self.transcript_bytes = 0   #: its calls' and answers' frames, in bytes (at most MAX_TRANSCRIPT_BYTES)
+        self.frame_bytes = 0   #: bytes of every frame this run exchanged with its children
 
     def request(self, msg):
         """The learner's reply to one call (normalised).
@@ -576,7 +558,7 @@ class ConceptRun:
                 order, asked = sorted(waiting), dict(waiting)
                 waiting.clear()
                 started = time.monotonic()
-                for attempt in range(len(order)):   # as many tries as the calls would have had alone
+                for _ in range(len(order)):   # as many tries as the calls would have had alone
                     try:
                         answers, error = self._exchange([m for i in order for m in asked[i]]), None
                         break
@@ -610,6 +592,7 @@ class ConceptRun:
         the reply of the call that caused it, as if every call had been sent alone. After a reply
         that ends the concept, every later call has that reply.
         """
+        moved = self.frame_bytes
         try:
             answers = self._answers(msgs)
         except BaseException:
@@ -619,7 +602,7 @@ class ConceptRun:
             self.replayable = False
         if self.replayable:
             self.transcript += zip(msgs, answers)
-            self.transcript_bytes += _weight(msgs) + _weight(answers)
+            self.transcript_bytes += self.frame_bytes - moved
             if self.transcript_bytes > MAX_TRANSCRIPT_BYTES:   # a submission answering with floods
                 self.replayable = False
         if not self.replayable:
@@ -694,7 +677,9 @@ class ConceptRun:
                 raise
         if self.deadline is None:
             self.deadline = time.monotonic() + self.limits.concept_seconds
+        moved = self.child.bytes_moved
         got = self.child.request(msg, self.deadline)
+        self.frame_bytes += self.child.bytes_moved - moved
         if isinstance(got, Failure):
             reply = ("limit", "time") if got.kind == "timeout" else ("failure", got.kind, got.detail)
             if got.kind == "timeout":

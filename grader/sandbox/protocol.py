@@ -131,6 +131,12 @@ def recv(sock: socket.socket, max_bytes: int = MAX_FRAME, deadline: float | None
     `walk=False` skips the walk over what was decoded: only for frames from the trusted process,
     read in the sandbox, which has nothing to protect from its grader.
     """
+    return recv_sized(sock, max_bytes, deadline, walk=walk)[0]
+
+
+def recv_sized(sock: socket.socket, max_bytes: int = MAX_FRAME, deadline: float | None = None, *,
+               walk: bool = True) -> tuple:
+    """`recv`, with the frame's size in bytes: (object, size)."""
     (size,) = HEADER.unpack(_recv_exact(sock, HEADER.size, deadline))
     if size > max_bytes:
         raise ProtocolError(f"frame of {size} bytes exceeds the {max_bytes}-byte limit")
@@ -145,7 +151,7 @@ def recv(sock: socket.socket, max_bytes: int = MAX_FRAME, deadline: float | None
     # it, and a reply's arrays decode to at most 16 M elements (128 MB even as float64).
     if walk:
         _check_plain(obj, node_budget(len(body)), max_bytes)
-    return obj
+    return obj, size
 
 
 # --- values -----------------------------------------------------------------

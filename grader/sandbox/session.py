@@ -227,6 +227,7 @@ class Child:
         self._kill_lock = threading.Lock()  # kill() may come from another thread (Ctrl-C)
         self.status: int | None = None
         self.baseline: dict[str, int] = {}   #: threads and memory once set up, before any learner code
+        self.bytes_moved = 0   #: bytes of the request and reply frames exchanged so far
         try:  # a handle that stays this process's even after it is reaped
             self.pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -245,8 +246,11 @@ class Child:
         try:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
             nonce = secrets.randbits(62)
-            protocol.send(self.sock, (msg, nonce))
-            got = protocol.recv(self.sock, max_bytes=protocol.MAX_REPLY, deadline=deadline)
+            body = protocol.dumps((msg, nonce))
+            protocol.send_bytes(self.sock, body)
+            self.bytes_moved += len(body)
+            got, size = protocol.recv_sized(self.sock, max_bytes=protocol.MAX_REPLY, deadline=deadline)
+            self.bytes_moved += size
             if not (isinstance(got, tuple) and len(got) == 4 and isinstance(got[1], str)
                     and type(got[2]) is int and isinstance(got[0], tuple) and got[0]
                     and isinstance(got[0][0], str)):
